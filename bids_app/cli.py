@@ -1,0 +1,179 @@
+"""Command line of the BIDS App: ``fnirs-glm BIDS_DIR OUTPUT_DIR {participant,group} [options]``.
+
+Only the standard library is imported here, so that ``--help`` and ``--version`` answer at once;
+the analysis modules (and mne, nilearn, statsmodels) are imported when a level runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from bids_app import __version__
+from bids_app.config import (
+    HRF_CHOICES,
+    NOISE_MODEL_CHOICES,
+    SHORT_REGRESSION_CHOICES,
+    AnalysisOptions,
+    Config,
+    build_analysis_options,
+    load_config_file,
+)
+from bids_app.errors import FnirsGlmError, UsageError
+
+logger = logging.getLogger("fnirs_glm")
+_DEFAULTS = AnalysisOptions()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fnirs-glm",
+        description="First-level (participant) and group-level GLM analysis of BIDS fNIRS (SNIRF) "
+        "datasets, written as BIDS-Derivatives.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("bids_dir", type=Path, help="the input BIDS dataset (never written to)")
+    parser.add_argument("output_dir", type=Path, help="where the derivatives are written")
+    parser.add_argument(
+        "analysis_level",
+        choices=["participant", "group"],
+        help="participant: one GLM per recording; group: aggregate the participant outputs",
+    )
+
+    select = parser.add_argument_group("selecting recordings")
+    select.add_argument(
+        "--participant_label", "--participant-label", nargs="+", default=[], metavar="LABEL",
+        help="participants to analyse (with or without 'sub-'); default: all",
+    )
+    select.add_argument("--session_label", "--session-label", nargs="+", default=[], metavar="LABEL",
+                        help="sessions to analyse (with or without 'ses-'); default: all")
+    select.add_argument("--task_label", "--task-label", "--task", nargs="+", default=[], metavar="LABEL",
+                        help="tasks to analyse (with or without 'task-'); default: all")
+    select.add_argument("--run_label", "--run-label", nargs="+", default=[], metavar="LABEL",
+                        help="runs to analyse (with or without 'run-'); default: all")
+
+    run = parser.add_argument_group("execution")
+    run.add_argument("--skip_bids_validator", "--skip-bids-validator", "--skip-bids-validation",
+                     action="store_true",
+                     help="do not validate the input with bids-validator-deno (validated when installed)")
+    run.add_argument("--n_cpus", "--n-cpus", type=int, default=1, metavar="N",
+                     help="recordings processed in parallel processes (default: 1)")
+    run.add_argument("--config", type=Path, metavar="FILE",
+                     help="JSON file of analysis options (same names as the flags); flags override it")
+    run.add_argument("-v", "--verbose", action="count", default=0,
+                     help="more messages and tracebacks on errors (repeatable)")
+    run.add_argument("--version", action="version", version=f"fnirs-glm {__version__}")
+
+    glm = parser.add_argument_group("analysis options")
+    glm.add_argument("--resample-hz", "--resample_hz", type=float, metavar="HZ",
+                     help=f"resample the haemoglobin signals to this rate (default: {_DEFAULTS.resample_hz})")
+    glm.add_argument("--short-regression", "--short_regression", choices=SHORT_REGRESSION_CHOICES,
+                     help="short-channel nuisance regressors: none, mean (mean of the good short HbO and "
+                     "of the good short HbR channels) or all (every good short channel) "
+                     f"(default: {_DEFAULTS.short_regression})")
+    glm.add_argument("--noise-model", "--noise_model", choices=NOISE_MODEL_CHOICES,
+                     help="GLM noise model: ols, ar1, or auto = AR(P) with P = round(4 x sampling rate) "
+                     f"(default: {_DEFAULTS.noise_model})")
+    glm.add_argument("--hrf", choices=HRF_CHOICES,
+                     help=f"haemodynamic response function (default: {_DEFAULTS.hrf})")
+    glm.add_argument("--stim-dur", "--stim_dur", type=float, metavar="SECONDS",
+                     help="use this duration for every event (default: each event's duration in events.tsv)")
+    glm.add_argument("--drift-high-pass", "--drift_high_pass", type=float, metavar="HZ",
+                     help=f"cosine drift regressors up to this frequency (default: {_DEFAULTS.drift_high_pass})")
+    glm.add_argument("--sci-threshold", "--sci_threshold", type=float, metavar="X",
+                     help="mark channels whose scalp coupling index is below X as bad (default: off)")
+    glm.add_argument("--ppf", type=float,
+                     help=f"partial pathlength factor of the Beer-Lambert law (default: {_DEFAULTS.ppf})")
+    glm.add_argument("--roi-file", "--roi_file", metavar="JSON",
+                     help='regions of interest: {"name": ["S1_D1", ...]} (default: left and right '
+                     "hemisphere for head coordinates, else one ROI of all long channels)")
+    glm.add_argument("--contrast", action="append", metavar="EXPR",
+                     help='a contrast of conditions, e.g. "Tapping/Left - Tapping/Right" or '
+                     '"0.5*A + 0.5*B - C" (repeatable)')
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    """Parse the command line into a validated :class:`Config` (raises UsageError)."""
+    args = build_parser().parse_args(argv)
+    file_values = load_config_file(args.config) if args.config else {}
+    flag_values = {name: getattr(args, name, None) for name in vars(AnalysisOptions())}
+    if args.contrast:
+        flag_values["contrast"] = tuple(args.contrast)
+    analysis = build_analysis_options(file_values=file_values, flag_values=flag_values)
+    return Config(
+        bids_dir=args.bids_dir.expanduser().absolute(),
+        output_dir=args.output_dir.expanduser().absolute(),
+        analysis_level=args.analysis_level,
+        participant_label=_labels(args.participant_label, "sub-"),
+        session_label=_labels(args.session_label, "ses-"),
+        task_label=_labels(args.task_label, "task-"),
+        run_label=_labels(args.run_label, "run-"),
+        skip_bids_validator=args.skip_bids_validator,
+        n_cpus=args.n_cpus,
+        verbose=args.verbose,
+        analysis=analysis,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app; return the exit code (0 success, 1 a recording failed, 2 a usage error)."""
+    verbose = 0
+    try:
+        config = parse_args(argv)
+        verbose = config.verbose
+        _setup_logging(verbose)
+        check_paths(config)
+        if config.analysis_level == "participant":
+            from bids_app.participant import run_participant_level
+
+            return run_participant_level(config)
+        raise UsageError("the group level is not implemented yet in this version")
+    except FnirsGlmError as exc:
+        if verbose:
+            traceback.print_exc()
+        print(f"fnirs-glm: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    except KeyboardInterrupt:
+        print("fnirs-glm: interrupted", file=sys.stderr)
+        return 130
+
+
+def check_paths(config: Config) -> None:
+    """Refuse a missing input, a non-BIDS input, or an output inside the input."""
+    bids_dir, output_dir = config.bids_dir.resolve(), config.output_dir.resolve()
+    if not bids_dir.is_dir():
+        raise UsageError(f"{config.bids_dir}: BIDS directory not found")
+    if not (bids_dir / "dataset_description.json").is_file():
+        raise UsageError(
+            f"{config.bids_dir}: not a BIDS dataset (no dataset_description.json at its top level)"
+        )
+    if output_dir == bids_dir:
+        raise UsageError(f"{config.output_dir}: the output directory must not be the BIDS directory")
+    if bids_dir in output_dir.parents and not (
+        output_dir.is_relative_to(bids_dir / "derivatives") and output_dir != bids_dir / "derivatives"
+    ):
+        raise UsageError(
+            f"{config.output_dir}: the output directory must not be inside the BIDS directory "
+            f"(except under {bids_dir / 'derivatives'})"
+        )
+
+
+def _labels(values: list[str], prefix: str) -> tuple[str, ...]:
+    labels = [v[len(prefix):] if v.startswith(prefix) else v for v in values]
+    return tuple(dict.fromkeys(label for label in labels if label))
+
+
+def _setup_logging(verbose: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("fnirs-glm: %(levelname)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

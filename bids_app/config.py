@@ -1,0 +1,141 @@
+"""The one validated configuration object that flows from the command line to every step."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bids_app.errors import UsageError
+
+SHORT_REGRESSION_CHOICES = ("none", "mean", "all")
+NOISE_MODEL_CHOICES = ("ols", "ar1", "auto")
+HRF_CHOICES = ("glover", "spm")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysisOptions:
+    """Analysis parameters: what may appear in ``--config`` and what changes the numbers."""
+
+    resample_hz: float = 0.6
+    short_regression: str = "mean"
+    noise_model: str = "ar1"
+    hrf: str = "glover"
+    stim_dur: float | None = None
+    drift_high_pass: float = 0.01
+    sci_threshold: float | None = None
+    ppf: float = 6.0
+    roi_file: str | None = None
+    contrast: tuple[str, ...] = ()
+    short_channel_max_mm: float = 10.0
+    long_channel_min_mm: float = 15.0
+    long_channel_max_mm: float = 45.0
+
+    def __post_init__(self):
+        _check_choice("short_regression", self.short_regression, SHORT_REGRESSION_CHOICES)
+        _check_choice("noise_model", self.noise_model, NOISE_MODEL_CHOICES)
+        _check_choice("hrf", self.hrf, HRF_CHOICES)
+        _check_positive("resample_hz", self.resample_hz)
+        _check_positive("drift_high_pass", self.drift_high_pass)
+        _check_positive("ppf", self.ppf)
+        _check_positive("short_channel_max_mm", self.short_channel_max_mm)
+        _check_positive("long_channel_min_mm", self.long_channel_min_mm)
+        _check_positive("long_channel_max_mm", self.long_channel_max_mm)
+        if self.stim_dur is not None and not (_is_number(self.stim_dur) and self.stim_dur >= 0):
+            raise UsageError(f"invalid stim_dur {self.stim_dur!r}: give a duration in seconds >= 0")
+        if self.sci_threshold is not None and not (
+            _is_number(self.sci_threshold) and 0 <= self.sci_threshold <= 1
+        ):
+            raise UsageError(
+                f"invalid sci_threshold {self.sci_threshold!r}: the scalp coupling index lies in [0, 1]"
+            )
+        if not self.short_channel_max_mm <= self.long_channel_min_mm < self.long_channel_max_mm:
+            raise UsageError(
+                "channel distances must satisfy short_channel_max_mm <= long_channel_min_mm < "
+                f"long_channel_max_mm (got {self.short_channel_max_mm}, {self.long_channel_min_mm}, "
+                f"{self.long_channel_max_mm})"
+            )
+        if self.roi_file is not None and not isinstance(self.roi_file, str):
+            raise UsageError(f"invalid roi_file {self.roi_file!r}: give the path of a JSON file")
+        if isinstance(self.contrast, str) or not all(isinstance(c, str) for c in self.contrast):
+            raise UsageError(f"invalid contrast {self.contrast!r}: give a list of expressions")
+        object.__setattr__(self, "contrast", tuple(self.contrast))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Everything one invocation needs: paths, selection, execution and analysis options."""
+
+    bids_dir: Path
+    output_dir: Path
+    analysis_level: str
+    participant_label: tuple[str, ...] = ()
+    session_label: tuple[str, ...] = ()
+    task_label: tuple[str, ...] = ()
+    run_label: tuple[str, ...] = ()
+    skip_bids_validator: bool = False
+    n_cpus: int = 1
+    verbose: int = 0
+    analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
+
+    def __post_init__(self):
+        if self.n_cpus < 1:
+            raise UsageError(f"invalid --n_cpus {self.n_cpus}: give a number of processes >= 1")
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record of the resolved configuration (for logs/)."""
+        data = dataclasses.asdict(self)
+        data["bids_dir"] = str(self.bids_dir)
+        data["output_dir"] = str(self.output_dir)
+        return data
+
+
+def analysis_option_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(AnalysisOptions)]
+
+
+def load_config_file(path: Path) -> dict:
+    """Read a ``--config`` JSON file into analysis option values (keys with - or _ alike)."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: the configuration must be a JSON object of option: value")
+    known = analysis_option_names()
+    values = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+            raise UsageError(f"{path}: unknown configuration key {key!r}{hint}")
+        values[name] = tuple(value) if name == "contrast" and isinstance(value, list) else value
+    return values
+
+
+def build_analysis_options(*, file_values: dict, flag_values: dict) -> AnalysisOptions:
+    """Merge configuration-file values with command-line flags (flags win) and validate."""
+    merged = {**file_values, **{k: v for k, v in flag_values.items() if v is not None}}
+    try:
+        return AnalysisOptions(**merged)
+    except TypeError as exc:  # a value of the wrong type, e.g. a string for a number
+        raise UsageError(f"invalid configuration value: {exc}") from None
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise UsageError(f"invalid {name} {value!r}: choose from {', '.join(choices)}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_positive(name: str, value) -> None:
+    if not (_is_number(value) and value > 0):
+        raise UsageError(f"invalid {name} {value!r}: give a number > 0")

@@ -1,0 +1,101 @@
+"""Writing BIDS-Derivatives: paths derived from the input, atomic files, dataset metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from bids_app import __version__
+
+CODE_URL = "https://github.com/fnirs-glm/fnirs-glm"
+BIDS_VERSION = "1.10.0"
+BIDSIGNORE = ["*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "logs/"]
+
+
+def output_path(bids_path, output_dir: Path, *, suffix: str, extension: str,
+                description: str | None = None) -> Path:
+    """``OUTPUT_DIR/sub-L/[ses-S/]nirs/<source entities>[_desc-D]_<suffix><extension>``."""
+    derived = bids_path.copy().update(root=output_dir, suffix=suffix, extension=extension,
+                                      description=description, check=False)
+    return Path(derived.fpath)
+
+
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write via a temporary file in the same directory and a rename: never a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode() if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def tsv_text(table: pd.DataFrame) -> str:
+    """A BIDS TSV: tab-separated, ``n/a`` for missing values, full float precision."""
+    return table.to_csv(sep="\t", index=False, na_rep="n/a", float_format="%.10g", lineterminator="\n")
+
+
+def json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
+    """dataset_description.json, README and .bidsignore (same content on every run)."""
+    source = _read_json(bids_dir / "dataset_description.json")
+    generated_by = {"Name": "fnirs-glm", "Version": __version__, "CodeURL": CODE_URL,
+                    "Description": "First-level GLM of fNIRS haemoglobin signals"}
+    container = os.environ.get("FNIRS_GLM_CONTAINER")
+    if container:
+        generated_by["Container"] = {"Type": "docker", "Tag": container}
+    source_dataset = {"URL": bids_dir.resolve().as_uri()}
+    if source.get("DatasetDOI"):
+        source_dataset["DOI"] = source["DatasetDOI"]
+    description = {
+        "Name": f"fnirs-glm derivatives of {source.get('Name', bids_dir.name)}",
+        "BIDSVersion": BIDS_VERSION,
+        "DatasetType": "derivative",
+        "GeneratedBy": [generated_by],
+        "SourceDatasets": [source_dataset],
+    }
+    files = {
+        "dataset_description.json": json_text(description),
+        "README": README_TEXT,
+        ".bidsignore": "\n".join(BIDSIGNORE) + "\n",
+    }
+    for name, text in files.items():
+        path = output_dir / name
+        if not path.is_file() or path.read_text() != text:
+            write_atomic(path, text)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+README_TEXT = """\
+fnirs-glm derivatives
+=====================
+
+First-level general linear model (GLM) statistics of fNIRS recordings, written by fnirs-glm.
+
+Per recording, in sub-<label>/[ses-<label>/]nirs/, with the source file's entities:
+- *_design.tsv/.json: the design matrix that was fitted and how it was built;
+- *_desc-channel_stats.tsv/.json: effect (uM), se, t, df, p per long channel, chroma and condition;
+- *_desc-roi_stats.tsv/.json: the same per region of interest;
+- *_desc-contrast_stats.tsv/.json: contrasts of conditions per channel (when asked for);
+- *_desc-qc_channels.tsv/.json: every channel's scalp coupling index, status and reason.
+Each JSON sidecar describes its table's columns and units. logs/ holds the configuration and
+software versions of each run.
+"""

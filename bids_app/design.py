@@ -1,0 +1,50 @@
+"""The first-level design matrix: HRF-convolved conditions, cosine drifts and short channels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from bids_app.config import AnalysisOptions
+from bids_app.preprocessing import Haemoglobin
+
+
+def build_design(events: pd.DataFrame, haemo: Haemoglobin, *, options: AnalysisOptions,
+                 warn: Callable[[str], None]) -> pd.DataFrame:
+    """Design matrix (rows: haemo.times) with one column per condition, in sorted order."""
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    short_names, short_signals = short_channel_regressors(haemo, mode=options.short_regression, warn=warn)
+    design = make_first_level_design_matrix(
+        haemo.times,
+        events[["onset", "duration", "trial_type"]],
+        hrf_model=options.hrf,
+        drift_model="cosine",
+        high_pass=options.drift_high_pass,
+        add_regs=short_signals if short_names else None,
+        add_reg_names=short_names or None,
+    )
+    conditions = sorted(events["trial_type"].unique())
+    others = [c for c in design.columns if c not in conditions]
+    return design[conditions + others]
+
+
+def short_channel_regressors(haemo: Haemoglobin, *, mode: str,
+                             warn: Callable[[str], None]) -> tuple[list[str], np.ndarray]:
+    """Nuisance regressors from the good short channels (names, array of shape (n_times, k))."""
+    if mode == "none":
+        return [], np.empty((len(haemo.times), 0))
+    short = haemo.select(role="short")
+    if not short.any():
+        warn("no good short channel: short-channel regression skipped")
+        return [], np.empty((len(haemo.times), 0))
+    chroma = np.array(haemo.chroma)
+    if mode == "mean":
+        names = [f"short_{c}_mean" for c in ("hbo", "hbr")]
+        columns = [haemo.data[:, short & (chroma == c)].mean(axis=1) for c in ("hbo", "hbr")]
+        return names, np.column_stack(columns)
+    picks = np.flatnonzero(short)
+    names = ["short_" + haemo.ch_names[i].replace(" ", "_") for i in picks]
+    return names, haemo.data[:, picks]

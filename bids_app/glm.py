@@ -1,0 +1,91 @@
+"""The general linear model with an autoregressive noise model, fitted to all signals at once.
+
+For each signal (a column of ``Y``) the model is ``y = X beta + e``. With ``ols`` the errors are
+taken as white. With ``arP`` the errors are AR(P): ordinary least squares gives residuals, their
+Yule-Walker AR(P) coefficients are estimated per signal (unbiased autocovariances of the demeaned
+residuals, as nilearn does), and design and data are prewhitened with them before a second fit.
+This is the algorithm of nilearn's ``run_glm`` and MNE-NIRS's ``run_glm`` except that the AR
+coefficients are used as estimated, not truncated to a grid of ``1/bins``. Signals are fitted
+together: one pseudo-inverse for OLS, a stack of per-signal whitened pseudo-inverses for AR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GLMFit:
+    """Estimates for ``n_signals`` signals and ``n_regressors`` regressors."""
+
+    beta: np.ndarray  # (n_signals, n_regressors)
+    cov: np.ndarray  # (n_signals, n_regressors, n_regressors): covariance of beta
+    df_resid: int  # residual degrees of freedom: n_times - rank(X)
+    ar_coef: np.ndarray  # (n_signals, order); empty second axis for OLS
+    noise_model: str
+
+    def contrast(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Effect ``c @ beta`` and its standard error for each signal."""
+        weights = np.asarray(weights, dtype=float)
+        effect = self.beta @ weights
+        variance = np.einsum("i,sij,j->s", weights, self.cov, weights)
+        return effect, np.sqrt(variance)
+
+
+def noise_model_order(noise_model: str, *, sfreq: float) -> int:
+    """AR order of a noise model name: 0 for ols, 1 for ar1, round(4 x sfreq) for auto."""
+    if noise_model == "ols":
+        return 0
+    if noise_model == "ar1":
+        return 1
+    if noise_model == "auto":
+        return max(1, int(np.round(4 * sfreq)))
+    raise ValueError(f"unknown noise model {noise_model!r}")
+
+
+def fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
+    """Fit every column of ``Y`` (n_times, n_signals) on design ``X`` (n_times, n_regressors)."""
+    Y = np.asarray(Y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    n_times = X.shape[0]
+    rank = np.linalg.matrix_rank(X, np.abs(X).sum() * np.finfo(np.float64).eps)
+    df_resid = int(n_times - rank)
+    if df_resid <= 0:
+        raise ValueError(f"the design has {rank} independent regressors for {n_times} samples")
+
+    pinv = np.linalg.pinv(X)
+    beta = (pinv @ Y).T
+    if ar_order == 0:
+        resid = Y - X @ beta.T
+        dispersion = np.einsum("ts,ts->s", resid, resid) / df_resid
+        cov = (pinv @ pinv.T)[None] * dispersion[:, None, None]
+        return GLMFit(beta, cov, df_resid, np.zeros((Y.shape[1], 0)), "ols")
+
+    ar_coef = yule_walker((Y - X @ beta.T).T, order=ar_order)
+    Xw = _whiten(X[None], ar_coef)  # (n_signals, n_times, n_regressors)
+    Yw = _whiten(Y.T[:, :, None], ar_coef)[:, :, 0]  # (n_signals, n_times)
+    pinv_w = np.linalg.pinv(Xw)  # (n_signals, n_regressors, n_times)
+    beta = np.einsum("srt,st->sr", pinv_w, Yw)
+    resid = Yw - np.einsum("str,sr->st", Xw, beta)
+    dispersion = np.einsum("st,st->s", resid, resid) / df_resid
+    cov = np.einsum("sit,sjt->sij", pinv_w, pinv_w) * dispersion[:, None, None]
+    return GLMFit(beta, cov, df_resid, ar_coef, f"ar{ar_order}")
+
+
+def yule_walker(residuals: np.ndarray, *, order: int) -> np.ndarray:
+    """AR coefficients (n_signals, order) of each row of ``residuals`` (n_signals, n_times)."""
+    x = residuals - residuals.mean(axis=1, keepdims=True)
+    n = x.shape[1]
+    acov = np.stack([np.einsum("st,st->s", x[:, k:], x[:, : n - k]) / (n - k) for k in range(order + 1)], 1)
+    toeplitz = acov[:, np.abs(np.subtract.outer(np.arange(order), np.arange(order)))]
+    return np.linalg.solve(toeplitz, acov[:, 1:, None])[..., 0]
+
+
+def _whiten(A: np.ndarray, ar_coef: np.ndarray) -> np.ndarray:
+    """Apply ``a[t] - sum_k rho_k a[t-k]`` along axis 1 of ``A`` (broadcast over signals)."""
+    out = np.broadcast_to(A, (ar_coef.shape[0],) + A.shape[1:]).copy()
+    for k in range(ar_coef.shape[1]):
+        out[:, k + 1 :] -= ar_coef[:, k, None, None] * A[:, : -(k + 1)]
+    return out

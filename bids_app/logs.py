@@ -1,0 +1,40 @@
+"""logs/: the resolved configuration, software versions and outcome of each invocation."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+from bids_app import __version__
+from bids_app.config import Config
+from bids_app.derivatives import json_text, write_atomic
+
+LIBRARIES = ("mne", "mne-bids", "nilearn", "numpy", "scipy", "pandas", "statsmodels", "h5py")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"fnirs-glm": __version__, "python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_run_log(config: Config, *, outcomes: list, started: float) -> None:
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
+    record = {
+        "Command": sys.argv,
+        "Started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "Seconds": round(time.time() - started, 3),
+        "Configuration": config.to_dict(),
+        "Versions": library_versions(),
+        "Recordings": [{"Recording": o.recording, "Status": o.status, "Seconds": round(o.seconds, 3),
+                        "Message": o.message, "Warnings": o.warnings} for o in outcomes],
+    }
+    name = f"{config.analysis_level}_{stamp}_{platform.node() or 'host'}_{os.getpid()}.json"
+    write_atomic(config.output_dir / "logs" / name, json_text(record))

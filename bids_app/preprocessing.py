@@ -1,0 +1,154 @@
+"""Channel quality and the conversion of raw intensity to haemoglobin concentration (uM).
+
+Bad channels come from channels.tsv (``status`` bad), from the data (non-finite, zero or
+negative, or flat intensity) and, when asked, from a low scalp coupling index. A source-detector
+pair is bad when any of its wavelengths is: both of its haemoglobin signals leave the GLM, the ROI
+estimates and the short-channel regressors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bids_app.config import AnalysisOptions
+from bids_app.errors import RecordingError
+
+MOLAR_TO_MICROMOLAR = 1e6
+
+
+@dataclass(frozen=True)
+class Haemoglobin:
+    """Good haemoglobin signals of one recording after resampling, in micromolar."""
+
+    data: np.ndarray  # (n_times, n_channels)
+    times: np.ndarray  # (n_times,) seconds from the first sample
+    sfreq: float
+    ch_names: list[str]  # MNE names, e.g. "S1_D1 hbo"
+    pairs: list[str]  # e.g. "S1_D1"
+    chroma: list[str]  # "hbo" | "hbr"
+    role: list[str]  # "long" | "short"
+    x_position: np.ndarray  # channel midpoint x (m, head frame; left < 0)
+
+    def select(self, *, role: str) -> np.ndarray:
+        return np.array([r == role for r in self.role])
+
+
+def channel_pair(name: str) -> str:
+    """The source-detector pair of a channel name: "S1_D1 760" -> "S1_D1"."""
+    return name.split(" ")[0]
+
+
+def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: AnalysisOptions,
+                    warn: Callable[[str], None]):
+    """Quality of every channel; returns (QC table, optical density Raw with bad data neutralised).
+
+    ``raw`` (intensity) is modified in place: data of unusable channels is replaced by a constant
+    so that the optical density stays finite for the others.
+    """
+    from mne.preprocessing.nirs import optical_density, source_detector_distances
+
+    data = raw._data
+    reasons: dict[str, list[str]] = {name: [] for name in raw.ch_names}
+    described = channels_tsv.set_index("name")
+    for name in raw.ch_names:
+        if str(described.at[name, "status"]).strip().lower() == "bad":
+            why = described.at[name, "status_description"]
+            reasons[name].append("marked bad in channels.tsv" + (f" ({why})" if pd.notna(why) else ""))
+    for index, name in enumerate(raw.ch_names):
+        signal = data[index]
+        problem = None
+        if not np.all(np.isfinite(signal)):
+            problem = "non-finite (NaN or infinite) intensity"
+        elif np.any(signal <= 0):
+            problem = "zero or negative intensity"
+        elif np.ptp(signal) == 0:
+            problem = "flat signal"
+        if problem:
+            reasons[name].append(problem)
+            warn(f"channel {name}: {problem}; marked bad")
+            data[index] = 1.0
+    raw.info["bads"] = []
+
+    od = optical_density(raw, verbose="error")
+    sci = _scalp_coupling_index(od, warn=warn, needed=options.sci_threshold is not None)
+    if options.sci_threshold is not None and np.isfinite(sci).any():
+        for name, value in zip(raw.ch_names, sci):
+            if value < options.sci_threshold:
+                reasons[name].append(f"scalp coupling index {value:.3f} < {options.sci_threshold}")
+
+    distance_mm = source_detector_distances(raw.info) * 1000
+    if not np.isfinite(distance_mm).any():
+        raise RecordingError("no optode positions: source-detector distances cannot be computed")
+    role = np.where(distance_mm < options.short_channel_max_mm, "short",
+                    np.where((distance_mm > options.long_channel_min_mm)
+                             & (distance_mm < options.long_channel_max_mm), "long", "unused"))
+
+    bad_pairs: dict[str, list[str]] = {}
+    for name, why in reasons.items():
+        if why:
+            bad_pairs.setdefault(channel_pair(name), []).append(name)
+    rows = []
+    for index, name in enumerate(raw.ch_names):
+        own = reasons[name]
+        partners = [other for other in bad_pairs.get(channel_pair(name), []) if other != name]
+        description = "; ".join(own + [f"paired wavelength {other} is bad" for other in partners if not own])
+        rows.append({
+            "name": name,
+            "type": _described(described, name, "type", "NIRSCWAMPLITUDE"),
+            "source": name.split("_")[0],
+            "detector": channel_pair(name).split("_")[1],
+            "wavelength_nominal": float(raw.info["chs"][index]["loc"][9]),
+            "units": _described(described, name, "units", "V"),
+            "distance_mm": round(float(distance_mm[index]), 3),
+            "role": str(role[index]),
+            "sci": sci[index],
+            "status": "bad" if channel_pair(name) in bad_pairs else "good",
+            "status_description": description or "n/a",
+        })
+    qc = pd.DataFrame(rows)
+    order = [n for n in channels_tsv["name"] if n in set(qc["name"])]
+    return qc.set_index("name").loc[order].reset_index(), od
+
+
+def to_haemoglobin(od, qc: pd.DataFrame, *, options: AnalysisOptions) -> Haemoglobin:
+    """Beer-Lambert law, resampling, and the good long and short signals in micromolar."""
+    from mne.preprocessing.nirs import beer_lambert_law
+
+    haemo = beer_lambert_law(od, ppf=options.ppf)
+    if options.resample_hz < haemo.info["sfreq"]:
+        haemo.resample(options.resample_hz, verbose="error")
+    pair_status = dict(zip(qc["name"].map(channel_pair), qc["status"]))
+    pair_role = dict(zip(qc["name"].map(channel_pair), qc["role"]))
+    keep = [i for i, name in enumerate(haemo.ch_names)
+            if pair_status[channel_pair(name)] == "good" and pair_role[channel_pair(name)] != "unused"]
+    names = [haemo.ch_names[i] for i in keep]
+    return Haemoglobin(
+        data=haemo.get_data(picks=keep).T * MOLAR_TO_MICROMOLAR,
+        times=haemo.times.copy(),
+        sfreq=float(haemo.info["sfreq"]),
+        ch_names=names,
+        pairs=[channel_pair(n) for n in names],
+        chroma=[n.split(" ")[1] for n in names],
+        role=[pair_role[channel_pair(n)] for n in names],
+        x_position=np.array([haemo.info["chs"][i]["loc"][0] for i in keep]),
+    )
+
+
+def _described(described: pd.DataFrame, name: str, column: str, default: str) -> str:
+    value = described.at[name, column] if column in described.columns else None
+    return default if value is None or pd.isna(value) else str(value)
+
+
+def _scalp_coupling_index(od, *, warn: Callable[[str], None], needed: bool) -> np.ndarray:
+    from mne.preprocessing.nirs import scalp_coupling_index
+
+    try:
+        return scalp_coupling_index(od, verbose="error")
+    except Exception as exc:  # e.g. a sampling rate too low for the 0.7-1.5 Hz cardiac band
+        if needed:
+            warn(f"scalp coupling index not computed ({exc}); --sci-threshold not applied")
+        return np.full(len(od.ch_names), np.nan)

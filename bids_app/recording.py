@@ -1,0 +1,99 @@
+"""Reading one BIDS NIRS recording and its sidecars, with errors that name the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bids_app.errors import RecordingError
+
+
+def read_raw_intensity(bids_path):
+    """The raw CW amplitude recording, loaded, with channels.tsv applied by mne-bids."""
+    import mne
+    from mne_bids import read_raw_bids
+
+    fname = bids_path.fpath
+    try:
+        raw = read_raw_bids(bids_path, verbose="error")
+    except RuntimeError as exc:
+        if "Channel mismatch" in str(exc):
+            raise RecordingError(_channel_mismatch_message(bids_path)) from exc
+        raise RecordingError(f"{fname}: cannot read the recording ({exc})") from exc
+    except Exception as exc:  # a corrupt or foreign file: say which and why, never a traceback
+        raise RecordingError(f"{fname}: cannot read the recording ({type(exc).__name__}: {exc})") from exc
+    types = set(raw.get_channel_types())
+    if "fnirs_cw_amplitude" not in types:
+        raise RecordingError(
+            f"{fname}: no continuous-wave amplitude channels (found {', '.join(sorted(types))}); "
+            "fnirs-glm analyses raw CW intensity recordings"
+        )
+    raw.pick("fnirs_cw_amplitude")
+    try:
+        raw.load_data(verbose="error")
+    except Exception as exc:
+        raise RecordingError(f"{fname}: cannot load the data ({type(exc).__name__}: {exc})") from exc
+    mne.set_log_level("error")
+    return raw
+
+
+def read_tsv(path: Path) -> pd.DataFrame:
+    """A BIDS TSV file with ``n/a`` as missing (a UTF-8 byte-order mark is tolerated)."""
+    try:
+        return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False,
+                           encoding="utf-8-sig", dtype=str)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise RecordingError(f"{path}: not a readable TSV file ({exc})") from exc
+
+
+def read_channels_tsv(bids_path) -> pd.DataFrame:
+    path = sidecar(bids_path, suffix="channels", extension=".tsv")
+    if path is None:
+        raise RecordingError(f"{bids_path.fpath}: no channels.tsv found for this recording")
+    table = read_tsv(path)
+    if "name" not in table.columns:
+        raise RecordingError(f"{path}: no 'name' column")
+    for column in ("status", "status_description"):
+        if column not in table.columns:
+            table[column] = pd.NA
+    return table
+
+
+def coordinate_system(bids_path) -> str | None:
+    """NIRSCoordinateSystem of the recording's coordsystem.json, or None without one."""
+    path = sidecar(bids_path, suffix="coordsystem", extension=".json")
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text()).get("NIRSCoordinateSystem")
+    except (OSError, ValueError):
+        return None
+
+
+def sidecar(bids_path, *, suffix: str, extension: str) -> Path | None:
+    """The sidecar that applies to this recording under the BIDS inheritance principle."""
+    found = bids_path.find_matching_sidecar(suffix=suffix, extension=extension, on_error="ignore")
+    return Path(found) if found else None
+
+
+def _channel_mismatch_message(bids_path) -> str:
+    import mne
+
+    tsv = sidecar(bids_path, suffix="channels", extension=".tsv")
+    listed = list(read_tsv(tsv)["name"])
+    in_file = mne.io.read_raw_snirf(bids_path.fpath, verbose="error").ch_names
+    only_tsv = [n for n in listed if n not in in_file]
+    only_file = [n for n in in_file if n not in listed]
+    return (
+        f"{tsv}: channel names do not match {Path(bids_path.fpath).name} "
+        f"(only in channels.tsv: {_few(only_tsv)}; only in the SNIRF file: {_few(only_file)})"
+    )
+
+
+def _few(names: list[str], limit: int = 5) -> str:
+    if not names:
+        return "none"
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more

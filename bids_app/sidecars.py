@@ -1,0 +1,98 @@
+"""JSON sidecars: every column of every table described, with its units."""
+
+from __future__ import annotations
+
+_STAT_COLUMNS = {
+    "effect": {"Description": "GLM estimate (beta) of the condition's haemoglobin response amplitude",
+               "Units": "uM"},
+    "se": {"Description": "Standard error of the effect", "Units": "uM"},
+    "t": {"Description": "t statistic: effect / se"},
+    "df": {"Description": "Residual degrees of freedom of the fit: samples minus the rank of the design"},
+    "p": {"Description": "Two-sided p-value of t under Student's t distribution with df degrees of freedom"},
+}
+_CHANNEL_COLUMNS = {
+    "ch_name": {"Description": "Haemoglobin channel: source-detector pair and chroma, e.g. 'S1_D1 hbo'"},
+    "source": {"Description": "Source optode, as in optodes.tsv"},
+    "detector": {"Description": "Detector optode, as in optodes.tsv"},
+    "chroma": {"Description": "Haemoglobin species",
+               "Levels": {"hbo": "oxygenated haemoglobin", "hbr": "deoxygenated haemoglobin"}},
+}
+_CONDITION = {"condition": {"Description": "Condition: a trial_type of events.tsv, verbatim"}}
+
+
+def channel_stats_sidecar(*, noise_model: str) -> dict:
+    return {
+        "Description": "First-level GLM estimates per long channel, chroma and condition "
+        f"(noise model {noise_model}); bad channels are left out.",
+        **_CHANNEL_COLUMNS, **_CONDITION, **_STAT_COLUMNS,
+    }
+
+
+def roi_stats_sidecar(*, rois: dict[str, list[str]], noise_model: str) -> dict:
+    return {
+        "Description": "First-level GLM estimates per region of interest: the good long channels of "
+        "each ROI are averaged per chroma and the average signal is fitted with the same design and "
+        f"noise model ({noise_model}), so the standard error reflects the correlation between channels.",
+        "roi": {"Description": "Region of interest", "Levels": {name: ", ".join(pairs) or "no good channel"
+                                                                for name, pairs in rois.items()}},
+        "chroma": _CHANNEL_COLUMNS["chroma"], **_CONDITION, **_STAT_COLUMNS,
+        "n_channels": {"Description": "Number of good long channels averaged in the ROI for this chroma"},
+    }
+
+
+def contrast_stats_sidecar(*, contrasts: dict[str, dict[str, float]], noise_model: str) -> dict:
+    return {
+        "Description": f"First-level contrasts of conditions per long channel (noise model {noise_model}).",
+        "contrast": {"Description": "Contrast expression",
+                     "Levels": {name: {"Weights": weights} for name, weights in contrasts.items()}},
+        **_CHANNEL_COLUMNS, **_STAT_COLUMNS,
+        "effect": {"Description": "Weighted sum of condition effects given by the contrast", "Units": "uM"},
+    }
+
+
+def qc_channels_sidecar(*, sci_threshold: float | None, warnings: list[str]) -> dict:
+    return {
+        "Description": "Quality of every channel of channels.tsv and whether it entered the GLM.",
+        "name": {"Description": "Channel name, as in channels.tsv"},
+        "type": {"Description": "Channel type, as in channels.tsv"},
+        "units": {"Description": "Units of the raw channel data, as in channels.tsv"},
+        "source": _CHANNEL_COLUMNS["source"],
+        "detector": _CHANNEL_COLUMNS["detector"],
+        "wavelength_nominal": {"Description": "Nominal wavelength", "Units": "nm"},
+        "distance_mm": {"Description": "Source-detector distance", "Units": "mm"},
+        "role": {"Description": "Use of the channel by distance", "Levels": {
+            "long": "a measurement channel, modelled by the GLM",
+            "short": "a short-separation channel, source of the nuisance regressors",
+            "unused": "neither short nor long: not used"}},
+        "sci": {"Description": "Scalp coupling index (Pollonini et al. 2014): correlation of the two "
+                "wavelengths of the pair in the 0.7-1.5 Hz cardiac band (n/a when it cannot be computed)"},
+        "status": {"Description": "Whether the channel was used", "Levels": {
+            "good": "used", "bad": "excluded from the GLM, the ROIs and the short-channel regressors"}},
+        "status_description": {"Description": "Why the channel is bad"},
+        "SCIThreshold": sci_threshold,
+        "Warnings": warnings,
+    }
+
+
+def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options,
+                   ar_order: int, short_regressors: list[str]) -> dict:
+    return {
+        "Description": "Design matrix fitted to every haemoglobin signal of the recording; one row "
+        "per sample of the resampled signals.",
+        "SamplingFrequency": sfreq,
+        "SamplingFrequencyUnits": "Hz",
+        "HRFModel": options.hrf,
+        "DriftModel": "cosine",
+        "DriftHighPass": options.drift_high_pass,
+        "NoiseModel": options.noise_model if ar_order == 0 or options.noise_model != "auto"
+        else f"auto (AR({ar_order}))",
+        "AROrder": ar_order,
+        "ShortChannelRegression": options.short_regression,
+        "StimulusDuration": options.stim_dur if options.stim_dur is not None else "from events.tsv",
+        "Conditions": conditions,
+        "RegressorNames": design_columns,
+        "ShortChannelRegressors": short_regressors,
+        "Columns": {c: ("condition: events convolved with the HRF" if c in conditions else
+                        "short-channel nuisance regressor (uM)" if c in short_regressors else
+                        "constant" if c == "constant" else "cosine drift") for c in design_columns},
+    }
