@@ -163,7 +163,7 @@ def check_paths(config: Config) -> None:
 
 
 def _labels(values: list[str], prefix: str) -> tuple[str, ...]:
-    labels = [v[len(prefix):] if v.startswith(prefix) else v for v in values]
+    labels = [v.removeprefix(prefix) for v in values]
     return tuple(dict.fromkeys(label for label in labels if label))
 
 

@@ -33,9 +33,8 @@ def run_participant_level(config: Config) -> int:
     from bids_app.logs import write_run_log
     from bids_app.rois import read_roi_file
 
-    if not config.skip_bids_validator:
-        if validate_bids(config.bids_dir) is None:
-            logger.info("bids-validator-deno is not installed: the input is not validated")
+    if not config.skip_bids_validator and validate_bids(config.bids_dir) is None:
+        logger.info("bids-validator-deno is not installed: the input is not validated")
     recordings = find_recordings(config)
     if config.analysis.roi_file:
         read_roi_file(config.analysis.roi_file)
@@ -75,7 +74,7 @@ def process_recording(bids_path, *, config: Config) -> Outcome:
         files = analyse_recording(bids_path, config=config, warn=warn)
         _write_all(files)
         return Outcome(name, "done", time.perf_counter() - started, warnings=warn.messages)
-    except Exception as exc:  # one recording's failure must not stop the others
+    except Exception as exc:  # noqa: BLE001 - one recording's failure must not stop the others
         if config.verbose:
             traceback.print_exc()
         message = str(exc)

@@ -148,7 +148,7 @@ def _scalp_coupling_index(od, *, warn: Callable[[str], None], needed: bool) -> n
 
     try:
         return scalp_coupling_index(od, verbose="error")
-    except Exception as exc:  # e.g. a sampling rate too low for the 0.7-1.5 Hz cardiac band
+    except Exception as exc:  # noqa: BLE001 - e.g. a sampling rate too low for the 0.7-1.5 Hz cardiac band
         if needed:
             warn(f"scalp coupling index not computed ({exc}); --sci-threshold not applied")
         return np.full(len(od.ch_names), np.nan)
