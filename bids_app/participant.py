@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,9 @@ def run_participant_level(config: Config) -> int:
     for expression in config.analysis.contrast:
         parse_contrast(expression, conditions)
 
+    import mne
+
+    mne.set_log_level("error" if config.verbose < 2 else "info")
     logger.info(f"{len(recordings)} recording(s) to analyse with {config.n_cpus} process(es)")
     write_dataset_files(config.output_dir, bids_dir=config.bids_dir)
     started = time.time()
@@ -49,14 +53,23 @@ def run_participant_level(config: Config) -> int:
         outcomes = [_report(process_recording(r, config=config)) for r in recordings]
     else:
         with ProcessPoolExecutor(max_workers=config.n_cpus) as pool:
-            futures = [pool.submit(process_recording, r, config=config) for r in recordings]
-            outcomes = [_report(f.result()) for f in futures]
+            futures = {pool.submit(process_recording, r, config=config): r for r in recordings}
+            outcomes = [_report(_result(future, futures[future])) for future in futures]
     write_run_log(config, outcomes=outcomes, started=started)
     failed = [o for o in outcomes if o.status == "failed"]
     logger.info(f"{len(outcomes) - len(failed)} done, {len(failed)} failed")
     for outcome in failed:
         logger.error(outcome.message)
     return 1 if failed else 0
+
+
+def _result(future, bids_path) -> Outcome:
+    """A worker's outcome; a worker that died (e.g. out of memory) fails only its recording."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - BrokenProcessPool and the like
+        return Outcome(Path(bids_path.fpath).name, "failed", 0.0,
+                       f"{bids_path.fpath}: the worker process failed ({type(exc).__name__}: {exc})")
 
 
 def _report(outcome: Outcome) -> Outcome:
@@ -71,7 +84,13 @@ def process_recording(bids_path, *, config: Config) -> Outcome:
     started = time.perf_counter()
     warn = RecordingWarnings(name)
     try:
-        files = analyse_recording(bids_path, config=config, warn=warn)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            warnings.simplefilter("always", RuntimeWarning)
+            files = analyse_recording(bids_path, config=config, warn=warn)
+        for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught
+                                     if issubclass(w.category, (UserWarning, RuntimeWarning))):
+            warn(message)
         _write_all(files)
         return Outcome(name, "done", time.perf_counter() - started, warnings=warn.messages)
     except Exception as exc:  # noqa: BLE001 - one recording's failure must not stop the others
@@ -181,7 +200,15 @@ def analyse_recording(bids_path, *, config: Config, warn: RecordingWarnings) -> 
 
 
 def _write_all(files: dict[Path, str]) -> None:
+    """Write a recording's files; if one cannot be written, remove those already written."""
     from bids_app.derivatives import write_atomic
 
-    for path, text in files.items():
-        write_atomic(path, text)
+    written = []
+    try:
+        for path, text in files.items():
+            write_atomic(path, text)
+            written.append(path)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise

@@ -12,7 +12,6 @@ from bids_app.errors import RecordingError
 
 def read_raw_intensity(bids_path):
     """The raw CW amplitude recording, loaded, with channels.tsv applied by mne-bids."""
-    import mne
     from mne_bids import read_raw_bids
 
     fname = bids_path.fpath
@@ -35,7 +34,6 @@ def read_raw_intensity(bids_path):
         raw.load_data(verbose="error")
     except Exception as exc:
         raise RecordingError(f"{fname}: cannot load the data ({type(exc).__name__}: {exc})") from exc
-    mne.set_log_level("error")
     return raw
 
 
