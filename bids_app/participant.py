@@ -57,7 +57,7 @@ def run_participant_level(config: Config) -> int:
             outcomes = [_report(_result(future, futures[future])) for future in futures]
     write_run_log(config, outcomes=outcomes, started=started)
     failed = [o for o in outcomes if o.status == "failed"]
-    logger.info(f"{len(outcomes) - len(failed)} done, {len(failed)} failed")
+    logger.info(f"{len(outcomes) - len(failed)} done, {len(failed)} failed; derivatives in {config.output_dir}")
     for outcome in failed:
         logger.error(outcome.message)
     return 1 if failed else 0
