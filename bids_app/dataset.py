@@ -31,7 +31,10 @@ def validate_bids(bids_dir: Path) -> str | None:
                          "use --skip_bids_validator to go on without it") from None
     errors = [i for i in issues if i.get("severity") == "error"]
     if errors:
-        first = "; ".join(f"{e.get('code')}: {e.get('location', '')}" for e in errors[:3])
+        described = dict.fromkeys(
+            f"{e.get('code')}" + (f" ({e['subCode']})" if e.get("subCode") else "") + f" at {e.get('location', '')}"
+            for e in errors)
+        first = "; ".join(list(described)[:3])
         raise UsageError(f"{bids_dir}: the BIDS validator found {len(errors)} error(s), e.g. {first}; "
                          "fix them or use --skip_bids_validator")
     return validator

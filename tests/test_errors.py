@@ -429,3 +429,12 @@ def test_verbose_prints_a_traceback_for_a_failing_recording(tmp_path, example_co
     assert str(corrupt) in error_line(err)
     assert recording_files(out) == []
     assert_no_tmp(out)
+
+
+def test_bids_validator_errors_stop_the_run(example_copy, run_cli, tmp_path):
+    """Without --skip_bids_validator, validator errors stop the run before any output."""
+    (example_copy / "sub-01/ses-01/nirs/sub-01_ses-01_task-tapping_nirs.json").unlink()
+    code, _, err = run_cli(example_copy, tmp_path / "out", "participant")
+    assert_usage_error(code, err, "the BIDS validator found", "SIDECAR_KEY_REQUIRED",
+                       "sub-01_ses-01_task-tapping_nirs.snirf", "--skip_bids_validator")
+    assert not (tmp_path / "out").exists()
