@@ -96,14 +96,19 @@ def analysis_option_names() -> list[str]:
     return [f.name for f in dataclasses.fields(AnalysisOptions)]
 
 
-def load_config_file(path: Path) -> dict:
-    """Read a ``--config`` JSON file into analysis option values (keys with - or _ alike)."""
+def read_json_file(path: str | Path, *, what: str):
+    """The content of a user-given JSON file; UsageError naming the file when it cannot be read."""
     try:
-        raw = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise UsageError(f"{path}: configuration file not found") from None
+        raise UsageError(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: not a readable JSON file ({exc})") from None
+
+
+def load_config_file(path: Path) -> dict:
+    """Read a ``--config`` JSON file into analysis option values (keys with - or _ alike)."""
+    raw = read_json_file(path, what="configuration file")
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: the configuration must be a JSON object of option: value")
     known = analysis_option_names()

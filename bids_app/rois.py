@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
+from bids_app.config import read_json_file
 from bids_app.errors import RecordingError, UsageError
 from bids_app.preprocessing import Haemoglobin
 
@@ -17,12 +17,7 @@ NON_HEAD_COORDINATE_SYSTEMS = {"other", ""}
 
 def read_roi_file(path: str | Path) -> dict[str, list[str]]:
     """``{"name": ["S1_D1", ...]}`` from a JSON file, checked for form (not for a montage)."""
-    try:
-        rois = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: ROI file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable JSON file ({exc})") from None
+    rois = read_json_file(path, what="ROI file")
     if not isinstance(rois, dict) or not rois:
         raise UsageError(f'{path}: the ROI file must be a JSON object {{"name": ["S1_D1", ...]}}')
     for name, pairs in rois.items():
