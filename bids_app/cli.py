@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = parse_args(argv)
         verbose = config.verbose
-        _setup_logging(verbose)
+        setup_logging(verbose)
         check_paths(config)
         if config.analysis_level == "participant":
             from bids_app.participant import run_participant_level
@@ -137,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"fnirs-glm: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
+    except OSError as exc:  # e.g. a full disk or a permission denied while writing
+        if verbose:
+            traceback.print_exc()
+        print(f"fnirs-glm: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("fnirs-glm: interrupted", file=sys.stderr)
         return 130
@@ -151,6 +156,8 @@ def check_paths(config: Config) -> None:
         raise UsageError(
             f"{config.bids_dir}: not a BIDS dataset (no dataset_description.json at its top level)"
         )
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"{config.output_dir}: the output directory exists and is not a directory")
     if output_dir == bids_dir:
         raise UsageError(f"{config.output_dir}: the output directory must not be the BIDS directory")
     if bids_dir in output_dir.parents and not (
@@ -167,7 +174,7 @@ def _labels(values: list[str], prefix: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(label for label in labels if label))
 
 
-def _setup_logging(verbose: int) -> None:
+def setup_logging(verbose: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("fnirs-glm: %(levelname)s: %(message)s"))
     logger.handlers[:] = [handler]

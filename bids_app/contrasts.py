@@ -29,7 +29,8 @@ def parse_contrast(expression: str, conditions: list[str]) -> dict[str, float]:
         coefficient_match = _COEFFICIENT.match(text, position)
         coefficient = float(coefficient_match.group(1)) if coefficient_match else 1.0
         position = coefficient_match.end() if coefficient_match else position
-        name = next((n for n in names if text.startswith(n, position)), None)
+        name = next((n for n in names if text.startswith(n, position) and _ends_term(text, position + len(n))),
+                    None)
         if name is None:
             term = re.split(r"\s+[+-]\s+", text[position:])[0]
             raise UsageError(
@@ -40,3 +41,8 @@ def parse_contrast(expression: str, conditions: list[str]) -> dict[str, float]:
         position += len(name)
         position = len(text) if not text[position:].strip() else position
     return weights
+
+
+def _ends_term(text: str, position: int) -> bool:
+    """A condition name ends at the end of the text, at white space or at an operator."""
+    return position == len(text) or text[position].isspace() or text[position] in "+-"

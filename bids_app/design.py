@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from bids_app.config import AnalysisOptions
+from bids_app.errors import RecordingError
 from bids_app.preprocessing import Haemoglobin
 
 
 def build_design(events: pd.DataFrame, haemo: Haemoglobin, *, options: AnalysisOptions,
-                 warn: Callable[[str], None]) -> pd.DataFrame:
-    """Design matrix (rows: haemo.times) with one column per condition, in sorted order."""
+                 warn: Callable[[str], None]) -> tuple[pd.DataFrame, list[str]]:
+    """Design matrix (rows: haemo.times; conditions first, sorted) and its short-channel columns."""
     from nilearn.glm.first_level import make_first_level_design_matrix
 
     short_names, short_signals = short_channel_regressors(haemo, mode=options.short_regression, warn=warn)
+    reserved = [c for c in events["trial_type"].unique()
+                if c == "constant" or re.fullmatch(r"drift_\d+", c) or c in short_names]
+    if reserved:
+        raise RecordingError(f"condition name(s) {', '.join(reserved)} clash with nuisance regressor names "
+                             "of the design; rename them in events.tsv")
     design = make_first_level_design_matrix(
         haemo.times,
         events[["onset", "duration", "trial_type"]],
@@ -28,7 +35,7 @@ def build_design(events: pd.DataFrame, haemo: Haemoglobin, *, options: AnalysisO
     )
     conditions = sorted(events["trial_type"].unique())
     others = [c for c in design.columns if c not in conditions]
-    return design[conditions + others]
+    return design[conditions + others], short_names
 
 
 def short_channel_regressors(haemo: Haemoglobin, *, mode: str,

@@ -40,20 +40,22 @@ def run_participant_level(config: Config) -> int:
     if config.analysis.roi_file:
         read_roi_file(config.analysis.roi_file)
     conditions = sorted(set().union(*(condition_names(r) for r in recordings)))
-    for expression in config.analysis.contrast:
-        parse_contrast(expression, conditions)
+    contrasts = {expression: parse_contrast(expression, conditions) for expression in config.analysis.contrast}
 
-    import mne
-
-    mne.set_log_level("error" if config.verbose < 2 else "info")
+    _init_worker(config.verbose)
     logger.info(f"{len(recordings)} recording(s) to analyse with {config.n_cpus} process(es)")
-    write_dataset_files(config.output_dir, bids_dir=config.bids_dir)
+    try:
+        write_dataset_files(config.output_dir, bids_dir=config.bids_dir)
+    except OSError as exc:
+        raise UsageError(f"{config.output_dir}: cannot write the output directory ({exc.strerror or exc})") from None
     started = time.time()
     if config.n_cpus == 1:
-        outcomes = [_report(process_recording(r, config=config)) for r in recordings]
+        outcomes = [_report(process_recording(r, config=config, contrasts=contrasts)) for r in recordings]
     else:
-        with ProcessPoolExecutor(max_workers=config.n_cpus) as pool:
-            futures = {pool.submit(process_recording, r, config=config): r for r in recordings}
+        with ProcessPoolExecutor(max_workers=config.n_cpus, initializer=_init_worker,
+                                 initargs=(config.verbose,)) as pool:
+            futures = {pool.submit(process_recording, r, config=config, contrasts=contrasts): r
+                       for r in recordings}
             outcomes = [_report(_result(future, futures[future])) for future in futures]
     write_run_log(config, outcomes=outcomes, started=started)
     failed = [o for o in outcomes if o.status == "failed"]
@@ -61,6 +63,16 @@ def run_participant_level(config: Config) -> int:
     for outcome in failed:
         logger.error(outcome.message)
     return 1 if failed else 0
+
+
+def _init_worker(verbose: int) -> None:
+    """Logging and MNE verbosity, in this process and in each worker whatever the start method."""
+    import mne
+
+    from bids_app.cli import setup_logging
+
+    setup_logging(verbose)
+    mne.set_log_level("error" if verbose < 2 else "info")
 
 
 def _result(future, bids_path) -> Outcome:
@@ -78,30 +90,34 @@ def _report(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def process_recording(bids_path, *, config: Config) -> Outcome:
-    """Analyse one recording and write its outputs; never raises (failures are returned)."""
+def process_recording(bids_path, *, config: Config, contrasts: dict[str, dict[str, float]]) -> Outcome:
+    """Analyse one recording and write its outputs; never raises (failures are returned).
+
+    Outputs of this recording from an earlier run that this run does not rewrite are removed,
+    also when it fails, so the output directory never mixes results of different runs.
+    """
     name = Path(bids_path.fpath).name
     started = time.perf_counter()
     warn = RecordingWarnings(name)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)
-            warnings.simplefilter("always", RuntimeWarning)
-            files = analyse_recording(bids_path, config=config, warn=warn)
-        for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught
-                                     if issubclass(w.category, (UserWarning, RuntimeWarning))):
-            warn(message)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = warn.from_library
+            files = analyse_recording(bids_path, config=config, contrasts=contrasts, warn=warn)
         _write_all(files)
+        _remove_outputs(bids_path, config.output_dir, keep=set(files))
         return Outcome(name, "done", time.perf_counter() - started, warnings=warn.messages)
     except Exception as exc:  # noqa: BLE001 - one recording's failure must not stop the others
         if config.verbose:
             traceback.print_exc()
+        _remove_outputs(bids_path, config.output_dir, keep=set())
         message = str(exc)
         if not isinstance(exc, FnirsGlmError):
             message = f"unexpected error ({type(exc).__name__}: {exc}); rerun with -v for details"
         if not message.startswith("/"):  # name the file when the message does not
             message = f"{bids_path.fpath}: {message}"
-        return Outcome(name, "failed", time.perf_counter() - started, message, warn.messages)
+        return Outcome(name, "failed", time.perf_counter() - started, " ".join(message.split()),
+                       warn.messages)
 
 
 class RecordingWarnings:
@@ -112,14 +128,21 @@ class RecordingWarnings:
         self.messages: list[str] = []
 
     def __call__(self, message: str) -> None:
-        self.messages.append(message)
-        logger.warning(f"{self.recording}: {message}")
+        message = " ".join(message.split())
+        if message not in self.messages:
+            self.messages.append(message)
+            logger.warning(f"{self.recording}: {message}")
+
+    def from_library(self, message, category, *_args, **_kwargs) -> None:
+        """``warnings.showwarning`` replacement: library warnings that matter become ours."""
+        if issubclass(category, (UserWarning, RuntimeWarning)):
+            self(str(message))
 
 
-def analyse_recording(bids_path, *, config: Config, warn: RecordingWarnings) -> dict[Path, str]:
+def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[str, float]],
+                      warn: RecordingWarnings) -> dict[Path, str]:
     """All output files of one recording, as {path: text}, computed before anything is written."""
     from bids_app import sidecars
-    from bids_app.contrasts import parse_contrast
     from bids_app.derivatives import json_text, output_path, tsv_text
     from bids_app.design import build_design
     from bids_app.events import read_events
@@ -141,14 +164,9 @@ def analyse_recording(bids_path, *, config: Config, warn: RecordingWarnings) -> 
         raise RecordingError(f"{source}: no good long channel to analyse "
                              f"({int((qc['status'] == 'bad').sum())} of {len(qc)} channels are bad)")
 
-    design = build_design(events, haemo, options=options, warn=warn)
+    design, short_names = build_design(events, haemo, options=options, warn=warn)
     conditions = sorted(events["trial_type"].unique())
-    contrasts = {}
-    for expression in options.contrast:
-        try:
-            contrasts[expression] = parse_contrast(expression, conditions)
-        except UsageError as exc:
-            raise RecordingError(f"{source}: {exc}") from None
+    contrasts = _contrasts_of_recording(contrasts, conditions, warn=warn)
 
     long_pairs = sorted(set(qc.loc[qc["role"] == "long", "name"].str.split(" ").str[0]))
     rois = resolve_rois(roi_definitions=read_roi_file(options.roi_file) if options.roi_file else None,
@@ -169,7 +187,6 @@ def analyse_recording(bids_path, *, config: Config, warn: RecordingWarnings) -> 
         raise RecordingError(f"{source}: the GLM cannot be fitted ({exc})") from None
 
     columns = list(design.columns)
-    short_names = [c for c in columns if c.startswith("short_")]
     out = config.output_dir
 
     def path(suffix, extension, description=None):
@@ -212,3 +229,36 @@ def _write_all(files: dict[Path, str]) -> None:
         for path in written:
             path.unlink(missing_ok=True)
         raise
+
+
+def _contrasts_of_recording(contrasts: dict[str, dict[str, float]], conditions: list[str], *,
+                            warn: RecordingWarnings) -> dict[str, dict[str, float]]:
+    """The contrasts whose conditions all occur in this recording; the others are skipped, said."""
+    kept = {}
+    for expression, weights in contrasts.items():
+        missing = [c for c in weights if c not in conditions]
+        if missing:
+            warn(f"contrast {expression!r} skipped: condition(s) {', '.join(missing)} not in this recording")
+        else:
+            kept[expression] = weights
+    return kept
+
+
+OUTPUT_PATTERNS = ("design.*", "desc-*_stats.*", "desc-qc_channels.*")
+
+
+def _remove_outputs(bids_path, output_dir: Path, *, keep: set[Path]) -> None:
+    """Delete this recording's outputs (same entities) other than ``keep``."""
+    from bids_app.derivatives import output_path
+
+    sample = output_path(bids_path, output_dir, suffix="design", extension=".tsv")
+    prefix = sample.name[: -len("design.tsv")]
+    if not sample.parent.is_dir():
+        return
+    for pattern in OUTPUT_PATTERNS:
+        for path in sample.parent.glob(prefix + pattern):
+            if path not in keep and path.is_file():
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    logger.warning(f"{path}: earlier output not removed ({exc.strerror or exc})")

@@ -74,8 +74,10 @@ def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: AnalysisOptions
     raw.info["bads"] = []
 
     od = optical_density(raw, verbose="error")
-    sci = _scalp_coupling_index(od, warn=warn, needed=options.sci_threshold is not None)
-    if options.sci_threshold is not None and np.isfinite(sci).any():
+    sci, sci_problem = _scalp_coupling_index(od)
+    if options.sci_threshold is not None:
+        if not np.isfinite(sci).any():
+            warn(f"scalp coupling index not computed ({sci_problem}); --sci-threshold not applied")
         for name, value in zip(raw.ch_names, sci):
             if value < options.sci_threshold:
                 reasons[name].append(f"scalp coupling index {value:.3f} < {options.sci_threshold}")
@@ -143,12 +145,11 @@ def _described(described: pd.DataFrame, name: str, column: str, default: str) ->
     return default if value is None or pd.isna(value) else str(value)
 
 
-def _scalp_coupling_index(od, *, warn: Callable[[str], None], needed: bool) -> np.ndarray:
+def _scalp_coupling_index(od) -> tuple[np.ndarray, str]:
+    """SCI per channel, NaN where it cannot be computed, and why not."""
     from mne.preprocessing.nirs import scalp_coupling_index
 
     try:
-        return scalp_coupling_index(od, verbose="error")
+        return scalp_coupling_index(od, verbose="error"), "no finite value"
     except Exception as exc:  # noqa: BLE001 - e.g. a sampling rate too low for the 0.7-1.5 Hz cardiac band
-        if needed:
-            warn(f"scalp coupling index not computed ({exc}); --sci-threshold not applied")
-        return np.full(len(od.ch_names), np.nan)
+        return np.full(len(od.ch_names), np.nan), str(exc)

@@ -16,10 +16,19 @@ def read_raw_intensity(bids_path):
 
     fname = bids_path.fpath
     try:
-        raw = read_raw_bids(bids_path, verbose="error")
+        try:
+            raw = read_raw_bids(bids_path, verbose="error")
+        except RuntimeError as exc:
+            if "Channel mismatch" not in str(exc):
+                raise
+            message = _channel_mismatch_message(bids_path)
+            if message is not None:
+                raise RecordingError(message) from exc
+            # the same channels listed in another order: BIDS only recommends the file's order
+            raw = read_raw_bids(bids_path, on_ch_mismatch="reorder", verbose="error")
+    except RecordingError:
+        raise
     except RuntimeError as exc:
-        if "Channel mismatch" in str(exc):
-            raise RecordingError(_channel_mismatch_message(bids_path)) from exc
         raise RecordingError(f"{fname}: cannot read the recording ({exc})") from exc
     except Exception as exc:  # a corrupt or foreign file: say which and why, never a traceback
         raise RecordingError(f"{fname}: cannot read the recording ({type(exc).__name__}: {exc})") from exc
@@ -76,7 +85,8 @@ def sidecar(bids_path, *, suffix: str, extension: str) -> Path | None:
     return Path(found) if found else None
 
 
-def _channel_mismatch_message(bids_path) -> str:
+def _channel_mismatch_message(bids_path) -> str | None:
+    """Which names differ between channels.tsv and the SNIRF file (None when only the order does)."""
     import mne
 
     tsv = sidecar(bids_path, suffix="channels", extension=".tsv")
@@ -84,6 +94,8 @@ def _channel_mismatch_message(bids_path) -> str:
     in_file = mne.io.read_raw_snirf(bids_path.fpath, verbose="error").ch_names
     only_tsv = [n for n in listed if n not in in_file]
     only_file = [n for n in in_file if n not in listed]
+    if not only_tsv and not only_file and len(listed) == len(in_file):
+        return None
     return (
         f"{tsv}: channel names do not match {Path(bids_path.fpath).name} "
         f"(only in channels.tsv: {_few(only_tsv)}; only in the SNIRF file: {_few(only_file)})"

@@ -78,3 +78,8 @@ def test_contrast_expressions(expression, weights):
 def test_bad_contrasts_are_named(expression, message):
     with pytest.raises(UsageError, match=message):
         parse_contrast(expression, CONDITIONS)
+
+
+def test_condition_names_match_only_whole_terms():
+    with pytest.raises(UsageError, match="unknown condition 'Tapping/Left'"):
+        parse_contrast("Tapping/Left - Control", ["Tapping", "Control"])
