@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bids_app import __version__
 from bids_app.config import (
+    DESIGN_RATE_CHOICES,
     HRF_CHOICES,
     NOISE_MODEL_CHOICES,
     SHORT_REGRESSION_CHOICES,
@@ -79,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                      f"(default: {_DEFAULTS.noise_model})")
     glm.add_argument("--hrf", choices=HRF_CHOICES,
                      help=f"haemodynamic response function (default: {_DEFAULTS.hrf})")
+    glm.add_argument("--design-rate", "--design_rate", choices=DESIGN_RATE_CHOICES,
+                     help="native: condition regressors are built at the recording's rate and resampled "
+                     "exactly as the data, so resampling does not bias the effects; resampled: built at the "
+                     f"resampled rate, as MNE-NIRS does (default: {_DEFAULTS.design_rate})")
     glm.add_argument("--stim-dur", "--stim_dur", type=float, metavar="SECONDS",
                      help="use this duration for every event (default: each event's duration in events.tsv)")
     glm.add_argument("--drift-high-pass", "--drift_high_pass", type=float, metavar="HZ",

@@ -14,6 +14,7 @@ from bids_app.errors import UsageError
 SHORT_REGRESSION_CHOICES = ("none", "mean", "all")
 NOISE_MODEL_CHOICES = ("ols", "ar1", "auto")
 HRF_CHOICES = ("glover", "spm")
+DESIGN_RATE_CHOICES = ("native", "resampled")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +25,7 @@ class AnalysisOptions:
     short_regression: str = "mean"
     noise_model: str = "ar1"
     hrf: str = "glover"
+    design_rate: str = "native"
     stim_dur: float | None = None
     drift_high_pass: float = 0.01
     sci_threshold: float | None = None
@@ -38,6 +40,7 @@ class AnalysisOptions:
         _check_choice("short_regression", self.short_regression, SHORT_REGRESSION_CHOICES)
         _check_choice("noise_model", self.noise_model, NOISE_MODEL_CHOICES)
         _check_choice("hrf", self.hrf, HRF_CHOICES)
+        _check_choice("design_rate", self.design_rate, DESIGN_RATE_CHOICES)
         _check_positive("resample_hz", self.resample_hz)
         _check_positive("drift_high_pass", self.drift_high_pass)
         _check_positive("ppf", self.ppf)

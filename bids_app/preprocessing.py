@@ -27,6 +27,8 @@ class Haemoglobin:
     data: np.ndarray  # (n_times, n_channels)
     times: np.ndarray  # (n_times,) seconds from the first sample
     sfreq: float
+    native_sfreq: float  # the recording's rate, before resampling
+    native_times: np.ndarray
     ch_names: list[str]  # MNE names, e.g. "S1_D1 hbo"
     pairs: list[str]  # e.g. "S1_D1"
     chroma: list[str]  # "hbo" | "hbr"
@@ -121,8 +123,8 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: AnalysisOptions) -> Haemogl
     from mne.preprocessing.nirs import beer_lambert_law
 
     haemo = beer_lambert_law(od, ppf=options.ppf)
-    if options.resample_hz < haemo.info["sfreq"]:
-        haemo.resample(options.resample_hz, verbose="error")
+    native_sfreq, native_times = float(haemo.info["sfreq"]), haemo.times.copy()
+    haemo = resample(haemo, sfreq=options.resample_hz)
     pair_status = dict(zip(qc["name"].map(channel_pair), qc["status"]))
     pair_role = dict(zip(qc["name"].map(channel_pair), qc["role"]))
     keep = [i for i, name in enumerate(haemo.ch_names)
@@ -132,12 +134,30 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: AnalysisOptions) -> Haemogl
         data=haemo.get_data(picks=keep).T * MOLAR_TO_MICROMOLAR,
         times=haemo.times.copy(),
         sfreq=float(haemo.info["sfreq"]),
+        native_sfreq=native_sfreq,
+        native_times=native_times,
         ch_names=names,
         pairs=[channel_pair(n) for n in names],
         chroma=[n.split(" ")[1] for n in names],
         role=[pair_role[channel_pair(n)] for n in names],
         x_position=np.array([haemo.info["chs"][i]["loc"][0] for i in keep]),
     )
+
+
+def resample(raw, *, sfreq: float):
+    """``raw`` at ``sfreq`` when that is below its rate (MNE's FFT resampling), else unchanged."""
+    if sfreq < raw.info["sfreq"]:
+        raw.resample(sfreq, verbose="error")
+    return raw
+
+
+def resample_columns(columns: np.ndarray, *, native_sfreq: float, sfreq: float) -> np.ndarray:
+    """Resample the columns of (n_times, k) ``columns`` exactly as :func:`resample` does the data."""
+    import mne
+
+    info = mne.create_info(columns.shape[1], native_sfreq, ch_types="misc", verbose="error")
+    raw = mne.io.RawArray(columns.T, info, verbose="error")
+    return resample(raw, sfreq=sfreq).get_data().T
 
 
 def _described(described: pd.DataFrame, name: str, column: str, default: str) -> str:

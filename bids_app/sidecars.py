@@ -82,6 +82,9 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "SamplingFrequency": sfreq,
         "SamplingFrequencyUnits": "Hz",
         "HRFModel": options.hrf,
+        "DesignRate": options.design_rate,
+        "DesignRateDescription": "native: condition regressors built at the recording's sampling rate and "
+        "resampled exactly as the data; resampled: built at the resampled rate (as MNE-NIRS)",
         "DriftModel": "cosine",
         "DriftHighPass": options.drift_high_pass,
         "NoiseModel": options.noise_model if ar_order == 0 or options.noise_model != "auto"

@@ -10,7 +10,7 @@ from tests.reference import tutorial_channel_stats
 pytest.importorskip("mne_nirs", reason="mne-nirs is the reference: pip install -r requirements-test.txt")
 
 TUTORIAL = ["--resample-hz", "0.3", "--stim-dur", "5", "--noise-model", "ar1", "--hrf", "glover",
-            "--short-regression", "mean", "--skip_bids_validator"]
+            "--short-regression", "mean", "--design-rate", "resampled", "--skip_bids_validator"]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from tests.conftest import EXAMPLE
 
 def _haemo(pairs_x):
     pairs = [p for p in pairs_x for _ in range(2)]
-    return Haemoglobin(data=np.zeros((5, len(pairs))), times=np.arange(5.0), sfreq=1.0,
+    return Haemoglobin(data=np.zeros((5, len(pairs))), times=np.arange(5.0), sfreq=1.0, native_sfreq=1.0,
+                       native_times=np.arange(5.0),
                        ch_names=[f"{p} {c}" for p in pairs_x for c in ("hbo", "hbr")], pairs=pairs,
                        chroma=["hbo", "hbr"] * len(pairs_x), role=["long"] * len(pairs),
                        x_position=np.repeat(list(pairs_x.values()), 2))
