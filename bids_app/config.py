@@ -23,7 +23,7 @@ class AnalysisOptions:
 
     resample_hz: float = 0.6
     short_regression: str = "mean"
-    noise_model: str = "ar1"
+    noise_model: str = "auto"
     hrf: str = "glover"
     design_rate: str = "native"
     stim_dur: float | None = None

@@ -46,7 +46,18 @@ def noise_model_order(noise_model: str, *, sfreq: float) -> int:
 
 
 def fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
-    """Fit every column of ``Y`` (n_times, n_signals) on design ``X`` (n_times, n_regressors)."""
+    """Fit every column of ``Y`` (n_times, n_signals) on design ``X`` (n_times, n_regressors).
+
+    BLAS runs single-threaded here: these small decompositions gain nothing from threads, and
+    OpenBLAS threads that spin while another process holds the other cores slow them a hundredfold.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_glm(Y, X, ar_order=ar_order)
+
+
+def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
     Y = np.asarray(Y, dtype=float)
     X = np.asarray(X, dtype=float)
     n_times = X.shape[0]

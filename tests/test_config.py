@@ -23,7 +23,7 @@ def test_defaults_are_the_documented_ones():
     options = parse_args(["in", "out", "participant"]).analysis
     assert options == AnalysisOptions()
     assert (options.resample_hz, options.short_regression, options.noise_model, options.hrf) == (
-        0.6, "mean", "ar1", "glover")
+        0.6, "mean", "auto", "glover")
     assert (options.stim_dur, options.drift_high_pass, options.sci_threshold, options.ppf) == (
         None, 0.01, None, 6.0)
 

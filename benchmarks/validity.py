@@ -1,0 +1,136 @@
+"""Statistical validity of fnirs-glm's first level on simulated tapping studies with known truth.
+
+    python benchmarks/validity.py [--recordings 12] [--duration 900] [--seed 0] > docs/validity.md
+
+Prints Markdown tables of
+- recovery: bias of the channel effects on activated channels (relative to the true amplitude) and
+  coverage of the 95% confidence intervals, per noise model;
+- false positives: the share of p < 0.05 under the null (no responses, physiology and noise only);
+- short-channel regression (none / mean / all): bias and spread of the errors;
+- resampling: effect / truth on noise-free data at several rates, for the default design built at the
+  recording's rate and for the MNE-NIRS-style design built at the resampled rate.
+Each simulated recording is analysed in-process with the same code as ``fnirs-glm ... participant``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bids_app.cli import parse_args  # noqa: E402
+from bids_app.participant import RecordingWarnings, analyse_recording  # noqa: E402
+from bids_app.simulate import SimulationOptions, simulate_dataset  # noqa: E402
+
+
+def simulate(root: Path, **options) -> Path:
+    return simulate_dataset(root, options=SimulationOptions(**options))
+
+
+def channel_errors(root: Path, *flags: str) -> pd.DataFrame:
+    """Channel statistics of every recording of ``root`` joined with the truth (one row per test)."""
+    import mne_bids
+
+    config = parse_args([str(root), str(root.parent / "unused"), "participant", *flags])
+    tables = []
+    for bids_path in mne_bids.find_matching_paths(root, datatypes="nirs", suffixes="nirs", extensions=".snirf"):
+        files = analyse_recording(bids_path, config=config, contrasts={},
+                                  warn=RecordingWarnings(bids_path.basename))
+        text = next(v for k, v in files.items() if k.name.endswith("_desc-channel_stats.tsv"))
+        table = pd.read_csv(io.StringIO(text), sep="\t")
+        stem = bids_path.copy().update(datatype=None, suffix=None, extension=None).basename
+        truth = pd.read_csv(root / "sourcedata" / "ground_truth" / f"{stem}_truth.tsv", sep="\t")
+        tables.append(table.merge(truth, on=["ch_name", "chroma", "condition"], validate="one_to_one")
+                      .assign(recording=stem))
+    table = pd.concat(tables, ignore_index=True)
+    half_width = stats.t.ppf(0.975, table["df"]) * table["se"]
+    table["covered"] = (table["effect"] - table["effect_um"]).abs() <= half_width
+    return table
+
+
+def recovery_row(table: pd.DataFrame) -> dict:
+    active = table[table["effect_um"].abs() >= 0.1]
+    relative = (active["effect"] - active["effect_um"]) / active["effect_um"].abs()
+    return {"tests": len(active), "mean relative error": relative.mean(),
+            "SD of relative error": relative.std(), "95% CI coverage": active["covered"].mean()}
+
+
+def false_positive_row(table: pd.DataFrame) -> dict:
+    return {"tests": len(table), "p < 0.05": (table["p"] < 0.05).mean(), "p < 0.01": (table["p"] < 0.01).mean(),
+            "95% CI coverage": table["covered"].mean()}
+
+
+def markdown(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A Markdown table of ``frame`` (index included) without extra dependencies."""
+    frame = frame.reset_index()
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.0f}" if value.is_integer() and abs(value) >= 10 else f"{value:.{digits}f}"
+        return str(value)
+
+    cells = [[cell(v) for v in row] for row in frame.to_numpy()]
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recordings", type=int, default=12, help="simulated participants per condition")
+    parser.add_argument("--duration", type=float, default=900.0, help="recording length (s)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.getLogger("fnirs_glm").setLevel(logging.ERROR)  # e.g. the flat short channels of noise-free data
+    started = time.time()
+    common = ["--skip_bids_validator", "--resample-hz", "0.6"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        kwargs = {"subjects": args.recordings, "duration_s": args.duration}
+        active = simulate(tmp / "active", seed=args.seed, **kwargs)
+        null = simulate(tmp / "null", seed=args.seed + 1, null=True, **kwargs)
+        noise_free = simulate(tmp / "noise_free", seed=args.seed + 2, subjects=2, duration_s=args.duration,
+                              noise=False)
+        print(f"# Statistical validity of the first level\n\n{args.recordings} simulated participants of "
+              f"{args.duration:.0f} s per analysis (tutorial montage, 7.8125 Hz, 3 conditions), resampled "
+              f"to 0.6 Hz, seed {args.seed}. Command: `python benchmarks/validity.py --recordings "
+              f"{args.recordings} --duration {args.duration:.0f} --seed {args.seed}`.\n")
+        rows = {}
+        for model in ("ols", "ar1", "auto"):
+            rows[model] = {**recovery_row(channel_errors(active, *common, "--noise-model", model)),
+                           **{f"null {k}": v for k, v in
+                              false_positive_row(channel_errors(null, *common, "--noise-model", model)).items()}}
+        print("## Noise models: recovery (activated channels) and false positives (null data)\n")
+        print(markdown(pd.DataFrame(rows).T.rename_axis("noise model")), "\n")
+        rows = {mode: recovery_row(channel_errors(active, *common, "--short-regression", mode))
+                for mode in ("none", "mean", "all")}
+        print("## Short-channel regression (default noise model): errors of the activated channels' effects\n")
+        print(markdown(pd.DataFrame(rows).T.rename_axis("short regression")), "\n")
+        rows = {}
+        for rate in ("0.3", "0.6", "1.0", "2.0"):
+            for design in ("native", "resampled"):
+                table = channel_errors(noise_free, "--skip_bids_validator", "--resample-hz", rate,
+                                       "--design-rate", design, "--noise-model", "ols",
+                                       "--short-regression", "none")
+                table = table[table["effect_um"].abs() >= 0.1]
+                ratio = table["effect"] / table["effect_um"]
+                rows[(rate, design)] = {"effect / truth (mean)": ratio.mean(), "min": ratio.min(),
+                                        "max": ratio.max()}
+        print("## Resampling: noise-free data, effect / truth\n")
+        frame = pd.DataFrame(rows).T
+        frame.index.names = ["resample Hz", "design built at"]
+        print(markdown(frame, digits=4), "\n")
+    print(f"_{time.time() - started:.0f} s on {sys.platform}, Python {sys.version.split()[0]}._")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
