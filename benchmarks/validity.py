@@ -22,15 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bids_app.cli import parse_args  # noqa: E402
-from bids_app.participant import RecordingWarnings, analyse_recording  # noqa: E402
-from bids_app.simulate import SimulationOptions, simulate_dataset  # noqa: E402
+from bids_app.cli import parse_args
+from bids_app.participant import RecordingWarnings, analyse_recording
+from bids_app.simulate import SimulationOptions, simulate_dataset
 
 
 def simulate(root: Path, **options) -> Path:
