@@ -40,8 +40,19 @@ def write_atomic(path: Path, content: str | bytes) -> None:
 
 
 def tsv_text(table: pd.DataFrame) -> str:
-    """A BIDS TSV: tab-separated, ``n/a`` for missing values, full float precision."""
-    return table.to_csv(sep="\t", index=False, na_rep="n/a", float_format="%.10g", lineterminator="\n")
+    """A BIDS TSV: tab-separated, ``n/a`` for missing values, floats with 10 significant digits.
+
+    (Formatted here rather than with ``DataFrame.to_csv``, which is 4 times slower on design matrices.)
+    """
+    columns = [_cells(table[name]) for name in table.columns]
+    rows = ["\t".join(map(str, table.columns))] + ["\t".join(row) for row in zip(*columns)]
+    return "\n".join(rows) + "\n"
+
+
+def _cells(column: pd.Series) -> list[str]:
+    if pd.api.types.is_float_dtype(column):
+        return [f"{v:.10g}" if v == v else "n/a" for v in column.tolist()]
+    return ["n/a" if pd.isna(v) else str(v) for v in column.tolist()]
 
 
 def json_text(data: dict) -> str:

@@ -25,9 +25,10 @@ def build_design(events: pd.DataFrame, haemo: Haemoglobin, *, options: AnalysisO
     if reserved:
         raise RecordingError(f"condition name(s) {', '.join(reserved)} clash with nuisance regressor names "
                              "of the design; rename them in events.tsv")
+    native = options.design_rate == "native"
     design = make_first_level_design_matrix(
         haemo.times,
-        events[["onset", "duration", "trial_type"]],
+        None if native else events[["onset", "duration", "trial_type"]],
         hrf_model=options.hrf,
         drift_model="cosine",
         high_pass=options.drift_high_pass,
@@ -35,8 +36,9 @@ def build_design(events: pd.DataFrame, haemo: Haemoglobin, *, options: AnalysisO
         add_reg_names=short_names or None,
     )
     conditions = sorted(events["trial_type"].unique())
-    if options.design_rate == "native" and haemo.native_sfreq != haemo.sfreq:
-        design[conditions] = _conditions_resampled_like_data(events, haemo, options=options)[conditions].to_numpy()
+    if native:
+        regressors = _conditions_resampled_like_data(events, haemo, options=options)
+        design = pd.concat([regressors.set_axis(design.index), design], axis=1)
     others = [c for c in design.columns if c not in conditions]
     return design[conditions + others], short_names
 
@@ -52,16 +54,20 @@ def _conditions_resampled_like_data(events: pd.DataFrame, haemo: Haemoglobin, *,
     which biases effects towards zero (by 5% at 0.6 Hz and 15% at 0.3 Hz for 5 s blocks, measured
     on noise-free simulations).
     """
-    from nilearn.glm.first_level import make_first_level_design_matrix
+    from nilearn.glm.first_level import compute_regressor
 
     from bids_app.preprocessing import resample_columns
 
-    native = make_first_level_design_matrix(
-        haemo.native_times, events[["onset", "duration", "trial_type"]], hrf_model=options.hrf,
-        drift_model=None, oversampling=max(1, math.ceil(OVERSAMPLED_HZ / haemo.native_sfreq)))
-    conditions = [c for c in native.columns if c != "constant"]
-    values = resample_columns(native[conditions].to_numpy(), native_sfreq=haemo.native_sfreq,
-                              sfreq=haemo.sfreq)
+    conditions = sorted(events["trial_type"].unique())
+    oversampling = max(1, math.ceil(OVERSAMPLED_HZ / haemo.native_sfreq))
+    native = []
+    for condition in conditions:  # as make_first_level_design_matrix, without its costly rank check
+        rows = events[events["trial_type"] == condition]
+        regressor, _ = compute_regressor(
+            (rows["onset"].to_numpy(), rows["duration"].to_numpy(), np.ones(len(rows))), options.hrf,
+            haemo.native_times, con_id=condition, oversampling=oversampling)
+        native.append(regressor[:, 0])
+    values = resample_columns(np.column_stack(native), native_sfreq=haemo.native_sfreq, sfreq=haemo.sfreq)
     return pd.DataFrame(values, columns=conditions)
 
 

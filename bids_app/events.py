@@ -16,7 +16,8 @@ def read_events(bids_path, *, duration_s: float, stim_dur: float | None,
     """Events as a table of onset, duration (s) and trial_type (the condition name, verbatim).
 
     Policy: no events.tsv, no events, or no event inside the recording -> the recording fails;
-    rows without a condition or onset and events outside the recording are dropped with a warning;
+    rows without a condition or onset, duplicated rows and events outside the recording are dropped
+    with a warning;
     ``n/a`` durations are modelled as impulses (duration 0) with a warning, unless ``stim_dur``
     sets every duration.
     """
@@ -60,6 +61,12 @@ def read_events(bids_path, *, duration_s: float, stim_dur: float | None,
         negative = events["duration"] < 0
         if negative.any():
             raise RecordingError(f"{path}: {int(negative.sum())} event(s) with a negative duration")
+
+    duplicated = events.duplicated(["onset", "duration", "trial_type"])
+    if duplicated.any():
+        warn(f"{path.name}: {int(duplicated.sum())} duplicated event(s) (same onset, duration and trial_type) "
+             "counted once")
+        events = events[~duplicated]
 
     outside = (events["onset"] >= duration_s) | (events["onset"] + events["duration"] < 0)
     if outside.all():

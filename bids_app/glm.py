@@ -6,7 +6,8 @@ Yule-Walker AR(P) coefficients are estimated per signal (unbiased autocovariance
 residuals, as nilearn does), and design and data are prewhitened with them before a second fit.
 This is the algorithm of nilearn's ``run_glm`` and MNE-NIRS's ``run_glm`` except that the AR
 coefficients are used as estimated, not truncated to a grid of ``1/bins``. Signals are fitted
-together: one pseudo-inverse for OLS, a stack of per-signal whitened pseudo-inverses for AR.
+together: one pseudo-inverse for OLS, a stack of per-signal QR decompositions of the whitened
+design for AR (pseudo-inverses when the design is rank-deficient).
 """
 
 from __future__ import annotations
@@ -76,13 +77,19 @@ def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
 
     ar_coef = yule_walker((Y - X @ beta.T).T, order=ar_order)
     Xw = _whiten(X[None], ar_coef)  # (n_signals, n_times, n_regressors)
-    Yw = _whiten(Y.T[:, :, None], ar_coef)[:, :, 0]  # (n_signals, n_times)
-    pinv_w = np.linalg.pinv(Xw)  # (n_signals, n_regressors, n_times)
-    beta = np.einsum("srt,st->sr", pinv_w, Yw)
-    resid = Yw - np.einsum("str,sr->st", Xw, beta)
+    Yw = _whiten(Y.T[:, :, None], ar_coef)  # (n_signals, n_times, 1)
+    if rank == X.shape[1]:  # full rank: QR, the same least-squares solution as the pseudo-inverse
+        q, r = np.linalg.qr(Xw)
+        r_inv = np.linalg.inv(r)  # (n_signals, n_regressors, n_regressors), upper triangular
+        beta = (r_inv @ (q.transpose(0, 2, 1) @ Yw))[:, :, 0]
+        unscaled_cov = r_inv @ r_inv.transpose(0, 2, 1)
+    else:
+        pinv_w = np.linalg.pinv(Xw)  # (n_signals, n_regressors, n_times)
+        beta = (pinv_w @ Yw)[:, :, 0]
+        unscaled_cov = pinv_w @ pinv_w.transpose(0, 2, 1)
+    resid = Yw[:, :, 0] - np.einsum("str,sr->st", Xw, beta)
     dispersion = np.einsum("st,st->s", resid, resid) / df_resid
-    cov = np.einsum("sit,sjt->sij", pinv_w, pinv_w) * dispersion[:, None, None]
-    return GLMFit(beta, cov, df_resid, ar_coef, f"ar{ar_order}")
+    return GLMFit(beta, unscaled_cov * dispersion[:, None, None], df_resid, ar_coef, f"ar{ar_order}")
 
 
 def yule_walker(residuals: np.ndarray, *, order: int) -> np.ndarray:

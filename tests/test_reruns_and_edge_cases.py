@@ -45,13 +45,36 @@ def test_contrast_skipped_where_a_condition_is_missing(example_copy, run_cli, tm
 
 
 @pytest.mark.slow
-def test_library_warnings_reach_the_qc_sidecar(example_copy, run_cli, tmp_path):
+def test_duplicated_events_are_counted_once_and_said(example_copy, run_cli, tmp_path):
     events = pd.read_csv(_events(example_copy), sep="\t")
     pd.concat([events, events.iloc[[0]]]).to_csv(_events(example_copy), sep="\t", index=False)
     code, _, err = run_cli(example_copy, tmp_path, "participant", *ONE)
     assert code == 0, err
-    warnings = json.loads((tmp_path / f"{NIRS}_desc-qc_channels.json").read_text())["Warnings"]
-    assert any("Duplicated events" in w for w in warnings), warnings
+    assert "1 duplicated event(s) (same onset, duration and trial_type) counted once" in err
+    design = pd.read_csv(tmp_path / f"{NIRS}_design.tsv", sep="\t")
+    reference = tmp_path / "reference"
+    assert run_cli(EXAMPLE, reference, "participant", *ONE)[0] == 0
+    pd.testing.assert_frame_equal(design, pd.read_csv(reference / f"{NIRS}_design.tsv", sep="\t"))
+
+
+@pytest.mark.slow
+def test_library_warnings_reach_the_qc_sidecar(run_cli, tmp_path, monkeypatch):
+    import warnings
+
+    from bids_app import design
+
+    original = design.short_channel_regressors
+
+    def warning_regressors(*args, **kwargs):
+        warnings.warn("a library says\nsomething", UserWarning, stacklevel=1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(design, "short_channel_regressors", warning_regressors)
+    code, _, err = run_cli(EXAMPLE, tmp_path, "participant", *ONE)
+    assert code == 0, err
+    assert "sub-01_ses-01_task-tapping_nirs.snirf: a library says something" in err
+    warnings_kept = json.loads((tmp_path / f"{NIRS}_desc-qc_channels.json").read_text())["Warnings"]
+    assert warnings_kept == ["a library says something"]
 
 
 @pytest.mark.slow
