@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -51,7 +52,7 @@ def tsv_text(table: pd.DataFrame) -> str:
 
 def _cells(column: pd.Series) -> list[str]:
     if pd.api.types.is_float_dtype(column):
-        return [f"{v:.10g}" if v == v else "n/a" for v in column.tolist()]
+        return [f"{v:.10g}" if not math.isnan(v) else "n/a" for v in column.tolist()]
     return ["n/a" if pd.isna(v) else str(v) for v in column.tolist()]
 
 
