@@ -16,6 +16,7 @@ from pathlib import Path
 from bids_app import __version__
 from bids_app.config import (
     DESIGN_RATE_CHOICES,
+    GROUP_METHOD_CHOICES,
     HRF_CHOICES,
     NOISE_MODEL_CHOICES,
     SHORT_REGRESSION_CHOICES,
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     glm.add_argument("--contrast", action="append", metavar="EXPR",
                      help='a contrast of conditions, e.g. "Tapping/Left - Tapping/Right" or '
                      '"0.5*A + 0.5*B - C" (repeatable)')
+    group = parser.add_argument_group("group level")
+    group.add_argument("--group-method", "--group_method", choices=GROUP_METHOD_CHOICES,
+                       help="mixedlm: linear mixed-effects model with a random intercept per participant, as the "
+                       "MNE-NIRS tutorial; summary: per-cell random-effects summary weighting each participant "
+                       f"by its first-level variance (default: {_DEFAULTS.group_method})")
     return parser
 
 
@@ -145,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             from bids_app.participant import run_participant_level
 
             return run_participant_level(config)
-        raise UsageError("the group level is not implemented yet in this version")
+        from bids_app.group import run_group_level
+
+        return run_group_level(config)
     except FnirsGlmError as exc:
         if verbose:
             traceback.print_exc()

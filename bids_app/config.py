@@ -15,6 +15,7 @@ SHORT_REGRESSION_CHOICES = ("none", "mean", "all")
 NOISE_MODEL_CHOICES = ("ols", "ar1", "auto")
 HRF_CHOICES = ("glover", "spm")
 DESIGN_RATE_CHOICES = ("native", "resampled")
+GROUP_METHOD_CHOICES = ("mixedlm", "summary")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,12 +36,14 @@ class AnalysisOptions:
     short_channel_max_mm: float = 10.0
     long_channel_min_mm: float = 15.0
     long_channel_max_mm: float = 45.0
+    group_method: str = "mixedlm"
 
     def __post_init__(self):
         _check_choice("short_regression", self.short_regression, SHORT_REGRESSION_CHOICES)
         _check_choice("noise_model", self.noise_model, NOISE_MODEL_CHOICES)
         _check_choice("hrf", self.hrf, HRF_CHOICES)
         _check_choice("design_rate", self.design_rate, DESIGN_RATE_CHOICES)
+        _check_choice("group_method", self.group_method, GROUP_METHOD_CHOICES)
         _check_positive("resample_hz", self.resample_hz)
         _check_positive("drift_high_pass", self.drift_high_pass)
         _check_positive("ppf", self.ppf)

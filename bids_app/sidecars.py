@@ -99,3 +99,43 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
                         "short-channel nuisance regressor (uM)" if c in short_regressors else
                         "constant" if c == "constant" else "cosine drift") for c in design_columns},
     }
+
+
+_GROUP_COLUMNS = {
+    "roi": {"Description": "Region of interest (as in the participant-level ROI tables)"},
+    "ch_name": _CHANNEL_COLUMNS["ch_name"],
+    "chroma": _CHANNEL_COLUMNS["chroma"],
+    "condition": _CONDITION["condition"],
+    "contrast": {"Description": "Contrast expression (as in the participant-level contrast tables)"},
+    "effect": {"Description": "Group estimate of the participant effects of this cell", "Units": "uM"},
+    "se": {"Description": "Standard error of the group effect", "Units": "uM"},
+    "z": {"Description": "Wald statistic: effect / se"},
+    "p": {"Description": "Two-sided p-value of z under the standard normal distribution"},
+    "q": {"Description": "Benjamini-Hochberg false discovery rate adjusted p-value, within this table and chroma"},
+    "ci_low": {"Description": "Lower bound of the 95% Wald confidence interval: effect - 1.96 se", "Units": "uM"},
+    "ci_high": {"Description": "Upper bound of the 95% Wald confidence interval: effect + 1.96 se", "Units": "uM"},
+    "n": {"Description": "Number of participants contributing to the cell"},
+}
+
+
+def group_stats_sidecar(*, spec, method: str, subjects: list[str], recordings: list[str], notes: list[str]) -> dict:
+    if method == "mixedlm":
+        model = (f"Linear mixed-effects model {spec.formula} with a random intercept per participant "
+                 "(statsmodels MixedLM, REML, Nelder-Mead), one model per "
+                 + (" and ".join(spec.split) if spec.split else "table")
+                 + "; recordings of one participant are repeated observations of it")
+    else:
+        model = ("Per cell, DerSimonian-Laird random-effects summary of the participants' effects weighted by "
+                 "1 / (first-level variance + between-participant variance); "
+                 "a participant's recordings are first combined by inverse-variance weighting")
+    columns = [c for c in ["contrast", "roi", "ch_name", "chroma", "condition"] if c in spec.cells + spec.split]
+    return {
+        "Description": f"Group-level {spec.description} statistics across participants.",
+        "Method": method,
+        "Model": model,
+        "Formula": spec.formula if method == "mixedlm" else None,
+        "Participants": subjects,
+        "Recordings": recordings,
+        "Warnings": notes,
+        **{c: _GROUP_COLUMNS[c] for c in columns + ["effect", "se", "z", "p", "q", "ci_low", "ci_high", "n"]},
+    }

@@ -1,0 +1,187 @@
+"""Group level: aggregate the participant-level tables of OUTPUT_DIR across participants.
+
+For each task and table (ROI, channel, contrast) the participant effects are modelled per cell
+(ROI x condition x chroma; channel x condition per chroma; channel per contrast and chroma):
+- ``mixedlm`` (default, as the MNE-NIRS group tutorial): a linear mixed-effects model with one fixed
+  effect per cell and a random intercept per participant (statsmodels MixedLM, REML, Nelder-Mead);
+  several recordings of a participant (sessions, runs) are repeated observations of it;
+- ``summary``: per cell, a random-effects summary (DerSimonian-Laird) weighting each participant by its first-level variance plus the between-participant variance;
+  a participant's recordings are first combined by inverse variance.
+Rows report effect, se, z, two-sided p, Benjamini-Hochberg q (within table and chroma), 95% Wald
+intervals and n, the number of participants contributing to the cell.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bids_app.config import Config
+from bids_app.errors import UsageError
+
+logger = logging.getLogger("fnirs_glm")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    description: str  # desc- entity of the participant and group tables
+    cells: list[str]  # columns whose combination is one fixed effect
+    split: list[str]  # a separate model for each value of these columns
+    formula: str  # the model, written as the tutorial does
+
+
+TABLES = (
+    TableSpec("roi", ["roi", "condition", "chroma"], [], "effect ~ -1 + roi:condition:chroma"),
+    TableSpec("channel", ["ch_name", "condition"], ["chroma"], "effect ~ -1 + ch_name:condition"),
+    TableSpec("contrast", ["ch_name"], ["contrast", "chroma"], "effect ~ -1 + ch_name"),
+)
+Z_95 = 1.959963984540054
+
+
+def read_participant_tables(output_dir: Path, *, description: str) -> pd.DataFrame:
+    """Every ``*_desc-<description>_stats.tsv`` written by the participant level, with its entities."""
+    from mne_bids import get_entities_from_fname
+
+    frames = []
+    for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_desc-{description}_stats.tsv")):
+        entities = get_entities_from_fname(path.name)
+        table = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+        frames.append(table.assign(subject=entities["subject"], task=entities["task"],
+                                   recording=path.name.split(f"_desc-{description}")[0]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def fit_mixedlm(data: pd.DataFrame, *, cells: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """One fixed effect per cell and a random intercept per participant; returns rows and warnings."""
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    key = data[cells].astype(str).agg("\x1f".join, axis=1)
+    levels = sorted(key.unique())
+    exog = pd.get_dummies(pd.Categorical(key, categories=levels)).astype(float).to_numpy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = MixedLM(data["effect"].to_numpy(), exog, groups=data["subject"].to_numpy()).fit(method="nm")
+    notes = sorted({" ".join(str(w.message).split()) for w in caught})
+    if not result.converged:
+        notes.append("the mixed model did not converge")
+    rows = pd.DataFrame([level.split("\x1f") for level in levels], columns=cells)
+    rows["effect"] = result.fe_params
+    rows["se"] = result.bse_fe
+    rows["n"] = [data.loc[key == level, "subject"].nunique() for level in levels]
+    return rows, notes
+
+
+def fit_summary(data: pd.DataFrame, *, cells: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Per cell, a DerSimonian-Laird random-effects summary of the participants' effects."""
+    records, notes = [], []
+    for values, cell in data.groupby(cells, sort=True):
+        per_subject = cell.assign(weight=1 / cell["se"] ** 2).groupby("subject").apply(
+            lambda g: pd.Series({"effect": np.average(g["effect"], weights=g["weight"]),
+                                 "variance": 1 / g["weight"].sum()}), include_groups=False)
+        record = dict(zip(cells, values if isinstance(values, tuple) else (values,)))
+        if len(per_subject) < 2:
+            record.update(effect=per_subject["effect"].iloc[0], se=np.sqrt(per_subject["variance"].iloc[0]), n=1)
+        else:
+            effect, se = dersimonian_laird(per_subject["effect"].to_numpy(), per_subject["variance"].to_numpy())
+            record.update(effect=effect, se=se, n=len(per_subject))
+        records.append(record)
+    return pd.DataFrame(records), notes
+
+
+def dersimonian_laird(effects: np.ndarray, variances: np.ndarray) -> tuple[float, float]:
+    """Random-effects mean and its standard error, with the between-study variance truncated at 0.
+
+    (statsmodels' combine_effects(method_re="dl") does not truncate a negative estimate.)
+    """
+    weights = 1 / variances
+    fixed = np.sum(weights * effects) / weights.sum()
+    q = np.sum(weights * (effects - fixed) ** 2)
+    tau2 = max(0.0, (q - (len(effects) - 1)) / (weights.sum() - np.sum(weights**2) / weights.sum()))
+    random_weights = 1 / (variances + tau2)
+    return float(np.sum(random_weights * effects) / random_weights.sum()), float(np.sqrt(1 / random_weights.sum()))
+
+
+def add_inference(rows: pd.DataFrame, *, fdr_within: list[str]) -> pd.DataFrame:
+    """z, two-sided p, Benjamini-Hochberg q within ``fdr_within`` groups, 95% Wald intervals."""
+    from scipy import stats
+    from statsmodels.stats.multitest import fdrcorrection
+
+    rows = rows.copy()
+    rows["z"] = rows["effect"] / rows["se"]
+    rows["p"] = 2 * stats.norm.sf(np.abs(rows["z"]))
+    rows["q"] = np.nan
+    for _, index in rows.groupby(fdr_within).groups.items():
+        finite = rows.loc[index, "p"].dropna()
+        if len(finite):
+            rows.loc[finite.index, "q"] = fdrcorrection(finite.to_numpy())[1]
+    rows["ci_low"] = rows["effect"] - Z_95 * rows["se"]
+    rows["ci_high"] = rows["effect"] + Z_95 * rows["se"]
+    return rows
+
+
+def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str) -> tuple[pd.DataFrame, list[str]]:
+    fit = fit_mixedlm if method == "mixedlm" else fit_summary
+    data = data.dropna(subset=["effect", "se"])
+    parts, notes = [], []
+    for values, part in (data.groupby(spec.split, sort=True) if spec.split else [((), data)]):
+        rows, part_notes = fit(part, cells=spec.cells)
+        for column, value in zip(spec.split, values if isinstance(values, tuple) else (values,)):
+            rows[column] = value
+        parts.append(rows)
+        label = ", ".join(f"{c} {v}" for c, v in zip(spec.split, np.atleast_1d(values))) or "all"
+        notes += [f"{label}: {note}" for note in part_notes]
+    rows = add_inference(pd.concat(parts, ignore_index=True), fdr_within=["chroma"])
+    columns = spec.split + [c for c in spec.cells if c not in spec.split]
+    columns = [c for c in ["contrast", "roi", "ch_name", "chroma", "condition"] if c in columns]
+    rows = rows[columns + ["effect", "se", "z", "p", "q", "ci_low", "ci_high", "n"]]
+    return rows.sort_values(columns, key=_natural_key, kind="stable").reset_index(drop=True), notes
+
+
+def _natural_key(column: pd.Series) -> pd.Series:
+    """Sort S2_D1 before S10_D1: numbers inside names compare as numbers."""
+    return column.astype(str).str.replace(r"\d+", lambda m: m.group(0).zfill(6), regex=True)
+
+
+def run_group_level(config: Config) -> int:
+    from bids_app.derivatives import json_text, tsv_text, write_atomic
+    from bids_app.sidecars import group_stats_sidecar
+
+    output_dir = config.output_dir
+    method = config.analysis.group_method
+    written = 0
+    for spec in TABLES:
+        tables = read_participant_tables(output_dir, description=spec.description)
+        if tables.empty:
+            if spec.description != "contrast":
+                raise UsageError(f"{output_dir}: no participant-level *_desc-{spec.description}_stats.tsv; "
+                                 "run the participant level first")
+            continue
+        if config.participant_label:
+            tables = tables[tables["subject"].isin(config.participant_label)]
+        for task, data in tables.groupby("task", sort=True):
+            if config.task_label and task not in config.task_label:
+                continue
+            subjects = sorted(data["subject"].unique())
+            if len(subjects) < 2:
+                logger.warning(f"task {task}: {spec.description} table skipped: the group level needs at "
+                               f"least 2 participants, found {len(subjects)}")
+                continue
+            rows, notes = group_table(data, spec=spec, method=method)
+            stem = output_dir / f"task-{task}_desc-{spec.description}_stats"
+            sidecar = group_stats_sidecar(spec=spec, method=method, subjects=subjects,
+                                          recordings=sorted(data["recording"].unique()), notes=notes)
+            write_atomic(stem.with_suffix(".tsv"), tsv_text(rows))
+            write_atomic(stem.with_suffix(".json"), json_text(sidecar))
+            for note in notes:
+                logger.warning(f"task {task}, {spec.description} table: {note}")
+            logger.info(f"task {task}: {spec.description} table of {len(rows)} rows from {len(subjects)} "
+                        f"participants written to {stem.with_suffix('.tsv')}")
+            written += 1
+    if not written:
+        raise UsageError(f"{output_dir}: no task with at least 2 participants to aggregate")
+    return 0
