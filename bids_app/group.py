@@ -115,7 +115,7 @@ def add_inference(rows: pd.DataFrame, *, fdr_within: list[str]) -> pd.DataFrame:
     rows["z"] = rows["effect"] / rows["se"]
     rows["p"] = 2 * stats.norm.sf(np.abs(rows["z"]))
     rows["q"] = np.nan
-    for _, index in rows.groupby(fdr_within).groups.items():
+    for index in rows.groupby(fdr_within).groups.values():
         finite = rows.loc[index, "p"].dropna()
         if len(finite):
             rows.loc[finite.index, "q"] = fdrcorrection(finite.to_numpy())[1]
