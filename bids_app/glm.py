@@ -6,8 +6,8 @@ Yule-Walker AR(P) coefficients are estimated per signal (unbiased autocovariance
 residuals, as nilearn does), and design and data are prewhitened with them before a second fit.
 This is the algorithm of nilearn's ``run_glm`` and MNE-NIRS's ``run_glm`` except that the AR
 coefficients are used as estimated, not truncated to a grid of ``1/bins``. Signals are fitted
-together: one pseudo-inverse for OLS, a stack of per-signal QR decompositions of the whitened
-design for AR (pseudo-inverses when the design is rank-deficient).
+together: one pseudo-inverse for OLS; for AR, normal equations built from lagged products of the
+design shared by all signals (pseudo-inverses of each whitened design when it is rank-deficient).
 """
 
 from __future__ import annotations
@@ -76,20 +76,50 @@ def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
         return GLMFit(beta, cov, df_resid, np.zeros((Y.shape[1], 0)), "ols")
 
     ar_coef = yule_walker((Y - X @ beta.T).T, order=ar_order)
-    Xw = _whiten(X[None], ar_coef)  # (n_signals, n_times, n_regressors)
-    Yw = _whiten(Y.T[:, :, None], ar_coef)  # (n_signals, n_times, 1)
-    if rank == X.shape[1]:  # full rank: QR, the same least-squares solution as the pseudo-inverse
-        q, r = np.linalg.qr(Xw)
-        r_inv = np.linalg.inv(r)  # (n_signals, n_regressors, n_regressors), upper triangular
-        beta = (r_inv @ (q.transpose(0, 2, 1) @ Yw))[:, :, 0]
-        unscaled_cov = r_inv @ r_inv.transpose(0, 2, 1)
-    else:
-        pinv_w = np.linalg.pinv(Xw)  # (n_signals, n_regressors, n_times)
+    if rank == X.shape[1]:
+        beta, unscaled_cov, resid = _whitened_fit_from_lagged_products(Y, X, ar_coef)
+    else:  # rank-deficient: per-signal pseudo-inverses of the whitened design
+        Xw = _whiten(X[None], ar_coef)  # (n_signals, n_times, n_regressors)
+        Yw = _whiten(Y.T[:, :, None], ar_coef)  # (n_signals, n_times, 1)
+        pinv_w = np.linalg.pinv(Xw)
         beta = (pinv_w @ Yw)[:, :, 0]
         unscaled_cov = pinv_w @ pinv_w.transpose(0, 2, 1)
-    resid = Yw[:, :, 0] - np.einsum("str,sr->st", Xw, beta)
+        resid = Yw[:, :, 0] - np.einsum("str,sr->st", Xw, beta)
     dispersion = np.einsum("st,st->s", resid, resid) / df_resid
     return GLMFit(beta, unscaled_cov * dispersion[:, None, None], df_resid, ar_coef, f"ar{ar_order}")
+
+
+def _whitened_fit_from_lagged_products(Y: np.ndarray, X: np.ndarray, ar_coef: np.ndarray):
+    """Least squares on the whitened model of every signal without forming its whitened design.
+
+    With c = (1, -rho_1, ..., -rho_P) and L_j the lag-j shift (zeros first, as in whitening),
+    Xw'Xw = sum_jl c_j c_l (L_j X)'(L_l X) and Xw'yw = sum_jl c_j c_l (L_j X)'(L_l y): the lagged
+    products of X are shared by all signals, so each signal costs a small (k x k) solve. Columns are
+    scaled to unit norm first to keep the normal equations well conditioned.
+    Returns beta (n_signals, k), (Xw'Xw)^-1 (n_signals, k, k) and the whitened residuals.
+    """
+    scale = np.linalg.norm(X, axis=0)
+    scale[scale == 0] = 1.0
+    lagged_x = [_lag(X / scale, j) for j in range(ar_coef.shape[1] + 1)]
+    lagged_y = [_lag(Y, j) for j in range(ar_coef.shape[1] + 1)]
+    c = np.concatenate([np.ones((len(ar_coef), 1)), -ar_coef], axis=1)  # (n_signals, P+1)
+    pairs = c[:, :, None] * c[:, None, :]  # (n_signals, P+1, P+1)
+    xx = np.array([[a.T @ b for b in lagged_x] for a in lagged_x])  # (P+1, P+1, k, k)
+    xy = np.array([[a.T @ b for b in lagged_y] for a in lagged_x])  # (P+1, P+1, k, n_signals)
+    gram = np.einsum("sjl,jlab->sab", pairs, xx, optimize=True)
+    cross = np.einsum("sjl,jlas->sa", pairs, xy, optimize=True)
+    inverse = np.linalg.inv(gram)
+    beta = np.einsum("sab,sb->sa", inverse, cross)
+    whitened_y = sum(c[:, j] * lagged_y[j] for j in range(c.shape[1]))  # (n_times, n_signals)
+    fitted = sum(c[:, j] * (lagged_x[j] @ beta.T) for j in range(c.shape[1]))
+    return beta / scale, inverse / np.outer(scale, scale), (whitened_y - fitted).T
+
+
+def _lag(A: np.ndarray, j: int) -> np.ndarray:
+    """Rows shifted down by ``j`` with zeros on top: row t holds A[t - j]."""
+    if j == 0:
+        return A
+    return np.concatenate([np.zeros((j,) + A.shape[1:]), A[:-j]])
 
 
 def yule_walker(residuals: np.ndarray, *, order: int) -> np.ndarray:

@@ -83,3 +83,14 @@ def test_auto_order_is_four_times_the_sampling_rate():
     assert noise_model_order("auto", sfreq=0.6) == 2
     assert noise_model_order("auto", sfreq=7.8125) == 31
     assert noise_model_order("auto", sfreq=0.1) == 1
+
+
+def test_rank_deficient_design_equals_nilearn():
+    from nilearn.glm.first_level import run_glm
+
+    X, Y = _simulate(seed=5)
+    X = np.column_stack([X, X[:, 0]])  # a duplicated regressor
+    fit = fit_glm(Y, X, ar_order=2)
+    assert fit.df_resid == len(X) - (X.shape[1] - 1)
+    labels, results = run_glm(Y[:, [0]], X, noise_model="ar2", bins=10**12)
+    np.testing.assert_allclose(fit.beta[0], results[labels[0]].theta[:, 0], rtol=1e-8, atol=1e-12)
