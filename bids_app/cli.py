@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="mixedlm: linear mixed-effects model with a random intercept per participant, as the "
                        "MNE-NIRS tutorial; summary: per-cell random-effects summary weighting each participant "
                        f"by its first-level variance (default: {_DEFAULTS.group_method})")
+    group.add_argument("--group-covariates", "--group_covariates", nargs="+", metavar="COLUMN",
+                       help="participants.tsv columns as fixed effects (mixedlm): a categorical one splits "
+                       "every row by its levels and adds '<level> - <first level>' difference rows; numeric "
+                       "ones are centred slopes")
     return parser
 
 
@@ -115,6 +119,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     flag_values = {name: getattr(args, name, None) for name in vars(AnalysisOptions())}
     if args.contrast:
         flag_values["contrast"] = tuple(args.contrast)
+    if args.group_covariates:
+        flag_values["group_covariates"] = tuple(args.group_covariates)
     analysis = build_analysis_options(file_values=file_values, flag_values=flag_values)
     return Config(
         bids_dir=args.bids_dir.expanduser().absolute(),

@@ -37,6 +37,7 @@ class AnalysisOptions:
     long_channel_min_mm: float = 15.0
     long_channel_max_mm: float = 45.0
     group_method: str = "mixedlm"
+    group_covariates: tuple[str, ...] = ()
 
     def __post_init__(self):
         _check_choice("short_regression", self.short_regression, SHORT_REGRESSION_CHOICES)
@@ -66,6 +67,9 @@ class AnalysisOptions:
             )
         if self.roi_file is not None and not isinstance(self.roi_file, str):
             raise UsageError(f"invalid roi_file {self.roi_file!r}: give the path of a JSON file")
+        if isinstance(self.group_covariates, str) or not all(isinstance(c, str) for c in self.group_covariates):
+            raise UsageError(f"invalid group_covariates {self.group_covariates!r}: give a list of column names")
+        object.__setattr__(self, "group_covariates", tuple(self.group_covariates))
         if isinstance(self.contrast, str) or not all(isinstance(c, str) for c in self.contrast):
             raise UsageError(f"invalid contrast {self.contrast!r}: give a list of expressions")
         object.__setattr__(self, "contrast", tuple(self.contrast))

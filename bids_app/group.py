@@ -56,24 +56,55 @@ def read_participant_tables(output_dir: Path, *, description: str) -> pd.DataFra
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def fit_mixedlm(data: pd.DataFrame, *, cells: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """One fixed effect per cell and a random intercept per participant; returns rows and warnings."""
+def fit_mixedlm(data: pd.DataFrame, *, cells: list[str], group_by: str | None = None,
+                numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """One fixed effect per cell and a random intercept per participant; returns rows and warnings.
+
+    With ``group_by`` (a categorical participants.tsv column) each cell is split by its levels and
+    rows ``<level> - <first level>`` give the between-group differences; ``numeric`` columns enter
+    centred, as shared slopes (reported in the warnings list as ``slope`` notes), so the cell
+    effects are those at the participants' mean value.
+    """
     from statsmodels.regression.mixed_linear_model import MixedLM
 
-    key = data[cells].astype(str).agg("\x1f".join, axis=1)
+    keyed = cells + ([group_by] if group_by else [])
+    key = data[keyed].astype(str).agg("\x1f".join, axis=1)
     levels = sorted(key.unique())
     exog = pd.get_dummies(pd.Categorical(key, categories=levels)).astype(float).to_numpy()
+    centred = [data[c].astype(float) - data.drop_duplicates("subject")[c].astype(float).mean() for c in numeric]
+    exog = np.column_stack([exog, *centred]) if centred else exog
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = MixedLM(data["effect"].to_numpy(), exog, groups=data["subject"].to_numpy()).fit(method="nm")
     notes = sorted({" ".join(str(w.message).split()) for w in caught})
     if not result.converged:
         notes.append("the mixed model did not converge")
-    rows = pd.DataFrame([level.split("\x1f") for level in levels], columns=cells)
-    rows["effect"] = result.fe_params
-    rows["se"] = result.bse_fe
+    fe, cov = np.asarray(result.fe_params), np.asarray(result.cov_params())[: len(result.fe_params), : len(result.fe_params)]
+    for index, column in enumerate(numeric, start=len(levels)):
+        notes.append(f"slope of {column}: {fe[index]:.6g} uM per unit (se {np.sqrt(cov[index, index]):.6g})")
+    rows = pd.DataFrame([level.split("\x1f") for level in levels], columns=keyed)
+    rows["effect"] = fe[: len(levels)]
+    rows["se"] = np.sqrt(np.diag(cov)[: len(levels)])
     rows["n"] = [data.loc[key == level, "subject"].nunique() for level in levels]
+    if group_by:
+        rows = pd.concat([rows, _group_differences(rows, fe, cov, cells=cells, group_by=group_by)],
+                         ignore_index=True)
     return rows, notes
+
+
+def _group_differences(rows: pd.DataFrame, fe: np.ndarray, cov: np.ndarray, *, cells: list[str],
+                       group_by: str) -> pd.DataFrame:
+    """Per cell, each level minus the first (sorted) level, with the covariance of the two estimates."""
+    records = []
+    for values, cell in rows.groupby(cells, sort=True):
+        reference = cell.index[0]
+        for other in cell.index[1:]:
+            variance = cov[other, other] + cov[reference, reference] - 2 * cov[other, reference]
+            records.append({**dict(zip(cells, values if isinstance(values, tuple) else (values,))),
+                            group_by: f"{rows.at[other, group_by]} - {rows.at[reference, group_by]}",
+                            "effect": fe[other] - fe[reference], "se": np.sqrt(variance),
+                            "n": rows.at[other, "n"] + rows.at[reference, "n"]})
+    return pd.DataFrame(records)
 
 
 def fit_summary(data: pd.DataFrame, *, cells: list[str]) -> tuple[pd.DataFrame, list[str]]:
@@ -124,12 +155,15 @@ def add_inference(rows: pd.DataFrame, *, fdr_within: list[str]) -> pd.DataFrame:
     return rows
 
 
-def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str) -> tuple[pd.DataFrame, list[str]]:
-    fit = fit_mixedlm if method == "mixedlm" else fit_summary
+def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str, group_by: str | None = None,
+                numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
     data = data.dropna(subset=["effect", "se"])
     parts, notes = [], []
     for values, part in (data.groupby(spec.split, sort=True) if spec.split else [((), data)]):
-        rows, part_notes = fit(part, cells=spec.cells)
+        if method == "mixedlm":
+            rows, part_notes = fit_mixedlm(part, cells=spec.cells, group_by=group_by, numeric=numeric)
+        else:
+            rows, part_notes = fit_summary(part, cells=spec.cells)
         for column, value in zip(spec.split, values if isinstance(values, tuple) else (values,)):
             rows[column] = value
         parts.append(rows)
@@ -138,6 +172,7 @@ def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str) -> tuple[pd
     rows = add_inference(pd.concat(parts, ignore_index=True), fdr_within=["chroma"])
     columns = spec.split + [c for c in spec.cells if c not in spec.split]
     columns = [c for c in ["contrast", "roi", "ch_name", "chroma", "condition"] if c in columns]
+    columns += [group_by] if group_by else []
     rows = rows[columns + ["effect", "se", "z", "p", "q", "ci_low", "ci_high", "n"]]
     return rows.sort_values(columns, key=_natural_key, kind="stable").reset_index(drop=True), notes
 
@@ -153,6 +188,8 @@ def run_group_level(config: Config) -> int:
 
     output_dir = config.output_dir
     method = config.analysis.group_method
+    covariates = read_covariates(config) if config.analysis.group_covariates else None
+    group_by, numeric = _covariate_roles(covariates)
     written = 0
     for spec in TABLES:
         tables = read_participant_tables(output_dir, description=spec.description)
@@ -163,6 +200,8 @@ def run_group_level(config: Config) -> int:
             continue
         if config.participant_label:
             tables = tables[tables["subject"].isin(config.participant_label)]
+        if covariates is not None:
+            tables = tables.merge(covariates, on="subject", how="inner")
         for task, data in tables.groupby("task", sort=True):
             if config.task_label and task not in config.task_label:
                 continue
@@ -171,10 +210,11 @@ def run_group_level(config: Config) -> int:
                 logger.warning(f"task {task}: {spec.description} table skipped: the group level needs at "
                                f"least 2 participants, found {len(subjects)}")
                 continue
-            rows, notes = group_table(data, spec=spec, method=method)
+            rows, notes = group_table(data, spec=spec, method=method, group_by=group_by, numeric=numeric)
             stem = output_dir / f"task-{task}_desc-{spec.description}_stats"
             sidecar = group_stats_sidecar(spec=spec, method=method, subjects=subjects,
-                                          recordings=sorted(data["recording"].unique()), notes=notes)
+                                          recordings=sorted(data["recording"].unique()), notes=notes,
+                                          group_by=group_by, numeric=numeric)
             write_atomic(stem.with_suffix(".tsv"), tsv_text(rows))
             write_atomic(stem.with_suffix(".json"), json_text(sidecar))
             for note in notes:
@@ -185,3 +225,45 @@ def run_group_level(config: Config) -> int:
     if not written:
         raise UsageError(f"{output_dir}: no task with at least 2 participants to aggregate")
     return 0
+
+
+def read_covariates(config: Config) -> pd.DataFrame:
+    """participants.tsv columns named by --group-covariates, one row per participant with all values."""
+    from bids_app.errors import RecordingError
+    from bids_app.recording import read_tsv
+
+    if config.analysis.group_method != "mixedlm":
+        raise UsageError("--group-covariates needs --group-method mixedlm")
+    path = config.bids_dir / "participants.tsv"
+    try:
+        table = read_tsv(path)
+    except RecordingError as exc:
+        raise UsageError(str(exc)) from None
+    missing = [c for c in config.analysis.group_covariates if c not in table.columns]
+    if missing:
+        raise UsageError(f"{path}: no column {', '.join(missing)}; columns are: "
+                         + ", ".join(c for c in table.columns if c != "participant_id"))
+    table = table.assign(subject=table["participant_id"].str.removeprefix("sub-"))
+    table = table[["subject", *config.analysis.group_covariates]]
+    incomplete = table[table.isna().any(axis=1)]["subject"].tolist()
+    if incomplete:
+        logger.warning(f"{path}: participant(s) {', '.join(incomplete)} without a value for every covariate "
+                       "left out of the group level")
+    return table.dropna()
+
+
+def _covariate_roles(covariates: pd.DataFrame | None) -> tuple[str | None, tuple[str, ...]]:
+    """(the categorical covariate or None, the numeric covariates), converting numeric columns."""
+    if covariates is None:
+        return None, ()
+    categorical, numeric = [], []
+    for column in covariates.columns.drop("subject"):
+        values = pd.to_numeric(covariates[column], errors="coerce")
+        if values.notna().all():
+            covariates[column] = values
+            numeric.append(column)
+        else:
+            categorical.append(column)
+    if len(categorical) > 1:
+        raise UsageError(f"--group-covariates takes one categorical column at a time (got {', '.join(categorical)})")
+    return (categorical[0] if categorical else None), tuple(numeric)

@@ -118,7 +118,8 @@ _GROUP_COLUMNS = {
 }
 
 
-def group_stats_sidecar(*, spec, method: str, subjects: list[str], recordings: list[str], notes: list[str]) -> dict:
+def group_stats_sidecar(*, spec, method: str, subjects: list[str], recordings: list[str], notes: list[str],
+                        group_by: str | None = None, numeric: tuple[str, ...] = ()) -> dict:
     if method == "mixedlm":
         model = (f"Linear mixed-effects model {spec.formula} with a random intercept per participant "
                  "(statsmodels MixedLM, REML, Nelder-Mead), one model per "
@@ -129,13 +130,17 @@ def group_stats_sidecar(*, spec, method: str, subjects: list[str], recordings: l
                  "1 / (first-level variance + between-participant variance); "
                  "a participant's recordings are first combined by inverse-variance weighting")
     columns = [c for c in ["contrast", "roi", "ch_name", "chroma", "condition"] if c in spec.cells + spec.split]
+    covariate_columns = {group_by: {"Description": f"Level of the participants.tsv column {group_by!r}, or "
+                                    "'<level> - <first level>' for a between-group difference"}} if group_by else {}
     return {
         "Description": f"Group-level {spec.description} statistics across participants.",
         "Method": method,
         "Model": model,
-        "Formula": spec.formula if method == "mixedlm" else None,
+        "Formula": (spec.formula + (f":{group_by}" if group_by else "") + "".join(f" + {c} (centred)" for c in numeric))
+        if method == "mixedlm" else None,
         "Participants": subjects,
         "Recordings": recordings,
         "Warnings": notes,
-        **{c: _GROUP_COLUMNS[c] for c in columns + ["effect", "se", "z", "p", "q", "ci_low", "ci_high", "n"]},
+        **{c: _GROUP_COLUMNS[c] for c in columns}, **covariate_columns,
+        **{c: _GROUP_COLUMNS[c] for c in ["effect", "se", "z", "p", "q", "ci_low", "ci_high", "n"]},
     }

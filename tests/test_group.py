@@ -145,3 +145,49 @@ def test_summary_agrees_with_statsmodels_when_participants_differ():
     assert reference.tau2 > 0
     assert rows["effect"].iloc[0] == pytest.approx(reference.mean_effect_re, rel=1e-10)
     assert rows["se"].iloc[0] == pytest.approx(reference.sd_eff_w_re, rel=1e-10)
+
+
+@pytest.mark.slow
+def test_covariates_equal_statsmodels_with_group_differences(simulated, tmp_path, run_cli):
+    import shutil
+
+    import statsmodels.formula.api as smf
+
+    bids, out = simulated
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    code, _, err = run_cli(bids, copy, "group", "--group-covariates", "sex", "age")
+    assert code == 0, err
+    participants = pd.read_csv(bids / "participants.tsv", sep="\t")
+    assert set(participants["sex"]) == {"F", "M"}
+    roi = read_participant_tables(copy, description="roi").merge(
+        participants.assign(subject=participants["participant_id"].str[4:])[["subject", "sex", "age"]])
+    roi["age_c"] = roi["age"] - participants["age"].mean()
+    direct = smf.mixedlm("effect ~ -1 + roi:condition:chroma:sex + age_c", roi,
+                         groups=roi["subject"]).fit(method="nm")
+    ours = pd.read_csv(copy / "task-tapping_desc-roi_stats.tsv", sep="\t")
+    assert list(ours.columns[:4]) == ["roi", "chroma", "condition", "sex"]
+    assert set(ours["sex"]) == {"F", "M", "M - F"}
+    cov = direct.cov_params()
+    for row in ours.itertuples():
+        names = {level: f"roi[{row.roi}]:condition[{row.condition}]:chroma[{row.chroma}]:sex[{level}]"
+                 for level in ("F", "M")}
+        if row.sex == "M - F":
+            expected = direct.fe_params[names["M"]] - direct.fe_params[names["F"]]
+            se = np.sqrt(cov.loc[names["M"], names["M"]] + cov.loc[names["F"], names["F"]]
+                         - 2 * cov.loc[names["M"], names["F"]])
+            assert row.n == 5
+        else:
+            expected, se = direct.fe_params[names[row.sex]], direct.bse_fe[names[row.sex]]
+        assert row.effect == pytest.approx(expected, rel=1e-5, abs=1e-8)
+        assert row.se == pytest.approx(se, rel=1e-3)
+    sidecar = json.loads((copy / "task-tapping_desc-roi_stats.json").read_text())
+    assert any(note.startswith("all: slope of age") for note in sidecar["Warnings"])
+    assert "sex" in sidecar
+
+
+def test_covariates_are_checked(run_cli, tmp_path):
+    code, _, err = run_cli(EXAMPLE, tmp_path, "group", "--group-covariates", "shoe_size")
+    assert code == 2 and "no column shoe_size; columns are: age, sex, hand, weight, height" in err
+    code, _, err = run_cli(EXAMPLE, tmp_path, "group", "--group-covariates", "age", "--group-method", "summary")
+    assert code == 2 and "needs --group-method mixedlm" in err
