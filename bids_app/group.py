@@ -62,7 +62,7 @@ def fit_mixedlm(data: pd.DataFrame, *, cells: list[str], group_by: str | None = 
 
     With ``group_by`` (a categorical participants.tsv column) each cell is split by its levels and
     rows ``<level> - <first level>`` give the between-group differences; ``numeric`` columns enter
-    centred, as shared slopes (reported in the warnings list as ``slope`` notes), so the cell
+    centred, as shared slopes (returned as "slope of ..." notes), so the cell
     effects are those at the participants' mean value.
     """
     from statsmodels.regression.mixed_linear_model import MixedLM
@@ -211,10 +211,12 @@ def run_group_level(config: Config) -> int:
                                f"least 2 participants, found {len(subjects)}")
                 continue
             rows, notes = group_table(data, spec=spec, method=method, group_by=group_by, numeric=numeric)
+            slopes = [note for note in notes if ": slope of " in note]
+            notes = [note for note in notes if note not in slopes]
             stem = output_dir / f"task-{task}_desc-{spec.description}_stats"
             sidecar = group_stats_sidecar(spec=spec, method=method, subjects=subjects,
                                           recordings=sorted(data["recording"].unique()), notes=notes,
-                                          group_by=group_by, numeric=numeric)
+                                          group_by=group_by, numeric=numeric, slopes=slopes)
             write_atomic(stem.with_suffix(".tsv"), tsv_text(rows))
             write_atomic(stem.with_suffix(".json"), json_text(sidecar))
             for note in notes:

@@ -119,7 +119,8 @@ _GROUP_COLUMNS = {
 
 
 def group_stats_sidecar(*, spec, method: str, subjects: list[str], recordings: list[str], notes: list[str],
-                        group_by: str | None = None, numeric: tuple[str, ...] = ()) -> dict:
+                        group_by: str | None = None, numeric: tuple[str, ...] = (),
+                        slopes: list[str] = ()) -> dict:
     if method == "mixedlm":
         model = (f"Linear mixed-effects model {spec.formula} with a random intercept per participant "
                  "(statsmodels MixedLM, REML, Nelder-Mead), one model per "
@@ -140,6 +141,7 @@ def group_stats_sidecar(*, spec, method: str, subjects: list[str], recordings: l
         if method == "mixedlm" else None,
         "Participants": subjects,
         "Recordings": recordings,
+        "CovariateSlopes": list(slopes),
         "Warnings": notes,
         **{c: _GROUP_COLUMNS[c] for c in columns}, **covariate_columns,
         **{c: _GROUP_COLUMNS[c] for c in ["effect", "se", "z", "p", "q", "ci_low", "ci_high", "n"]},
