@@ -23,6 +23,7 @@ import pandas as pd
 
 from bids_app.config import Config
 from bids_app.errors import UsageError
+from bids_app.preprocessing import natural_key
 
 logger = logging.getLogger("fnirs_glm")
 
@@ -174,12 +175,8 @@ def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str, group_by: s
     columns = [c for c in ["contrast", "roi", "ch_name", "chroma", "condition"] if c in columns]
     columns += [group_by] if group_by else []
     rows = rows[columns + ["effect", "se", "z", "p", "q", "ci_low", "ci_high", "n"]]
-    return rows.sort_values(columns, key=_natural_key, kind="stable").reset_index(drop=True), notes
-
-
-def _natural_key(column: pd.Series) -> pd.Series:
-    """Sort S2_D1 before S10_D1: numbers inside names compare as numbers."""
-    return column.astype(str).str.replace(r"\d+", lambda m: m.group(0).zfill(6), regex=True)
+    return rows.sort_values(columns, key=lambda column: column.map(natural_key), kind="stable").reset_index(
+        drop=True), notes
 
 
 def run_group_level(config: Config) -> int:

@@ -8,6 +8,7 @@ estimates and the short-channel regressors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,6 +43,11 @@ class Haemoglobin:
 def channel_pair(name: str) -> str:
     """The source-detector pair of a channel name: "S1_D1 760" -> "S1_D1"."""
     return name.split(" ")[0]
+
+
+def natural_key(text: str) -> str:
+    """Sort key in which numbers compare as numbers: "S2_D1" before "S10_D1"."""
+    return re.sub(r"\d+", lambda match: match.group(0).zfill(6), str(text))
 
 
 def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: AnalysisOptions,

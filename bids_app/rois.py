@@ -9,7 +9,7 @@ import numpy as np
 
 from bids_app.config import read_json_file
 from bids_app.errors import RecordingError, UsageError
-from bids_app.preprocessing import Haemoglobin
+from bids_app.preprocessing import Haemoglobin, natural_key
 
 _PAIR = re.compile(r"^S\d+_D\d+$")
 NON_HEAD_COORDINATE_SYSTEMS = {"other", ""}
@@ -44,12 +44,12 @@ def resolve_rois(*, roi_definitions: dict[str, list[str]] | None, long_pairs: li
             if unknown:
                 raise RecordingError(
                     f"{source}: ROI {name!r} lists {', '.join(unknown)}, not a long channel of this "
-                    f"recording; long channels are: {', '.join(sorted(long_pairs, key=_pair_key))}"
+                    f"recording; long channels are: {', '.join(sorted(long_pairs, key=natural_key))}"
                 )
             resolved[name] = [p for p in pairs if p in good_long]
         return resolved
     long_mask = haemo.select(role="long")
-    pairs = sorted(good_long, key=_pair_key)
+    pairs = sorted(good_long, key=natural_key)
     if (coordinate_system or "").strip().lower() in NON_HEAD_COORDINATE_SYSTEMS:
         return {"all_long_channels": pairs}
     x = {p: x for p, x, keep in zip(haemo.pairs, haemo.x_position, long_mask) if keep}
@@ -57,11 +57,6 @@ def resolve_rois(*, roi_definitions: dict[str, list[str]] | None, long_pairs: li
         "left_hemisphere": [p for p in pairs if x[p] < 0],
         "right_hemisphere": [p for p in pairs if x[p] > 0],
     }
-
-
-def _pair_key(pair: str) -> tuple[int, int]:
-    source, detector = pair.split("_")
-    return int(source[1:]), int(detector[1:])
 
 
 def roi_signal_indices(rois: dict[str, list[str]], haemo: Haemoglobin) -> dict[tuple[str, str], np.ndarray]:

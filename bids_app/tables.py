@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from bids_app.glm import GLMFit
+from bids_app.preprocessing import natural_key
 
 
 def _statistics(fit: GLMFit, weights: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -78,7 +79,5 @@ def _channel_columns(ch_names: list[str], rows: np.ndarray) -> pd.DataFrame:
 
 
 def _sort(table: pd.DataFrame, first: list[str]) -> pd.DataFrame:
-    key = table["ch_name"].str.extract(r"S(\d+)_D(\d+)").astype(int)
-    table = table.assign(_s=key[0], _d=key[1])
-    order = first + ["chroma", "_s", "_d"]
-    return table.sort_values(order, kind="stable").drop(columns=["_s", "_d"]).reset_index(drop=True)
+    return table.sort_values(first + ["chroma", "ch_name"], key=lambda column: column.map(natural_key),
+                             kind="stable").reset_index(drop=True)
