@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="do not validate the input with bids-validator-deno (validated when installed)")
     run.add_argument("--n_cpus", "--n-cpus", type=int, default=1, metavar="N",
                      help="recordings processed in parallel processes (default: 1)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="redo recordings whose outputs exist with the same version, options and inputs "
+                     "(default: they are skipped)")
     run.add_argument("--config", type=Path, metavar="FILE",
                      help="JSON file of analysis options (same names as the flags); flags override it")
     run.add_argument("-v", "--verbose", action="count", default=0,
@@ -109,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="participants.tsv columns as fixed effects (mixedlm): a categorical one splits "
                        "every row by its levels and adds '<level> - <first level>' difference rows; numeric "
                        "ones are centred slopes")
+    group.add_argument("--topomap-q-threshold", "--topomap_q_threshold", type=float, metavar="Q",
+                       help="in the group topographic maps, draw channels with FDR q >= Q as 0 and mark the "
+                       "others, e.g. 0.05 (default: every channel drawn with its effect)")
     return parser
 
 
@@ -132,6 +138,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         run_label=_labels(args.run_label, "run-"),
         skip_bids_validator=args.skip_bids_validator,
         n_cpus=args.n_cpus,
+        overwrite=args.overwrite,
         verbose=args.verbose,
         analysis=analysis,
     )

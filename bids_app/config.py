@@ -16,6 +16,7 @@ NOISE_MODEL_CHOICES = ("ols", "ar1", "auto")
 HRF_CHOICES = ("glover", "spm")
 DESIGN_RATE_CHOICES = ("native", "resampled")
 GROUP_METHOD_CHOICES = ("mixedlm", "summary")
+GROUP_LEVEL_OPTIONS = ("group_method", "group_covariates", "topomap_q_threshold")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +39,7 @@ class AnalysisOptions:
     long_channel_max_mm: float = 45.0
     group_method: str = "mixedlm"
     group_covariates: tuple[str, ...] = ()
+    topomap_q_threshold: float | None = None
 
     def __post_init__(self):
         _check_choice("short_regression", self.short_regression, SHORT_REGRESSION_CHOICES)
@@ -59,6 +61,10 @@ class AnalysisOptions:
             raise UsageError(
                 f"invalid sci_threshold {self.sci_threshold!r}: the scalp coupling index lies in [0, 1]"
             )
+        if self.topomap_q_threshold is not None and not (
+            _is_number(self.topomap_q_threshold) and 0 < self.topomap_q_threshold <= 1
+        ):
+            raise UsageError(f"invalid topomap_q_threshold {self.topomap_q_threshold!r}: give a q value in (0, 1]")
         if not self.short_channel_max_mm <= self.long_channel_min_mm < self.long_channel_max_mm:
             raise UsageError(
                 "channel distances must satisfy short_channel_max_mm <= long_channel_min_mm < "
@@ -74,6 +80,12 @@ class AnalysisOptions:
             raise UsageError(f"invalid contrast {self.contrast!r}: give a list of expressions")
         object.__setattr__(self, "contrast", tuple(self.contrast))
 
+    def participant_level(self) -> dict:
+        """The options that shape the participant-level outputs (recorded with them, compared on reruns)."""
+        data = dataclasses.asdict(self)
+        data["contrast"] = list(self.contrast)
+        return {name: value for name, value in data.items() if name not in GROUP_LEVEL_OPTIONS}
+
 
 @dataclass(frozen=True, kw_only=True)
 class Config:
@@ -88,6 +100,7 @@ class Config:
     run_label: tuple[str, ...] = ()
     skip_bids_validator: bool = False
     n_cpus: int = 1
+    overwrite: bool = False
     verbose: int = 0
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
 

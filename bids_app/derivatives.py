@@ -14,7 +14,7 @@ from bids_app import __version__
 
 CODE_URL = "https://github.com/fnirs-glm/fnirs-glm"
 BIDS_VERSION = "1.10.0"
-BIDSIGNORE = ["*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "logs/"]
+BIDSIGNORE = ["*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/"]
 
 
 def output_path(bids_path, output_dir: Path, *, suffix: str, extension: str,
@@ -107,7 +107,13 @@ Per recording, in sub-<label>/[ses-<label>/]nirs/, with the source file's entiti
 - *_desc-channel_stats.tsv/.json: effect (uM), se, t, df, p per long channel, chroma and condition;
 - *_desc-roi_stats.tsv/.json: the same per region of interest;
 - *_desc-contrast_stats.tsv/.json: contrasts of conditions per channel (when asked for);
-- *_desc-qc_channels.tsv/.json: every channel's scalp coupling index, status and reason.
+- *_desc-qc_channels.tsv/.json: every channel's position, scalp coupling index, status and reason.
+sub-<label>.html is a report of each participant's recordings.
+
+Across participants, at the top level, per task (group level):
+- task-<label>_desc-{roi,channel,contrast}_stats.tsv/.json: group effects, se, z, p, q, intervals, n;
+- figures/task-<label>_desc-*.png: topographic maps and ROI effects;
+- task-<label>_report.html: models, figures, tables, software versions and a methods paragraph.
 Each JSON sidecar describes its table's columns and units. logs/ holds the configuration and
 software versions of each run.
 """

@@ -14,6 +14,7 @@ intervals and n, the number of participants contributing to the cell.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,14 +181,18 @@ def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str, group_by: s
 
 
 def run_group_level(config: Config) -> int:
-    from bids_app.derivatives import json_text, tsv_text, write_atomic
+    from bids_app.derivatives import json_text, tsv_text, write_atomic, write_dataset_files
+    from bids_app.group_figures import write_figures_and_report
+    from bids_app.logs import write_run_log
     from bids_app.sidecars import group_stats_sidecar
 
+    started = time.time()
     output_dir = config.output_dir
     method = config.analysis.group_method
     covariates = read_covariates(config) if config.analysis.group_covariates else None
     group_by, numeric = _covariate_roles(covariates)
     written = 0
+    results: dict[str, dict[str, tuple[pd.DataFrame, dict]]] = {}
     for spec in TABLES:
         tables = read_participant_tables(output_dir, description=spec.description)
         if tables.empty:
@@ -216,6 +221,7 @@ def run_group_level(config: Config) -> int:
                                           group_by=group_by, numeric=numeric, slopes=slopes)
             write_atomic(stem.with_suffix(".tsv"), tsv_text(rows))
             write_atomic(stem.with_suffix(".json"), json_text(sidecar))
+            results.setdefault(task, {})[spec.description] = (rows, sidecar)
             for note in notes:
                 logger.warning(f"task {task}, {spec.description} table: {note}")
             logger.info(f"task {task}: {spec.description} table of {len(rows)} rows from {len(subjects)} "
@@ -223,6 +229,12 @@ def run_group_level(config: Config) -> int:
             written += 1
     if not written:
         raise UsageError(f"{output_dir}: no task with at least 2 participants to aggregate")
+    write_dataset_files(output_dir, bids_dir=config.bids_dir)
+    for task, task_results in results.items():
+        report = write_figures_and_report(config, task=task, results=task_results, group_by=group_by)
+        logger.info(f"task {task}: group report written to {report}")
+    outputs = sorted(str(p.relative_to(output_dir)) for p in output_dir.glob("task-*") if p.is_file())
+    write_run_log(config, outcomes=[], started=started, outputs=outputs)
     return 0
 
 

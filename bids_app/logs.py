@@ -25,7 +25,8 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_run_log(config: Config, *, outcomes: list, started: float) -> None:
+def write_run_log(config: Config, *, outcomes: list, started: float, reports: list = (),
+                  outputs: list[str] = ()) -> None:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
     record = {
         "Command": sys.argv,
@@ -36,5 +37,10 @@ def write_run_log(config: Config, *, outcomes: list, started: float) -> None:
         "Recordings": [{"Recording": o.recording, "Status": o.status, "Seconds": round(o.seconds, 3),
                         "Message": o.message, "Warnings": o.warnings} for o in outcomes],
     }
+    if outputs:
+        record["Outputs"] = list(outputs)
+    if reports:
+        record["Reports"] = [{"Report": o.recording, "Status": o.status, "Seconds": round(o.seconds, 3),
+                              "Message": o.message} for o in reports]
     name = f"{config.analysis_level}_{stamp}_{platform.node() or 'host'}_{os.getpid()}.json"
     write_atomic(config.output_dir / "logs" / name, json_text(record))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import sys
 import time
 import traceback
 import warnings
@@ -21,7 +24,7 @@ logger = logging.getLogger("fnirs_glm")
 @dataclass
 class Outcome:
     recording: str
-    status: str  # "done" | "failed"
+    status: str  # "done" | "skipped" | "failed"
     seconds: float
     message: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -49,20 +52,93 @@ def run_participant_level(config: Config) -> int:
     except OSError as exc:
         raise UsageError(f"{config.output_dir}: cannot write the output directory ({exc.strerror or exc})") from None
     started = time.time()
+    subjects = sorted({r.subject for r in recordings})
+    with Progress(total=len(recordings) + len(subjects)) as progress, _pool(config) as pool:
+        recorded = progress.run(pool, [
+            (Path(r.fpath).name, process_recording, {"bids_path": r, "config": config, "contrasts": contrasts})
+            for r in recordings])
+        unchanged = {s: all(o.status == "skipped" for o in recorded if o.recording.startswith(f"sub-{s}_"))
+                     for s in subjects}
+        reported = progress.run(pool, [
+            (f"sub-{s}.html", write_participant_report,
+             {"output_dir": config.output_dir, "subject": s, "skip_if_current": unchanged[s]})
+            for s in subjects])
+    write_run_log(config, outcomes=recorded, reports=reported, started=started)
+    log_summary(recorded, reported)
+    logger.info(f"derivatives in {config.output_dir}")
+    return 1 if any(o.status == "failed" for o in recorded + reported) else 0
+
+
+def _pool(config: Config):
+    """A process pool for ``--n_cpus`` > 1; None (run here, one after the other) for 1."""
     if config.n_cpus == 1:
-        outcomes = [_report(process_recording(r, config=config, contrasts=contrasts)) for r in recordings]
-    else:
-        with ProcessPoolExecutor(max_workers=config.n_cpus, initializer=_init_worker,
-                                 initargs=(config.verbose,)) as pool:
-            futures = {pool.submit(process_recording, r, config=config, contrasts=contrasts): r
-                       for r in recordings}
-            outcomes = [_report(_result(future, futures[future])) for future in futures]
-    write_run_log(config, outcomes=outcomes, started=started)
-    failed = [o for o in outcomes if o.status == "failed"]
-    logger.info(f"{len(outcomes) - len(failed)} done, {len(failed)} failed; derivatives in {config.output_dir}")
-    for outcome in failed:
-        logger.error(outcome.message)
-    return 1 if failed else 0
+        return contextlib.nullcontext()
+    return ProcessPoolExecutor(max_workers=config.n_cpus, initializer=_init_worker, initargs=(config.verbose,))
+
+
+class Progress:
+    """One log line per finished item ("[3/10] name: done in 1.2 s"), and a bar on a terminal."""
+
+    def __init__(self, *, total: int):
+        self.total, self.finished = total, 0
+        self._bar = self._redirect = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            self._bar = tqdm(total=total, unit="item", leave=False, file=sys.stderr)
+            self._redirect = logging_redirect_tqdm(loggers=[logger])
+
+    def __enter__(self):
+        if self._redirect is not None:
+            self._redirect.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._redirect.__exit__(*exc)
+            self._bar.close()
+        return False
+
+    def run(self, pool, jobs: list[tuple[str, object, dict]]) -> list[Outcome]:
+        """Outcomes of ``jobs`` (name, function, keyword arguments) in their order, each reported when
+        it finishes; in ``pool`` when given, else here one after the other."""
+        if pool is None:
+            return [self._report(job[1](**job[2])) for job in jobs]
+        from concurrent.futures import as_completed
+
+        futures = {pool.submit(function, **kwargs): name for name, function, kwargs in jobs}
+        done = {}
+        for future in as_completed(futures):
+            done[future] = self._report(_result(future, futures[future]))
+        return [done[future] for future in futures]
+
+    def _report(self, outcome: Outcome) -> Outcome:
+        self.finished += 1
+        text = f"[{self.finished}/{self.total}] {outcome.recording}: {outcome.status} in {outcome.seconds:.1f} s"
+        note = " (the error is listed at the end)" if outcome.status == "failed" else (
+            f" ({outcome.message})" if outcome.message else "")
+        logger.info(text + note)
+        if self._bar is not None:
+            self._bar.update()
+        return outcome
+
+
+def log_summary(recorded: list[Outcome], reported: list[Outcome]) -> None:
+    """A table of every item's status and time, the counts, then one error line per failure."""
+    items = recorded + reported
+    width = max([len(o.recording) for o in items] + [4])
+    lines = [f"{'item':<{width}}  {'status':<8} {'seconds':>8}"]
+    lines += [f"{o.recording:<{width}}  {o.status:<8} {o.seconds:>8.1f}" for o in items]
+    logger.info("summary:\n" + "\n".join(lines))
+
+    def counts(outcomes):
+        return ", ".join(f"{sum(o.status == s for o in outcomes)} {s}" for s in ("done", "failed", "skipped"))
+
+    logger.info(f"recordings: {counts(recorded)}; reports: {counts(reported)}")
+    for outcome in items:
+        if outcome.status == "failed":
+            logger.error(outcome.message)
 
 
 def _init_worker(verbose: int) -> None:
@@ -75,19 +151,35 @@ def _init_worker(verbose: int) -> None:
     mne.set_log_level("error" if verbose < 2 else "info")
 
 
-def _result(future, bids_path) -> Outcome:
-    """A worker's outcome; a worker that died (e.g. out of memory) fails only its recording."""
+def _result(future, name: str) -> Outcome:
+    """A worker's outcome; a worker that died (e.g. out of memory) fails only its item."""
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - BrokenProcessPool and the like
-        return Outcome(Path(bids_path.fpath).name, "failed", 0.0,
-                       f"{bids_path.fpath}: the worker process failed ({type(exc).__name__}: {exc})")
+        return Outcome(name, "failed", 0.0, f"{name}: the worker process failed ({type(exc).__name__}: {exc})")
 
 
-def _report(outcome: Outcome) -> Outcome:
-    if outcome.status == "done":
-        logger.info(f"{outcome.recording}: done in {outcome.seconds:.1f} s")
-    return outcome
+def write_participant_report(output_dir: Path, *, subject: str, skip_if_current: bool = False) -> Outcome:
+    """Write ``sub-<label>.html`` from the participant's outputs; never raises."""
+    from bids_app.derivatives import write_atomic
+    from bids_app.reports import participant_report, recording_stems
+
+    path = output_dir / f"sub-{subject}.html"
+    started = time.perf_counter()
+    if not recording_stems(output_dir, subject=subject):
+        path.unlink(missing_ok=True)
+        return Outcome(path.name, "skipped", 0.0, "no recording of this participant has outputs")
+    if skip_if_current and path.is_file():
+        return Outcome(path.name, "skipped", 0.0, "its recordings are unchanged")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            write_atomic(path, participant_report(output_dir, subject=subject))
+        return Outcome(path.name, "done", time.perf_counter() - started)
+    except Exception as exc:
+        logger.debug("report failed", exc_info=True)
+        return Outcome(path.name, "failed", time.perf_counter() - started,
+                       f"{path}: report not written ({type(exc).__name__}: {exc})")
 
 
 def process_recording(bids_path, *, config: Config, contrasts: dict[str, dict[str, float]]) -> Outcome:
@@ -96,14 +188,25 @@ def process_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     Outputs of this recording from an earlier run that this run does not rewrite are removed,
     also when it fails, so the output directory never mixes results of different runs.
     """
+    from bids_app.recording import input_fingerprint
+    from bids_app.sidecars import generated_by
+
     name = Path(bids_path.fpath).name
     started = time.perf_counter()
     warn = RecordingWarnings(name)
     try:
+        inputs = input_fingerprint(bids_path, roi_file=config.analysis.roi_file)
+        record = json.loads(json.dumps(generated_by(config.analysis, inputs=inputs)))
+        previous = _previous_record(bids_path, config.output_dir)
+        if previous == record and not config.overwrite and _outputs_complete(bids_path, config.output_dir):
+            return Outcome(name, "skipped", time.perf_counter() - started,
+                           "outputs of the same version, options and inputs exist; --overwrite redoes them")
+        if previous is not None and previous != record:
+            logger.warning(f"{name}: replacing outputs made with {_difference(previous, record)}")
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = warn.from_library
-            files = analyse_recording(bids_path, config=config, contrasts=contrasts, warn=warn)
+            files = analyse_recording(bids_path, config=config, contrasts=contrasts, inputs=inputs, warn=warn)
         _write_all(files)
         _remove_outputs(bids_path, config.output_dir, keep=set(files))
         return Outcome(name, "done", time.perf_counter() - started, warnings=warn.messages)
@@ -140,20 +243,25 @@ class RecordingWarnings:
 
 
 def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[str, float]],
-                      warn: RecordingWarnings) -> dict[Path, str]:
-    """All output files of one recording, as {path: text}, computed before anything is written."""
+                      warn: RecordingWarnings, inputs: dict[str, str] | None = None) -> dict[Path, str]:
+    """All output files of one recording, as {path: text}, computed before anything is written.
+
+    ``inputs``: checksums of the input files (see recording.input_fingerprint), computed when not given.
+    """
     from bids_app import sidecars
     from bids_app.derivatives import json_text, output_path, tsv_text
     from bids_app.design import build_design
     from bids_app.events import read_events
     from bids_app.glm import fit_glm, noise_model_order
     from bids_app.preprocessing import assess_channels, to_haemoglobin
-    from bids_app.recording import coordinate_system, read_channels_tsv, read_raw_intensity
+    from bids_app.recording import coordinate_system, input_fingerprint, read_channels_tsv, read_raw_intensity
     from bids_app.rois import read_roi_file, resolve_rois, roi_signal_indices
     from bids_app.tables import channel_table, contrast_table, roi_table
 
     options = config.analysis
     source = str(bids_path.fpath)
+    if inputs is None:
+        inputs = input_fingerprint(bids_path, roi_file=options.roi_file)
     raw = read_raw_intensity(bids_path)
     events = read_events(bids_path, duration_s=raw.times[-1] + 1 / raw.info["sfreq"],
                          stim_dur=options.stim_dur, warn=warn)
@@ -196,7 +304,7 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
         path("design", ".tsv"): tsv_text(design),
         path("design", ".json"): json_text(sidecars.design_sidecar(
             design_columns=columns, conditions=conditions, sfreq=haemo.sfreq, options=options,
-            ar_order=ar_order, short_regressors=short_names)),
+            ar_order=ar_order, short_regressors=short_names, inputs=inputs)),
         path("stats", ".tsv", "channel"): tsv_text(channel_table(
             fit, ch_names=haemo.ch_names, design_columns=columns, conditions=conditions, rows=long_rows)),
         path("stats", ".json", "channel"): json_text(sidecars.channel_stats_sidecar(noise_model=fit.noise_model)),
@@ -206,7 +314,8 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
         path("stats", ".json", "roi"): json_text(sidecars.roi_stats_sidecar(rois=rois, noise_model=fit.noise_model)),
         path("channels", ".tsv", "qc"): tsv_text(qc),
         path("channels", ".json", "qc"): json_text(sidecars.qc_channels_sidecar(
-            sci_threshold=options.sci_threshold, warnings=list(warn.messages))),
+            sci_threshold=options.sci_threshold, coordinate_system=coordinate_system(bids_path),
+            warnings=list(warn.messages))),
     }
     if contrasts:
         files[path("stats", ".tsv", "contrast")] = tsv_text(contrast_table(
@@ -242,6 +351,44 @@ def _contrasts_of_recording(contrasts: dict[str, dict[str, float]], conditions: 
         else:
             kept[expression] = weights
     return kept
+
+
+def _previous_record(bids_path, output_dir: Path) -> dict | None:
+    """The GeneratedBy record of this recording's existing outputs (None without readable ones)."""
+    from bids_app.derivatives import output_path
+
+    path = output_path(bids_path, output_dir, suffix="design", extension=".json")
+    try:
+        return json.loads(path.read_text()).get("GeneratedBy") or {}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _outputs_complete(bids_path, output_dir: Path) -> bool:
+    from bids_app.derivatives import output_path
+
+    expected = [("design", ".tsv", None)] + [(s, ".tsv", d) for s, d in
+                                             (("stats", "channel"), ("stats", "roi"), ("channels", "qc"))]
+    return all(output_path(bids_path, output_dir, suffix=s, extension=e, description=d).is_file()
+               for s, e, d in expected)
+
+
+def _difference(previous: dict, record: dict) -> str:
+    """What made earlier outputs differ: "fnirs-glm 0.0.9, other options (noise_model: ar1 -> auto)"."""
+    if not previous:
+        return "an unknown version (no readable record)"
+    parts = [f"fnirs-glm {previous.get('Version', '?')}"]
+    old, new = previous.get("Options", {}), record["Options"]
+    changed = [f"{k}: {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if changed:
+        parts.append(f"other options ({'; '.join(changed)})")
+    if previous.get("InputChecksums") != record["InputChecksums"]:
+        old_inputs, new_inputs = previous.get("InputChecksums", {}), record["InputChecksums"]
+        files = sorted(f for f in set(old_inputs) | set(new_inputs) if old_inputs.get(f) != new_inputs.get(f))
+        parts.append(f"other inputs ({', '.join(files)} changed)")
+    return ", ".join(parts)
 
 
 OUTPUT_PATTERNS = ("design.*", "desc-*_stats.*", "desc-qc_channels.*")

@@ -114,6 +114,7 @@ def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: AnalysisOptions
             "wavelength_nominal": float(raw.info["chs"][index]["loc"][9]),
             "units": _described(described, name, "units", "V"),
             "distance_mm": round(float(distance_mm[index]), 3),
+            **_midpoint(raw.info["chs"][index]["loc"]),
             "role": str(role[index]),
             "sci": sci[index],
             "status": "bad" if channel_pair(name) in bad_pairs else "good",
@@ -164,6 +165,11 @@ def resample_columns(columns: np.ndarray, *, native_sfreq: float, sfreq: float) 
     info = mne.create_info(columns.shape[1], native_sfreq, ch_types="misc", verbose="error")
     raw = mne.io.RawArray(columns.T, info, verbose="error")
     return resample(raw, sfreq=sfreq).get_data().T
+
+
+def _midpoint(loc) -> dict[str, float]:
+    """The channel's position (midpoint of source and detector, metres) as MNE holds it."""
+    return {axis: round(float(value), 6) for axis, value in zip(("x", "y", "z"), loc[:3])}
 
 
 def _described(described: pd.DataFrame, name: str, column: str, default: str) -> str:

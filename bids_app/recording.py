@@ -107,3 +107,25 @@ def _few(names: list[str], limit: int = 5) -> str:
         return "none"
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
+
+
+INPUT_SIDECARS = (("events", ".tsv"), ("channels", ".tsv"), ("nirs", ".json"), ("coordsystem", ".json"),
+                  ("optodes", ".tsv"))
+
+
+def input_fingerprint(bids_path, *, roi_file: str | None = None) -> dict[str, str]:
+    """SHA-256 (first 16 hex digits) of every input file that shapes a recording's outputs."""
+    import hashlib
+
+    paths = [Path(bids_path.fpath)] + [sidecar(bids_path, suffix=s, extension=e) for s, e in INPUT_SIDECARS]
+    if roi_file:
+        paths.append(Path(roi_file))
+    fingerprint = {}
+    for path in paths:
+        if path is not None and path.is_file():
+            digest = hashlib.sha256()
+            with open(path, "rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+            fingerprint[path.name] = digest.hexdigest()[:16]
+    return fingerprint

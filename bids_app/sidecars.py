@@ -50,7 +50,8 @@ def contrast_stats_sidecar(*, contrasts: dict[str, dict[str, float]], noise_mode
     }
 
 
-def qc_channels_sidecar(*, sci_threshold: float | None, warnings: list[str]) -> dict:
+def qc_channels_sidecar(*, sci_threshold: float | None, coordinate_system: str | None,
+                        warnings: list[str]) -> dict:
     return {
         "Description": "Quality of every channel of channels.tsv and whether it entered the GLM.",
         "name": {"Description": "Channel name, as in channels.tsv"},
@@ -60,6 +61,10 @@ def qc_channels_sidecar(*, sci_threshold: float | None, warnings: list[str]) -> 
         "detector": _CHANNEL_COLUMNS["detector"],
         "wavelength_nominal": {"Description": "Nominal wavelength", "Units": "nm"},
         "distance_mm": {"Description": "Source-detector distance", "Units": "mm"},
+        **{axis: {"Description": f"{axis} of the channel position (midpoint of source and detector) in "
+                  "the frame of the recording's optode positions: MNE's head frame (RAS from the nasion "
+                  "and ears) when the file has landmarks, else the file's own coordinates", "Units": "m"}
+           for axis in ("x", "y", "z")},
         "role": {"Description": "Use of the channel by distance", "Levels": {
             "long": "a measurement channel, modelled by the GLM",
             "short": "a short-separation channel, source of the nuisance regressors",
@@ -70,12 +75,13 @@ def qc_channels_sidecar(*, sci_threshold: float | None, warnings: list[str]) -> 
             "good": "used", "bad": "excluded from the GLM, the ROIs and the short-channel regressors"}},
         "status_description": {"Description": "Why the channel is bad"},
         "SCIThreshold": sci_threshold,
+        "NIRSCoordinateSystem": coordinate_system or "n/a",
         "Warnings": warnings,
     }
 
 
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options,
-                   ar_order: int, short_regressors: list[str]) -> dict:
+                   ar_order: int, short_regressors: list[str], inputs: dict[str, str]) -> dict:
     return {
         "Description": "Design matrix fitted to every haemoglobin signal of the recording; one row "
         "per sample of the resampled signals.",
@@ -98,7 +104,19 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "Columns": {c: ("condition: events convolved with the HRF" if c in conditions else
                         "short-channel nuisance regressor (uM)" if c in short_regressors else
                         "constant" if c == "constant" else "cosine drift") for c in design_columns},
+        "GeneratedBy": generated_by(options, inputs=inputs),
     }
+
+
+def generated_by(options, *, inputs: dict[str, str]) -> dict:
+    """Version, participant-level options and input checksums behind a recording's outputs.
+
+    A rerun compares this record with the one on disk to skip recordings that are up to date.
+    """
+    from bids_app import __version__
+
+    return {"Name": "fnirs-glm", "Version": __version__, "Options": options.participant_level(),
+            "InputChecksums": inputs}
 
 
 _GROUP_COLUMNS = {

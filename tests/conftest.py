@@ -41,3 +41,19 @@ def tree_checksum(root: Path) -> dict[str, str]:
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() + oct(p.stat().st_mode)
         for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory):
+    """Participant and group level on a simulated 5-participant tapping study (10-min recordings),
+    with a contrast and q-masked group maps; shared by the group and report tests."""
+    from bids_app.cli import main
+    from bids_app.simulate import SimulationOptions, simulate_dataset
+
+    root = tmp_path_factory.mktemp("group")
+    bids = simulate_dataset(root / "bids", options=SimulationOptions(subjects=5, duration_s=600, seed=4))
+    out = root / "out"
+    assert main([str(bids), str(out), "participant", "--n_cpus", "2", "--skip_bids_validator",
+                 "--contrast", "Tapping/Left - Tapping/Right"]) == 0
+    assert main([str(bids), str(out), "group", "--topomap-q-threshold", "0.05"]) == 0
+    return bids, out

@@ -11,21 +11,6 @@ from bids_app.group import TABLES, add_inference, fit_summary, read_participant_
 from tests.conftest import EXAMPLE
 
 
-@pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    """Participant and group level on a simulated 5-participant tapping study (10-min recordings)."""
-    from bids_app.cli import main
-    from bids_app.simulate import SimulationOptions, simulate_dataset
-
-    root = tmp_path_factory.mktemp("group")
-    bids = simulate_dataset(root / "bids", options=SimulationOptions(subjects=5, duration_s=600, seed=4))
-    out = root / "out"
-    assert main([str(bids), str(out), "participant", "--n_cpus", "2", "--skip_bids_validator",
-                 "--contrast", "Tapping/Left - Tapping/Right"]) == 0
-    assert main([str(bids), str(out), "group"]) == 0
-    return bids, out
-
-
 def _group(out, description):
     return pd.read_csv(out / f"task-tapping_desc-{description}_stats.tsv", sep="\t")
 

@@ -1,0 +1,110 @@
+"""Group-level figures (PNG in OUTPUT_DIR/figures/) and the group report of one task."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from bids_app import figures
+from bids_app.config import Config
+
+logger = logging.getLogger("fnirs_glm")
+
+
+def write_figures_and_report(config: Config, *, task: str, results: dict[str, tuple[pd.DataFrame, dict]],
+                             group_by: str | None) -> Path:
+    """Figures of the group tables of ``task`` and ``task-<label>_report.html``; returns the report path."""
+    from bids_app.derivatives import write_atomic
+    from bids_app.logs import library_versions
+    from bids_app.methods import methods_paragraph
+    from bids_app.reports import group_report
+
+    output_dir = config.output_dir
+    records = participant_records(output_dir, task=task)
+    notes = mixed_record_notes(records)
+    for note in notes:
+        logger.warning(f"task {task}: {note}")
+    images: dict[str, bytes] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        figures_of_task = task_figures(output_dir, task=task, results=results, group_by=group_by,
+                                       q_threshold=config.analysis.topomap_q_threshold, notes=notes)
+    for name, (caption, png) in figures_of_task.items():
+        write_atomic(output_dir / "figures" / name, png)
+        images[f"{caption} (figures/{name})"] = png
+    options = next(iter(records.values()), {}).get("Options")
+    methods = (methods_paragraph(options=options, versions=library_versions(),
+                                 group_method=config.analysis.group_method,
+                                 covariates=config.analysis.group_covariates)
+               if options else (("The participant-level options are not recorded in the design sidecars "
+                                "(outputs of an older fnirs-glm): no methods paragraph."), []))
+    report = output_dir / f"task-{task}_report.html"
+    write_atomic(report, group_report(task=task, results=results, images=images, methods=methods,
+                                      versions=library_versions(), notes=notes))
+    return report
+
+
+def participant_records(output_dir: Path, *, task: str) -> dict[str, dict]:
+    """Recording -> GeneratedBy record of its design sidecar (version, options, input checksums)."""
+    records = {}
+    for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*design.json")):
+        try:
+            records[path.name.removesuffix("_design.json")] = json.loads(path.read_text()).get("GeneratedBy", {})
+        except (OSError, ValueError):
+            records[path.name.removesuffix("_design.json")] = {}
+    return records
+
+
+def mixed_record_notes(records: dict[str, dict]) -> list[str]:
+    """Warnings when the participant outputs come from several versions or option sets."""
+    notes = []
+    versions = sorted({str(r.get("Version", "unknown")) for r in records.values()})
+    if len(versions) > 1:
+        notes.append(f"participant outputs come from several fnirs-glm versions ({', '.join(versions)})")
+    option_sets = {json.dumps(r.get("Options"), sort_keys=True) for r in records.values()}
+    if len(option_sets) > 1:
+        notes.append(f"participant outputs were made with {len(option_sets)} different option sets: "
+                     "rerun the participant level with one configuration")
+    return notes
+
+
+def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.DataFrame, dict]],
+                 group_by: str | None, q_threshold: float | None, notes: list[str]) -> dict[str, tuple[str, bytes]]:
+    """File name -> (caption, PNG) of the topographic maps and the ROI plot of one task."""
+    from bids_app.reports import read_json, read_tsv
+
+    drawn: dict[str, tuple[str, bytes]] = {}
+    qc_paths = sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*desc-qc_channels.tsv"))
+    positions = figures.channel_positions([read_tsv(p) for p in qc_paths])
+    coordinate_system = read_json(qc_paths[0].with_suffix(".json")).get("NIRSCoordinateSystem") if qc_paths else None
+    masked = f", channels with q \u2265 {q_threshold:g} drawn as 0" if q_threshold is not None else ""
+    for description, panel in (("channel", "condition"), ("contrast", "contrast")):
+        if description not in results:
+            continue
+        if positions.empty:
+            notes.append("no channel positions in the participant QC tables: topographic maps not drawn")
+            break
+        rows = _with_panel(results[description][0], panel=panel, group_by=group_by)
+        flat = figures.is_flat_layout(positions, coordinate_system=coordinate_system)
+        fig = figures.topomap_figure(rows, positions, panel_column="panel", flat=flat, q_threshold=q_threshold,
+                                     title=f"task {task}: group {description} effects")
+        drawn[f"task-{task}_desc-{description}_topomap.png"] = (
+            f"Group {description} effects (\u00b5M) per {panel}, HbO and HbR{masked}", figures.png_bytes(fig))
+    if "roi" in results:
+        rows = _with_panel(results["roi"][0], panel="condition", group_by=group_by)
+        fig = figures.roi_figure(rows.assign(condition=rows["panel"]), title=f"task {task}: group ROI effects")
+        drawn[f"task-{task}_desc-roi_effects.png"] = ("Group ROI effects (\u00b5M) with 95% intervals",
+                                                      figures.png_bytes(fig))
+    return drawn
+
+
+def _with_panel(rows: pd.DataFrame, *, panel: str, group_by: str | None) -> pd.DataFrame:
+    """``rows`` with a ``panel`` column: the condition (or contrast), with the covariate level if any."""
+    label = rows[panel].astype(str)
+    if group_by:
+        label = label + " \u00b7 " + rows[group_by].astype(str)
+    return rows.assign(panel=label)

@@ -1,0 +1,96 @@
+"""A methods paragraph, with references, that states what was done with which parameters."""
+
+from __future__ import annotations
+
+REFERENCES = {
+    "mne": "Gramfort A, et al. (2013). MEG and EEG data analysis with MNE-Python. Front. Neurosci. 7:267.",
+    "mne-nirs": "Luke R, et al. (2021). Analysis methods for measuring passive auditory fNIRS responses generated "
+    "by a block-design paradigm. Neurophotonics 8(2):025008.",
+    "mne-bids": "Appelhoff S, et al. (2019). MNE-BIDS: Organizing electrophysiological data into the BIDS format "
+    "and facilitating their analysis. J. Open Source Softw. 4:1896.",
+    "nilearn": "Abraham A, et al. (2014). Machine learning for neuroimaging with scikit-learn. Front. "
+    "Neuroinform. 8:14.",
+    "sci": "Pollonini L, et al. (2014). Auditory cortex activation to natural speech and simulated cochlear "
+    "implant speech measured with functional near-infrared spectroscopy. Hear. Res. 309:84-93.",
+    "short": "Santosa H, et al. (2020). Quantitative comparison of correction techniques for removing systemic "
+    "physiological signal in functional near-infrared spectroscopy studies. Neurophotonics 7(3):035009.",
+    "ar": "Barker JW, Aarabi A, Huppert TJ (2013). Autoregressive model based algorithm for correcting motion "
+    "and serially correlated errors in fNIRS. Biomed. Opt. Express 4(8):1366-1379.",
+    "statsmodels": "Seabold S, Perktold J (2010). statsmodels: Econometric and statistical modeling with Python. "
+    "Proc. 9th Python in Science Conference.",
+    "dl": "DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. Control. Clin. Trials 7(3):177-188.",
+    "bh": "Benjamini Y, Hochberg Y (1995). Controlling the false discovery rate: a practical and powerful "
+    "approach to multiple testing. J. R. Stat. Soc. B 57(1):289-300.",
+}
+
+_SHORT = {
+    "none": "No short-channel regression was applied.",
+    "mean": "The means of the good short-channel HbO and HbR signals entered the design as nuisance "
+    "regressors (short-channel regression) [short].",
+    "all": "Every good short-channel signal entered the design as a nuisance regressor (short-channel "
+    "regression) [short].",
+}
+
+
+def methods_paragraph(*, options: dict, versions: dict[str, str], group_method: str | None = None,
+                      covariates: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+    """(paragraph, references cited in it). ``options`` are the participant-level options."""
+    o = options
+    noise = {"ols": "ordinary least squares (no noise model)",
+             "ar1": "an AR(1) noise model (prewhitening)",
+             "auto": f"an AR(P) noise model with P = 4 x the sampling rate ({_order(o['resample_hz'])}) "
+             "fitted to each channel's residuals (prewhitening)"}[o["noise_model"]]
+    duration = ("each event's duration from events.tsv" if o.get("stim_dur") is None
+                else f"a duration of {o['stim_dur']:g} s for every event")
+    sci = (f"Channel pairs with a scalp coupling index below {o['sci_threshold']:g} [sci], pairs marked bad in "
+           "channels.tsv and pairs with flat or invalid intensity were excluded."
+           if o.get("sci_threshold") is not None else
+           "Pairs marked bad in channels.tsv and pairs with flat or invalid intensity were excluded; the scalp "
+           "coupling index [sci] was computed for quality control but not used to exclude channels.")
+    text = [
+        (f"fNIRS data were analysed with fnirs-glm {versions.get('fnirs-glm', '?')} (MNE-Python "
+        f"{versions.get('mne', '?')} [mne], MNE-BIDS {versions.get('mne-bids', '?')} [mne-bids], nilearn "
+        f"{versions.get('nilearn', '?')} [nilearn], statsmodels {versions.get('statsmodels', '?')} [statsmodels]), "
+        "following the MNE-NIRS group-level GLM approach [mne-nirs]."),
+        ("Raw intensity was converted to optical density and to changes in oxygenated (HbO) and deoxygenated "
+        f"(HbR) haemoglobin concentration with the modified Beer-Lambert law (partial pathlength factor "
+        f"{o['ppf']:g})."),
+        sci,
+        f"Signals were resampled to {o['resample_hz']:g} Hz.",
+        (f"Source-detector pairs closer than {o['short_channel_max_mm']:g} mm were short channels; pairs between "
+        f"{o['long_channel_min_mm']:g} and {o['long_channel_max_mm']:g} mm were analysed."),
+        _SHORT[o["short_regression"]],
+        f"Each recording was modelled by a general linear model whose condition regressors were boxcars of "
+        f"{duration} convolved with the {o['hrf'].upper() if o['hrf'] == 'spm' else 'Glover'} haemodynamic "
+        "response function [nilearn], "
+        + ("built at the recording's sampling rate and resampled exactly as the data"
+           if o["design_rate"] == "native" else "built at the resampled rate")
+        + f", with cosine drift regressors up to {o['drift_high_pass']:g} Hz and a constant, fitted with "
+        f"{noise} [ar].",
+        "Regions of interest were the averages of their good long channels"
+        + (f" as defined in {o['roi_file']}." if o.get("roi_file") else
+           " (left and right hemisphere for head positions, else all long channels)."),
+    ]
+    if o.get("contrast"):
+        text.append("Contrasts of conditions: " + "; ".join(o["contrast"]) + ".")
+    if group_method == "mixedlm":
+        text.append("Participant effects (in uM) were aggregated with linear mixed-effects models with a fixed "
+                    "effect per region (or channel) x condition x chroma and a random intercept per participant "
+                    "(REML) [statsmodels]; recordings of one participant entered as repeated observations"
+                    + (f"; participants.tsv covariates: {', '.join(covariates)}" if covariates else "") + ".")
+    elif group_method == "summary":
+        text.append("Participant effects (in uM) were aggregated per cell by a DerSimonian-Laird random-effects "
+                    "summary [dl] weighting each participant by its first-level variance plus the "
+                    "between-participant variance.")
+    if group_method:
+        text.append("p-values are two-sided; q-values are Benjamini-Hochberg false discovery rates within each "
+                    "table and chroma [bh]; intervals are 95% Wald intervals.")
+    paragraph = " ".join(text)
+    cited = [key for key in REFERENCES if f"[{key}]" in paragraph]
+    for number, key in enumerate(cited, start=1):
+        paragraph = paragraph.replace(f"[{key}]", f"[{number}]")
+    return paragraph, [REFERENCES[key] for key in cited]
+
+
+def _order(resample_hz: float) -> str:
+    return f"P = {max(1, round(4 * resample_hz))}"

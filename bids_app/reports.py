@@ -1,0 +1,134 @@
+"""HTML reports, built from what is in OUTPUT_DIR (so a report always matches the files beside it).
+
+- ``sub-<label>.html`` (participant level): per recording, a summary, the channel quality, the design
+  matrix, maps of the channel effects per condition and the ROI table;
+- ``task-<label>_report.html`` (group level): model summaries, figures, tables, software versions and
+  a methods paragraph with references.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bids_app import figures
+from bids_app import report_html as html
+
+QC_COLUMNS = ["name", "distance_mm", "role", "sci", "status", "status_description"]
+
+
+def read_tsv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def recording_stems(output_dir: Path, *, subject: str) -> list[Path]:
+    """``.../sub-X_..._`` prefixes (as paths) of the recordings of a participant in OUTPUT_DIR."""
+    designs = sorted(output_dir.glob(f"sub-{subject}/**/nirs/sub-{subject}_*design.tsv"))
+    return [d.with_name(d.name[: -len("design.tsv")]) for d in designs]
+
+
+def participant_report(output_dir: Path, *, subject: str) -> str:
+    stems = recording_stems(output_dir, subject=subject)
+    body = [html.paragraph(f"{len(stems)} recording(s) of participant {subject}. "
+                           "Effects are in \u00b5M; every table is a file beside this report.")]
+    body.append(html.bullet_list([stem.name.rstrip("_") for stem in stems]))
+    for stem in stems:
+        body += _recording_section(stem)
+    return html.page(title=f"fnirs-glm: participant {subject}", body=body)
+
+
+def _recording_section(stem: Path) -> list[str]:
+    name = stem.name.rstrip("_")
+    design = read_tsv(Path(f"{stem}design.tsv"))
+    design_info = read_json(Path(f"{stem}design.json"))
+    qc = read_tsv(Path(f"{stem}desc-qc_channels.tsv"))
+    qc_info = read_json(Path(f"{stem}desc-qc_channels.json"))
+    channels = read_tsv(Path(f"{stem}desc-channel_stats.tsv"))
+    rois = read_tsv(Path(f"{stem}desc-roi_stats.tsv"))
+    pairs = qc.assign(pair=qc["name"].str.split(" ").str[0]).drop_duplicates("pair")
+    bad = qc[qc["status"] == "bad"]
+    sfreq = design_info.get("SamplingFrequency")
+    section = [html.heading(name, anchor=name)]
+    section.append(html.definitions({
+        "Duration": f"{len(design) / sfreq:.0f} s ({len(design)} samples at {sfreq:g} Hz)" if sfreq else "n/a",
+        "Conditions": ", ".join(design_info.get("Conditions", [])),
+        "Pairs": ", ".join(f"{n} {role}" for role, n in pairs["role"].value_counts().items()),
+        "Bad pairs": f"{bad['name'].str.split(' ').str[0].nunique()} of {len(pairs)}",
+        "Noise model": design_info.get("NoiseModel", "n/a"),
+        "Short-channel regressors": ", ".join(design_info.get("ShortChannelRegressors", [])) or "none",
+        "Median scalp coupling index": f"{qc['sci'].median():.3f}" if qc["sci"].notna().any() else "n/a",
+    }))
+    warnings = qc_info.get("Warnings", [])
+    if warnings:
+        section.append(html.heading("Warnings", level=3))
+        section.append(html.bullet_list(warnings, css_class="warn"))
+    section.append(html.heading("Channel quality", level=3))
+    if len(bad):
+        section.append(html.paragraph(f"Bad channels ({len(bad)}) and why:"))
+        section.append(html.table(bad[QC_COLUMNS]))
+    else:
+        section.append(html.paragraph("No bad channel."))
+    section.append(html.details(f"All {len(qc)} channels", html.table(qc[QC_COLUMNS])))
+    section.append(html.heading("Design matrix", level=3))
+    section.append(html.image(figures.png_bytes(figures.design_figure(design, title=name)),
+                              alt=f"design matrix of {name}",
+                              caption="Columns: conditions, short-channel regressors, cosine drifts, constant."))
+    section.append(html.heading("Channel effects", level=3))
+    positions = figures.channel_positions([qc])
+    if len(positions):
+        flat = figures.is_flat_layout(positions, coordinate_system=qc_info.get("NIRSCoordinateSystem"))
+        fig = figures.topomap_figure(channels, positions, panel_column="condition", flat=flat,
+                                     title=f"{name}: channel effects")
+        section.append(html.image(figures.png_bytes(fig), alt=f"channel effect maps of {name}",
+                                  caption="GLM effect per long channel, condition and chroma (\u00b5M)."))
+    else:
+        section.append(html.paragraph("No channel positions: maps not drawn.", css_class="warn"))
+    section.append(html.heading("Regions of interest", level=3))
+    section.append(html.table(rois))
+    return section
+
+
+def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], images: dict[str, bytes],
+                 methods: tuple[str, list[str]], versions: dict[str, str], notes: list[str]) -> str:
+    """``results``: table description -> (group table, its sidecar); ``images``: caption -> PNG."""
+    first = next(iter(results.values()))[1]
+    body = [html.paragraph(f"Group-level results of task {task}: {len(first.get('Participants', []))} "
+                           f"participants, {len(first.get('Recordings', []))} recordings. Effects in \u00b5M; "
+                           "every table and figure is a file beside this report.")]
+    if notes:
+        body.append(html.heading("Notes"))
+        body.append(html.bullet_list(notes, css_class="warn"))
+    body.append(html.heading("Methods"))
+    paragraph, references = methods
+    body.append(html.paragraph(paragraph, css_class="methods"))
+    body.append(html.heading("References", level=3))
+    body.append("<ol>" + "".join(f"<li>{html.escape(r)}</li>" for r in references) + "</ol>")
+    body.append(html.heading("Figures"))
+    for caption, png in images.items():
+        body.append(html.image(png, alt=caption, caption=caption))
+    body.append(html.heading("Models and tables"))
+    for description, (rows, sidecar) in results.items():
+        body.append(html.heading(f"{description} table", level=3))
+        body.append(html.definitions({
+            "Model": sidecar.get("Model", "n/a"),
+            "Formula": sidecar.get("Formula") or "n/a",
+            "Participants": ", ".join(sidecar.get("Participants", [])),
+            "Rows": len(rows),
+            "Rows with q < 0.05": int((rows["q"] < 0.05).sum()),
+        }))
+        if sidecar.get("Warnings"):
+            body.append(html.bullet_list(sidecar["Warnings"], css_class="warn"))
+        table_html = html.table(rows)
+        body.append(table_html if len(rows) <= 60 else html.details(f"All {len(rows)} rows", table_html))
+    body.append(html.heading("Software"))
+    body.append(html.definitions(versions))
+    return html.page(title=f"fnirs-glm: group report, task {task}", body=body)

@@ -1,0 +1,151 @@
+"""Figures and HTML reports: what they show is what the tables say, and the files stand alone."""
+
+import base64
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bids_app import figures
+from bids_app.config import AnalysisOptions
+from bids_app.methods import REFERENCES, methods_paragraph
+from tests.conftest import EXAMPLE
+
+IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def _embedded_images(html: str) -> list[bytes]:
+    return [base64.b64decode(data) for data in IMG.findall(html)]
+
+
+def _png_shape(png: bytes) -> tuple[int, ...]:
+    import matplotlib.image
+
+    return matplotlib.image.imread(io.BytesIO(png), format="png").shape
+
+
+def _assert_self_contained(html: str) -> None:
+    """No resource is fetched from anywhere: every src/href is an embedded image or an in-page anchor."""
+    assert "<script" not in html
+    for attribute, value in re.findall(r'\b(src|href)="([^"]*)"', html):
+        assert value.startswith(("data:image/png;base64,", "#")), (attribute, value[:60])
+
+
+@pytest.mark.slow
+def test_group_report_embeds_the_figures_written_beside_it(simulated):
+    _, out = simulated
+    report = (out / "task-tapping_report.html").read_text()
+    _assert_self_contained(report)
+    files = {p.name: p.read_bytes() for p in (out / "figures").glob("*.png")}
+    assert set(files) == {"task-tapping_desc-channel_topomap.png", "task-tapping_desc-contrast_topomap.png",
+                          "task-tapping_desc-roi_effects.png"}
+    assert sorted(_embedded_images(report)) == sorted(files.values())
+    for png in files.values():
+        height, width, _ = _png_shape(png)
+        assert height > 300 and width > 400
+    # the tables in the report are the group tables
+    roi = pd.read_csv(out / "task-tapping_desc-roi_stats.tsv", sep="\t")
+    for effect in roi["effect"]:
+        assert f">{effect:.3g}<" in report
+    assert f"Rows with q &lt; 0.05</dt><dd>{int((roi['q'] < 0.05).sum())}<" in report
+    assert "01, 02, 03, 04, 05" in report and "effect ~ -1 + roi:condition:chroma" in report
+    # the methods paragraph states the parameters that were used and cites what it names
+    methods = re.search(r'<p class="methods">(.*?)</p>', report).group(1)
+    for phrase in ("fnirs-glm 0.1.0", "partial pathlength factor 6", "resampled to 0.6 Hz",
+                   "AR(P) noise model", "Tapping/Left - Tapping/Right", "random intercept per participant",
+                   "Benjamini-Hochberg"):
+        assert phrase in methods, phrase
+    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", methods)})
+    references = re.findall(r"<li>(.*?)</li>", report.split("<h3>References</h3>")[1].split("</ol>")[0])
+    assert cited == list(range(1, len(references) + 1)) and len(references) >= 6
+    assert "mne" in report and "statsmodels" in report  # software versions
+
+
+@pytest.mark.slow
+def test_participant_reports_show_each_recording(simulated):
+    _, out = simulated
+    for k in range(1, 6):
+        html = (out / f"sub-{k:02d}.html").read_text()
+        _assert_self_contained(html)
+        images = _embedded_images(html)
+        assert len(images) == 2  # design matrix, channel maps
+        assert all(min(_png_shape(png)[:2]) > 200 for png in images)
+        assert f"sub-{k:02d}_task-tapping" in html and "Tapping/Left, Tapping/Right" in html
+        roi = pd.read_csv(out / f"sub-{k:02d}" / "nirs" / f"sub-{k:02d}_task-tapping_desc-roi_stats.tsv", sep="\t")
+        assert all(f">{value:.3g}<" in html for value in roi["effect"])
+
+
+def test_participant_report_says_which_channels_are_bad_and_why(example_copy, run_cli, tmp_path):
+    channels = example_copy / "sub-02" / "ses-01" / "nirs" / "sub-02_ses-01_task-tapping_channels.tsv"
+    table = pd.read_csv(channels, sep="\t", dtype=str, keep_default_na=False)
+    table.loc[table["name"] == "S1_D1 690", ["status", "status_description"]] = ["bad", "cable loose"]
+    table.to_csv(channels, sep="\t", index=False)
+    out = tmp_path / "out"
+    code, _, err = run_cli(example_copy, out, "participant", "--participant_label", "02", "--skip_bids_validator")
+    assert code == 0, err
+    html = (out / "sub-02.html").read_text()
+    bad_rows = re.search(r"Bad channels \(2\) and why:</p>(.*?)</table>", html, re.DOTALL).group(1)
+    assert "marked bad in channels.tsv (cable loose)" in bad_rows
+    assert "paired wavelength S1_D1 690 is bad" in bad_rows
+    assert "Bad pairs</dt><dd>1 of 51" in html
+
+
+def test_topomap_colour_scale_is_symmetric_and_labelled():
+    positions = pd.DataFrame({"x": [-0.05, -0.03, 0.031, 0.052], "y": [0.0, 0.035, 0.028, 0.004],
+                              "z": [0.09, 0.1, 0.1, 0.09]}, index=["S1_D1", "S1_D2", "S2_D3", "S2_D4"])
+    table = pd.DataFrame({"ch_name": [f"{p} {c}" for c in ("hbo", "hbr") for p in positions.index],
+                          "chroma": ["hbo"] * 4 + ["hbr"] * 4, "condition": "A",
+                          "effect": [0.1, 0.4, -0.2, 0.3, -0.7, 0.0, 0.1, 0.2]})
+    fig = figures.topomap_figure(table, positions, panel_column="condition", flat=False, title="t")
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 2
+    assert all(im.norm.vmin == -0.7 and im.norm.vmax == 0.7 for im in images)
+    assert fig.axes[-1].get_ylabel() == "effect (\u00b5M)"
+    figures.png_bytes(fig)
+
+
+def test_q_mask_draws_non_significant_channels_as_zero():
+    cell = pd.DataFrame({"effect": [0.5, -0.3, 0.2], "q": [0.01, 0.2, 0.05]})
+    values, mask = figures.masked_effects(cell, q_threshold=0.05)
+    assert values.tolist() == [0.5, 0.0, 0.0] and mask.tolist() == [True, False, False]
+    values, mask = figures.masked_effects(cell, q_threshold=None)
+    assert values.tolist() == [0.5, -0.3, 0.2] and mask is None
+
+
+def test_flat_probe_layout_is_drawn_as_it_is():
+    qc = pd.read_csv(EXAMPLE / "sub-01" / "ses-01" / "nirs" /
+                     "sub-01_ses-01_optodes.tsv", sep="\t")
+    assert (qc["z"] == 0).all()  # the example's optodes: a flat 2-D layout (coordsystem "Other")
+    positions = pd.DataFrame({"x": [0.0, 0.03, 0.06, 0.0, 0.03], "y": [0, 0, 0, 0.03, 0.03], "z": 0.0},
+                             index=[f"S{k}_D{k}" for k in range(1, 6)])
+    assert figures.is_flat_layout(positions, coordinate_system="CapTrak")  # all z equal
+    assert figures.is_flat_layout(positions.assign(z=[0, .01, .02, .03, .04]), coordinate_system="Other")
+    assert not figures.is_flat_layout(positions.assign(z=[0, .01, .02, .03, .04]), coordinate_system="CapTrak")
+    table = pd.DataFrame({"ch_name": [f"{p} hbo" for p in positions.index], "chroma": "hbo",
+                          "condition": "A", "effect": np.linspace(-1, 1, 5)})
+    fig = figures.topomap_figure(table, positions, panel_column="condition", flat=True, title="t")
+    assert "flat probe layout" in fig._suptitle.get_text()
+    map_axes = fig.axes[0]
+    assert not map_axes.lines and len(map_axes.get_images()) == 1  # no head outline (lines), one map
+    figures.png_bytes(fig)
+    # a regular grid that cannot be triangulated is drawn as coloured dots, not an error
+    grid = positions.iloc[:4].assign(x=[0, 1, 0, 1], y=[0, 0, 1, 1])
+    fig = figures.topomap_figure(table.iloc[:4], grid, panel_column="condition", flat=True, title="t")
+    assert len(fig.axes[0].collections) == 1 and fig.axes[0].collections[0].get_array().tolist() == \
+        table["effect"].iloc[:4].tolist()
+    figures.png_bytes(fig)
+
+
+def test_methods_paragraph_states_non_default_parameters():
+    options = AnalysisOptions(sci_threshold=0.8, noise_model="ar1", short_regression="none", stim_dur=5,
+                              hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled").participant_level()
+    text, references = methods_paragraph(options=options, versions={"fnirs-glm": "9.9", "mne": "1.0"},
+                                         group_method="summary")
+    for phrase in ("fnirs-glm 9.9", "scalp coupling index below 0.8", "AR(1) noise model", "No short-channel",
+                   "a duration of 5 s", "SPM haemodynamic", "resampled to 1 Hz", "factor 0.1",
+                   "built at the resampled rate", "DerSimonian-Laird"):
+        assert phrase in text, phrase
+    assert references[-2:] == [REFERENCES["dl"], REFERENCES["bh"]]
+    assert sorted({int(n) for n in re.findall(r"\[(\d+)\]", text)}) == list(range(1, len(references) + 1))

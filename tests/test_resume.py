@@ -1,0 +1,94 @@
+"""Reruns: up-to-date recordings are skipped; other options, inputs or versions redo them, and say so."""
+
+import json
+
+import pandas as pd
+
+STEM = "sub-02_ses-01_task-tapping"
+
+
+def _outputs(out):
+    return {p: p.stat().st_mtime_ns for p in (out / "sub-02").rglob("*") if p.is_file()}
+
+
+def _run(run_cli, bids, out, *options):
+    return run_cli(bids, out, "participant", "--participant_label", "02", "--skip_bids_validator", *options)
+
+
+def test_rerun_skips_up_to_date_recordings_and_overwrite_redoes_them(example_copy, run_cli, tmp_path):
+    out = tmp_path / "out"
+    assert _run(run_cli, example_copy, out)[0] == 0
+    before = _outputs(out)
+    report = (out / "sub-02.html").stat().st_mtime_ns
+    code, _, err = _run(run_cli, example_copy, out)
+    assert code == 0
+    assert f"{STEM}_nirs.snirf: skipped" in err and "same version, options and inputs" in err
+    assert "recordings: 0 done, 0 failed, 1 skipped; reports: 0 done, 0 failed, 1 skipped" in err
+    assert _outputs(out) == before and (out / "sub-02.html").stat().st_mtime_ns == report
+    code, _, err = _run(run_cli, example_copy, out, "--overwrite")
+    assert code == 0 and "recordings: 1 done, 0 failed, 0 skipped" in err
+    after = _outputs(out)
+    assert set(after) == set(before) and all(after[p] > before[p] for p in before)
+
+
+def test_other_options_redo_the_recording_with_a_warning(example_copy, run_cli, tmp_path):
+    out = tmp_path / "out"
+    assert _run(run_cli, example_copy, out)[0] == 0
+    code, _, err = _run(run_cli, example_copy, out, "--noise-model", "ar1")
+    assert code == 0
+    assert (f"WARNING: {STEM}_nirs.snirf: replacing outputs made with fnirs-glm 0.1.0, other options "
+            "(noise_model: auto -> ar1)") in err
+    design = json.loads(next(out.rglob(f"{STEM}_design.json")).read_text())
+    assert design["GeneratedBy"]["Options"]["noise_model"] == "ar1" and design["AROrder"] == 1
+
+
+def test_changed_input_redoes_the_recording(example_copy, run_cli, tmp_path):
+    out = tmp_path / "out"
+    assert _run(run_cli, example_copy, out)[0] == 0
+    events = example_copy / "sub-02" / "ses-01" / "nirs" / f"{STEM}_events.tsv"
+    table = pd.read_csv(events, sep="\t")
+    table["duration"] = 5.0
+    table.to_csv(events, sep="\t", index=False)
+    code, _, err = _run(run_cli, example_copy, out)
+    assert code == 0 and f"other inputs ({STEM}_events.tsv changed)" in err
+    assert "recordings: 1 done" in err
+
+
+def test_outputs_of_another_version_are_replaced_with_a_warning(example_copy, run_cli, tmp_path):
+    out = tmp_path / "out"
+    assert _run(run_cli, example_copy, out)[0] == 0
+    sidecar = next(out.rglob(f"{STEM}_design.json"))
+    design = json.loads(sidecar.read_text())
+    design["GeneratedBy"]["Version"] = "0.0.1"
+    sidecar.write_text(json.dumps(design))
+    code, _, err = _run(run_cli, example_copy, out)
+    assert code == 0 and "replacing outputs made with fnirs-glm 0.0.1" in err
+    assert json.loads(sidecar.read_text())["GeneratedBy"]["Version"] == "0.1.0"
+
+
+def test_group_level_warns_when_participants_were_analysed_differently(example_copy, run_cli, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(example_copy, out, "participant", "--participant_label", "01", "--skip_bids_validator",
+                   "--noise-model", "ar1")[0] == 0
+    assert _run(run_cli, example_copy, out)[0] == 0
+    code, _, err = run_cli(example_copy, out, "group")
+    assert code == 0
+    assert "participant outputs were made with 2 different option sets" in err
+    assert "2 different option sets" in (out / "task-tapping_report.html").read_text()
+
+
+def test_progress_lines_and_summary_with_a_failed_recording(example_copy, run_cli, tmp_path):
+    broken = example_copy / "sub-01" / "ses-02" / "nirs" / "sub-01_ses-02_task-tapping_nirs.snirf"
+    broken.write_bytes(b"not a snirf file")
+    code, _, err = run_cli(example_copy, tmp_path / "out", "participant", "--n_cpus", "2",
+                           "--skip_bids_validator")
+    assert code == 1
+    progress = [line for line in err.splitlines() if line.startswith("fnirs-glm: INFO: [")]
+    assert sorted(int(line.split("[")[1].split("/")[0]) for line in progress) == [1, 2, 3, 4, 5]
+    assert all("/5] " in line for line in progress)
+    summary = err.split("summary:\n")[1].splitlines()
+    rows = {line.split()[0]: line.split()[1] for line in summary[1:6]}
+    assert rows == {"sub-01_ses-01_task-tapping_nirs.snirf": "done", "sub-01_ses-02_task-tapping_nirs.snirf": "failed",
+                    "sub-02_ses-01_task-tapping_nirs.snirf": "done", "sub-01.html": "done", "sub-02.html": "done"}
+    errors = [line for line in err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and str(broken) in errors[0]
