@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -11,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from bids_app import __version__
+
+logger = logging.getLogger("fnirs_glm")
 
 CODE_URL = "https://github.com/fnirs-glm/fnirs-glm"
 BIDS_VERSION = "1.10.0"
@@ -83,6 +86,10 @@ def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
         "README": README_TEXT,
         ".bidsignore": "\n".join(BIDSIGNORE) + "\n",
     }
+    earlier = _read_json(output_dir / "dataset_description.json").get("GeneratedBy") or [{}]
+    if isinstance(earlier, list) and earlier and earlier[0].get("Version") not in (None, __version__):
+        logger.warning(f"{output_dir}: outputs of fnirs-glm {earlier[0]['Version']} are there; this is "
+                       f"{__version__}: recordings they analysed are redone (their versions differ)")
     for name, text in files.items():
         path = output_dir / name
         if not path.is_file() or path.read_text() != text:

@@ -120,11 +120,29 @@ def test_input_unchanged_and_rerun_identical(example_run, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "grptap").is_dir(), reason="../shared/data/grptap not present")
-def test_all_shared_grptap_recordings(tmp_path):
+def test_all_shared_grptap_recordings_through_the_group_level(tmp_path):
+    """The 3 participants x 2 sessions of the real Homer3 study: every table, figure and report."""
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
     from bids_app.cli import main
+    from bids_app.group import read_participant_tables
 
     assert main([str(SHARED_DATA / "grptap"), str(tmp_path), "participant", "--n_cpus", "2"]) == 0
     assert len(list(tmp_path.glob("sub-*/ses-*/nirs/*_desc-channel_stats.tsv"))) == 6
+    assert main([str(SHARED_DATA / "grptap"), str(tmp_path), "group"]) == 0
+    for name in ["task-tapping_desc-roi_stats.tsv", "task-tapping_desc-channel_stats.tsv", "task-tapping_report.html",
+                 "figures/task-tapping_desc-channel_topomap.png", "figures/task-tapping_desc-roi_effects.png",
+                 "sub-01.html", "sub-02.html", "sub-03.html"]:
+        assert (tmp_path / name).stat().st_size > 300, name
+    qc = next(tmp_path.glob("sub-01/ses-01/nirs/*_desc-qc_channels.tsv"))
+    assert json.loads(qc.with_suffix(".json").read_text())["NIRSCoordinateSystem"] == "Other"
+    assert (pd.read_csv(qc, sep="\t")["z"] == 0).all()  # the flat layout the maps are drawn on
+    roi = read_participant_tables(tmp_path, description="roi")
+    direct = smf.mixedlm("effect ~ -1 + roi:condition:chroma", roi, groups=roi["subject"]).fit(method="nm")
+    ours = pd.read_csv(tmp_path / "task-tapping_desc-roi_stats.tsv", sep="\t")
+    assert ours["n"].tolist() == [3, 3]
+    assert sorted(ours["effect"]) == pytest.approx(sorted(direct.fe_params), rel=1e-9)
     assert _validate(tmp_path)[1] == []
 
 

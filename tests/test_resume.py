@@ -1,10 +1,16 @@
 """Reruns: up-to-date recordings are skipped; other options, inputs or versions redo them, and say so."""
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
 STEM = "sub-02_ses-01_task-tapping"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _outputs(out):
@@ -61,8 +67,12 @@ def test_outputs_of_another_version_are_replaced_with_a_warning(example_copy, ru
     design = json.loads(sidecar.read_text())
     design["GeneratedBy"]["Version"] = "0.0.1"
     sidecar.write_text(json.dumps(design))
+    description = json.loads((out / "dataset_description.json").read_text())
+    description["GeneratedBy"][0]["Version"] = "0.0.1"
+    (out / "dataset_description.json").write_text(json.dumps(description))
     code, _, err = _run(run_cli, example_copy, out)
     assert code == 0 and "replacing outputs made with fnirs-glm 0.0.1" in err
+    assert f"{out}: outputs of fnirs-glm 0.0.1 are there; this is 0.1.0" in err
     assert json.loads(sidecar.read_text())["GeneratedBy"]["Version"] == "0.1.0"
 
 
@@ -92,3 +102,18 @@ def test_progress_lines_and_summary_with_a_failed_recording(example_copy, run_cl
                     "sub-02_ses-01_task-tapping_nirs.snirf": "done", "sub-01.html": "done", "sub-02.html": "done"}
     errors = [line for line in err.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and str(broken) in errors[0]
+
+
+@pytest.mark.slow
+def test_progress_bar_on_a_terminal_only(example_copy, tmp_path):
+    assert shutil.which("script"), "script(1) from util-linux runs the app in a terminal"
+    command = (f"stty cols 100 rows 40; {sys.executable} {ROOT / 'run.py'} {example_copy} {tmp_path / 'out'} "
+               "participant --participant_label 02 --skip_bids_validator")
+    terminal = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True,
+                              timeout=300, check=False)
+    assert terminal.returncode == 0, terminal.stdout
+    assert "| 0/2 [" in terminal.stdout and "item/s]" in terminal.stdout  # tqdm's bar, items of 2
+    piped = subprocess.run([sys.executable, ROOT / "run.py", example_copy, tmp_path / "again", "participant",
+                            "--participant_label", "02", "--skip_bids_validator"],
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert piped.returncode == 0 and "[1/2] " in piped.stderr and "item/s" not in piped.stderr
