@@ -1,0 +1,80 @@
+"""Cost of the reports and figures: time per participant report, group figures + report, file sizes.
+
+    python benchmarks/reports.py BIDS_DIR [--repeat 3]
+
+Runs the participant level (no reports timed there) into a temporary directory, then times, in this
+process after a warm-up: ``write_participant_report`` for each participant, and the group level's
+``write_figures_and_report`` for each task; prints Markdown with the medians and the files' sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bids_dir", type=Path)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from bids_app.cli import main as cli
+    from bids_app.cli import parse_args
+    from bids_app.group import TABLES, group_table, read_participant_tables
+    from bids_app.group_figures import write_figures_and_report
+    from bids_app.participant import write_participant_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        started = time.perf_counter()
+        assert cli([str(args.bids_dir), str(out), "participant", "--skip_bids_validator", "--n_cpus", "1"]) == 0
+        participant_s = time.perf_counter() - started
+        subjects = sorted(p.name[4:] for p in out.glob("sub-*") if p.is_dir())
+        write_participant_report(out, subject=subjects[0])  # warm-up: imports, fonts
+        per_report = []
+        for subject in subjects:
+            times = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                outcome = write_participant_report(out, subject=subject)
+                times.append(time.perf_counter() - started)
+                assert outcome.status == "done", outcome.message
+            recordings = len(list(out.glob(f"sub-{subject}/**/*_design.tsv")))
+            per_report.append((subject, recordings, statistics.median(times), (out / f"sub-{subject}.html").stat().st_size))
+
+        config = parse_args([str(args.bids_dir), str(out), "group"])
+        results = {}
+        for spec in TABLES:
+            tables = read_participant_tables(out, description=spec.description)
+            if not tables.empty:
+                rows, _ = group_table(tables, spec=spec, method="mixedlm")
+                results[spec.description] = (rows, {"Participants": subjects, "Recordings": []})
+        task = read_participant_tables(out, description="roi")["task"].iloc[0]
+        group_times = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            report = write_figures_and_report(config, task=task, results=results, group_by=None)
+            group_times.append(time.perf_counter() - started)
+        figure_sizes = sum(p.stat().st_size for p in (out / "figures").glob("*.png"))
+        report_size = report.stat().st_size
+
+    print(f"## Reports and figures: {args.bids_dir.name}\n")
+    print(f"Participant level (tables, then reports) with --n_cpus 1: {participant_s:.1f} s in all.\n")
+    print("| participant report | recordings | median time (s) | size (kB) |")
+    print("|---|---|---|---|")
+    for subject, recordings, seconds, size in per_report:
+        print(f"| sub-{subject}.html | {recordings} | {seconds:.2f} | {size / 1000:.0f} |")
+    print(f"\nGroup figures + report of task {task}: median {statistics.median(group_times):.2f} s "
+          f"(of {args.repeat}); report {report_size / 1000:.0f} kB, "
+          f"figures {figure_sizes / 1000:.0f} kB.")
+
+
+if __name__ == "__main__":
+    main()
