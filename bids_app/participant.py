@@ -322,6 +322,8 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
             fit, ch_names=haemo.ch_names, design_columns=columns, contrasts=contrasts, rows=long_rows))
         files[path("stats", ".json", "contrast")] = json_text(
             sidecars.contrast_stats_sidecar(contrasts=contrasts, noise_model=fit.noise_model))
+    design_json = path("design", ".json")  # lists every output of the recording, to check reruns against
+    files[design_json] = json_text({**json.loads(files[design_json]), "Outputs": sorted(p.name for p in files)})
     return files
 
 
@@ -367,12 +369,15 @@ def _previous_record(bids_path, output_dir: Path) -> dict | None:
 
 
 def _outputs_complete(bids_path, output_dir: Path) -> bool:
+    """Whether every file listed in the recording's design sidecar (``Outputs``) exists."""
     from bids_app.derivatives import output_path
 
-    expected = [("design", ".tsv", None)] + [(s, ".tsv", d) for s, d in
-                                             (("stats", "channel"), ("stats", "roi"), ("channels", "qc"))]
-    return all(output_path(bids_path, output_dir, suffix=s, extension=e, description=d).is_file()
-               for s, e, d in expected)
+    design = output_path(bids_path, output_dir, suffix="design", extension=".json")
+    try:
+        names = json.loads(design.read_text()).get("Outputs") or []
+    except (OSError, ValueError):
+        return False
+    return bool(names) and all((design.parent / name).is_file() for name in names)
 
 
 def _difference(previous: dict, record: dict) -> str:

@@ -31,6 +31,11 @@ def test_rerun_skips_up_to_date_recordings_and_overwrite_redoes_them(example_cop
     assert f"{STEM}_nirs.snirf: skipped" in err and "same version, options and inputs" in err
     assert "recordings: 0 done, 0 failed, 1 skipped; reports: 0 done, 0 failed, 1 skipped" in err
     assert _outputs(out) == before and (out / "sub-02.html").stat().st_mtime_ns == report
+    next(out.rglob(f"{STEM}_desc-roi_stats.json")).unlink()  # an output lost: the recording is redone
+    code, _, err = _run(run_cli, example_copy, out)
+    assert code == 0 and "recordings: 1 done, 0 failed, 0 skipped" in err
+    assert next(out.rglob(f"{STEM}_desc-roi_stats.json")).is_file()
+    before = _outputs(out)
     code, _, err = _run(run_cli, example_copy, out, "--overwrite")
     assert code == 0 and "recordings: 1 done, 0 failed, 0 skipped" in err
     after = _outputs(out)
