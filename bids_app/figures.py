@@ -16,6 +16,7 @@ from bids_app.preprocessing import natural_key
 CHROMA_LABELS = {"hbo": "HbO", "hbr": "HbR"}
 CHROMA_COLOURS = {"hbo": "#c0392b", "hbr": "#2457a6"}
 UNITS = "\u00b5M"
+MAX_COLUMNS = 4  # maps per row; more panels wrap onto further rows
 NON_HEAD_COORDINATE_SYSTEMS = {"other", "", "n/a"}
 
 
@@ -26,6 +27,11 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def plain_text(text: str) -> str:
+    """``text`` shown as it is by matplotlib (a ``$`` would otherwise start mathematical text)."""
+    return str(text).replace("$", r"\$")
 
 
 def channel_positions(qc_tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -67,22 +73,27 @@ def topomap_figure(table: pd.DataFrame, positions: pd.DataFrame, *, panel_column
     panels = sorted(table[panel_column].unique(), key=natural_key)
     chromas = [c for c in CHROMA_LABELS if c in set(table["chroma"])]
     limit = symmetric_limit(table["effect"])
-    fig, axes = plt.subplots(len(chromas), len(panels), squeeze=False, layout="constrained",
-                             figsize=(max(2.9 * len(panels) + 1.2, 5.0), 2.7 * len(chromas) + 0.7))
+    columns = min(len(panels), MAX_COLUMNS)
+    rows_per_chroma = -(-len(panels) // columns)
+    fig, axes = plt.subplots(len(chromas) * rows_per_chroma, columns, squeeze=False, layout="constrained",
+                             figsize=(max(2.9 * columns + 1.2, 5.0), 2.7 * len(chromas) * rows_per_chroma + 0.7))
+    for ax in axes.ravel():
+        ax.set_axis_off()
     image = None
-    for row, chroma in enumerate(chromas):
-        for column, panel in enumerate(panels):
-            ax = axes[row, column]
+    for block, chroma in enumerate(chromas):
+        for index, panel in enumerate(panels):
+            ax = axes[block * rows_per_chroma + index // columns, index % columns]
+            ax.set_axis_on()
             cell = table[(table["chroma"] == chroma) & (table[panel_column] == panel)]
             cell = cell.sort_values("pair", key=lambda s: s.map(natural_key))
             image = _draw_map(ax, cell, positions, flat=flat, limit=limit, q_threshold=q_threshold)
-            ax.set_title(f"{CHROMA_LABELS[chroma]} \u00b7 {panel}", fontsize=9)
+            ax.set_title(plain_text(f"{CHROMA_LABELS[chroma]} \u00b7 {panel}"), fontsize=9)
     if image is not None:
         bar = fig.colorbar(image, ax=axes, shrink=0.8, fraction=0.05)
         bar.set_label(f"effect ({UNITS})")
     note = f"; channels with q \u2265 {q_threshold:g} shown as 0" if q_threshold is not None else ""
     layout = "flat probe layout (not head positions)" if flat else "head positions"
-    fig.suptitle(f"{title}\n{layout}{note}", fontsize=10)
+    fig.suptitle(plain_text(f"{title}\n{layout}{note}"), fontsize=10)
     return fig
 
 
@@ -142,11 +153,11 @@ def roi_figure(table: pd.DataFrame, *, value_columns=("effect", "ci_low", "ci_hi
         ax.errorbar(part[effect], y, xerr=[part[effect] - part[low], part[high] - part[effect]],
                     fmt="o", color=CHROMA_COLOURS[chroma], label=CHROMA_LABELS[chroma], capsize=3)
     ax.axvline(0, color="0.4", linewidth=0.8)
-    ax.set_yticks(range(len(labels)), [f"{r} \u00b7 {c}" for r, c in labels])
+    ax.set_yticks(range(len(labels)), [plain_text(f"{r} \u00b7 {c}") for r, c in labels])
     ax.invert_yaxis()
     ax.set_xlabel(f"effect ({UNITS}) with 95% interval")
     ax.legend(loc="best", fontsize=8)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(plain_text(title), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -157,8 +168,8 @@ def design_figure(design: pd.DataFrame, *, title: str):
     from nilearn.plotting import plot_design_matrix
 
     fig, ax = plt.subplots(figsize=(min(2 + 0.35 * design.shape[1], 14), 5))
-    plot_design_matrix(design, axes=ax)
-    ax.set_title(title, fontsize=10)
+    plot_design_matrix(design.rename(columns=plain_text), axes=ax)
+    ax.set_title(plain_text(title), fontsize=10)
     fig.tight_layout()
     return fig
 

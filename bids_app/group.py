@@ -117,12 +117,15 @@ def fit_summary(data: pd.DataFrame, *, cells: list[str]) -> tuple[pd.DataFrame, 
             lambda g: pd.Series({"effect": np.average(g["effect"], weights=g["weight"]),
                                  "variance": 1 / g["weight"].sum()}), include_groups=False)
         record = dict(zip(cells, values if isinstance(values, tuple) else (values,)))
-        if len(per_subject) < 2:
-            record.update(effect=per_subject["effect"].iloc[0], se=np.sqrt(per_subject["variance"].iloc[0]), n=1)
+        if len(per_subject) < 2:  # no between-participant variance to estimate: no group inference
+            record.update(effect=per_subject["effect"].iloc[0], se=np.nan, n=1)
         else:
             effect, se = dersimonian_laird(per_subject["effect"].to_numpy(), per_subject["variance"].to_numpy())
             record.update(effect=effect, se=se, n=len(per_subject))
         records.append(record)
+    single = sum(r["n"] == 1 for r in records)
+    if single:
+        notes.append(f"{single} cell(s) with a single participant: effect only, se/z/p/q/intervals n/a")
     return pd.DataFrame(records), notes
 
 
@@ -191,7 +194,11 @@ def run_group_level(config: Config) -> int:
     method = config.analysis.group_method
     covariates = read_covariates(config) if config.analysis.group_covariates else None
     group_by, numeric = _covariate_roles(covariates)
-    written = 0
+    notes_of_run: list[str] = []
+    orphans = orphan_recordings(output_dir, bids_dir=config.bids_dir)
+    if orphans:
+        notes_of_run.append(f"participant outputs whose input recording is no longer in {config.bids_dir} left out: "
+                            + ", ".join(orphans))
     results: dict[str, dict[str, tuple[pd.DataFrame, dict]]] = {}
     for spec in TABLES:
         tables = read_participant_tables(output_dir, description=spec.description)
@@ -200,9 +207,19 @@ def run_group_level(config: Config) -> int:
                 raise UsageError(f"{output_dir}: no participant-level *_desc-{spec.description}_stats.tsv; "
                                  "run the participant level first")
             continue
+        tables = tables[~tables["recording"].isin(orphans)]
         if config.participant_label:
+            unknown = sorted(set(config.participant_label) - set(tables["subject"]))
+            if unknown and spec.description == "roi":
+                raise UsageError(f"{output_dir}: no participant-level outputs of participant(s) {', '.join(unknown)}; "
+                                 f"there are outputs of: {', '.join(sorted(set(tables['subject'])))}")
             tables = tables[tables["subject"].isin(config.participant_label)]
         if covariates is not None:
+            missing = sorted(set(tables["subject"]) - set(covariates["subject"]))
+            note = (f"participant(s) {', '.join(missing)} without a value of every covariate in participants.tsv "
+                    "left out")
+            if missing and note not in notes_of_run:
+                notes_of_run.append(note)
             tables = tables.merge(covariates, on="subject", how="inner")
         for task, data in tables.groupby("task", sort=True):
             if config.task_label and task not in config.task_label:
@@ -215,27 +232,64 @@ def run_group_level(config: Config) -> int:
             rows, notes = group_table(data, spec=spec, method=method, group_by=group_by, numeric=numeric)
             slopes = [note for note in notes if ": slope of " in note]
             notes = [note for note in notes if note not in slopes]
-            stem = output_dir / f"task-{task}_desc-{spec.description}_stats"
             sidecar = group_stats_sidecar(spec=spec, method=method, subjects=subjects,
                                           recordings=sorted(data["recording"].unique()), notes=notes,
                                           group_by=group_by, numeric=numeric, slopes=slopes)
-            write_atomic(stem.with_suffix(".tsv"), tsv_text(rows))
-            write_atomic(stem.with_suffix(".json"), json_text(sidecar))
             results.setdefault(task, {})[spec.description] = (rows, sidecar)
             for note in notes:
                 logger.warning(f"task {task}, {spec.description} table: {note}")
-            logger.info(f"task {task}: {spec.description} table of {len(rows)} rows from {len(subjects)} "
-                        f"participants written to {stem.with_suffix('.tsv')}")
-            written += 1
-    if not written:
+    if not results:
         raise UsageError(f"{output_dir}: no task with at least 2 participants to aggregate")
+    for note in notes_of_run:
+        logger.warning(note)
     write_dataset_files(output_dir, bids_dir=config.bids_dir)
+    failed = False
     for task, task_results in results.items():
-        report = write_figures_and_report(config, task=task, results=task_results, group_by=group_by)
-        logger.info(f"task {task}: group report written to {report}")
+        written = []
+        for description, (rows, sidecar) in task_results.items():
+            stem = output_dir / f"task-{task}_desc-{description}_stats"
+            write_atomic(stem.with_suffix(".tsv"), tsv_text(rows))
+            write_atomic(stem.with_suffix(".json"), json_text(sidecar))
+            written += [stem.with_suffix(".tsv"), stem.with_suffix(".json")]
+            logger.info(f"task {task}: {description} table of {len(rows)} rows from "
+                        f"{len(sidecar['Participants'])} participants written to {stem.with_suffix('.tsv')}")
+        try:
+            written += write_figures_and_report(config, task=task, results=task_results, group_by=group_by,
+                                                notes=notes_of_run)
+            logger.info(f"task {task}: group report written to {output_dir / f'task-{task}_report.html'}")
+        except Exception as exc:  # the tables are written: say what is missing, and fail
+            logger.debug("figures or report failed", exc_info=True)
+            logger.error(f"task {task}: figures or report not written ({type(exc).__name__}: {exc})")
+            failed = True
+        _remove_stale_task_outputs(output_dir, task=task, keep=set(written))
     outputs = sorted(str(p.relative_to(output_dir)) for p in output_dir.glob("task-*") if p.is_file())
     write_run_log(config, outcomes=[], started=started, outputs=outputs)
-    return 0
+    return 1 if failed else 0
+
+
+def orphan_recordings(output_dir: Path, *, bids_dir: Path) -> list[str]:
+    """Recordings with participant outputs whose input file (named in the design sidecar) is gone."""
+    import json
+
+    orphans = []
+    for design in sorted(output_dir.glob("sub-*/**/nirs/*_design.json")):
+        try:
+            inputs = json.loads(design.read_text()).get("GeneratedBy", {}).get("InputChecksums", {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        source = next((name for name in inputs if name.endswith(("_nirs.snirf", "_nirs.SNIRF"))), None)
+        if source and not (bids_dir / design.parent.relative_to(output_dir) / source).is_file():
+            orphans.append(design.name.removesuffix("_design.json"))
+    return orphans
+
+
+def _remove_stale_task_outputs(output_dir: Path, *, task: str, keep: set[Path]) -> None:
+    """Group outputs of ``task`` from earlier runs that this run did not rewrite (e.g. a dropped contrast)."""
+    candidates = [*output_dir.glob(f"task-{task}_desc-*_stats.*"), *(output_dir / "figures").glob(f"task-{task}_desc-*.png")]
+    for path in candidates:
+        if path not in keep:
+            path.unlink(missing_ok=True)
+            logger.info(f"{path}: output of an earlier group run removed")
 
 
 def read_covariates(config: Config) -> pd.DataFrame:

@@ -16,47 +16,62 @@ logger = logging.getLogger("fnirs_glm")
 
 
 def write_figures_and_report(config: Config, *, task: str, results: dict[str, tuple[pd.DataFrame, dict]],
-                             group_by: str | None) -> Path:
-    """Figures of the group tables of ``task`` and ``task-<label>_report.html``; returns the report path."""
+                             group_by: str | None, notes: list[str] = ()) -> list[Path]:
+    """Figures of the group tables of ``task`` and ``task-<label>_report.html``; returns the paths written.
+
+    Only the recordings that entered the tables are read (their design sidecars for the methods and
+    their QC tables for the channel positions).
+    """
     from bids_app.derivatives import write_atomic
     from bids_app.logs import library_versions
     from bids_app.methods import methods_paragraph
     from bids_app.reports import group_report
 
     output_dir = config.output_dir
-    records = participant_records(output_dir, task=task)
-    notes = mixed_record_notes(records)
-    for note in notes:
+    used = set().union(*(sidecar.get("Recordings", []) for _, sidecar in results.values()))
+    designs = {name: design for name, design in design_sidecars(output_dir, task=task).items() if name in used}
+    records = {name: design.get("GeneratedBy", {}) for name, design in designs.items()}
+    record_notes = mixed_record_notes(records)
+    for note in record_notes:
         logger.warning(f"task {task}: {note}")
+    notes = [*notes, *record_notes]
+    written: list[Path] = []
     images: dict[str, bytes] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         figures_of_task = task_figures(output_dir, task=task, results=results, group_by=group_by,
-                                       q_threshold=config.analysis.topomap_q_threshold, notes=notes)
+                                       recordings=used, q_threshold=config.analysis.topomap_q_threshold,
+                                       notes=notes)
     for name, (caption, png) in figures_of_task.items():
         write_atomic(output_dir / "figures" / name, png)
+        written.append(output_dir / "figures" / name)
         images[f"{caption} (figures/{name})"] = png
-    options = next(iter(records.values()), {}).get("Options")
-    methods = (methods_paragraph(options=options, versions=library_versions(),
-                                 group_method=config.analysis.group_method,
-                                 covariates=config.analysis.group_covariates)
+    options = next((r["Options"] for r in records.values() if r.get("Options")), None)
+    versions = library_versions()
+    versions["fnirs-glm"] = ", ".join(sorted({str(r.get("Version", "?")) for r in records.values()})) or "?"
+    without_short = sum(not d.get("ShortChannelRegressors") for d in designs.values())
+    methods = (methods_paragraph(options=options, versions=versions, group_method=config.analysis.group_method,
+                                 covariates=config.analysis.group_covariates,
+                                 recordings_without_short=(without_short, len(designs)))
                if options else (("The participant-level options are not recorded in the design sidecars "
-                                "(outputs of an older fnirs-glm): no methods paragraph."), []))
+                                 "(outputs of an older fnirs-glm): no methods paragraph."), []))
     report = output_dir / f"task-{task}_report.html"
+    software = library_versions()
+    software["fnirs-glm"] = f"{software['fnirs-glm']} (group level); {versions['fnirs-glm']} (participant level)"
     write_atomic(report, group_report(task=task, results=results, images=images, methods=methods,
-                                      versions=library_versions(), notes=notes))
-    return report
+                                      versions=software, notes=notes))
+    return [*written, report]
 
 
-def participant_records(output_dir: Path, *, task: str) -> dict[str, dict]:
-    """Recording -> GeneratedBy record of its design sidecar (version, options, input checksums)."""
-    records = {}
+def design_sidecars(output_dir: Path, *, task: str) -> dict[str, dict]:
+    """Recording -> its design sidecar (GeneratedBy: version, options, input checksums; regressors)."""
+    designs = {}
     for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*design.json")):
         try:
-            records[path.name.removesuffix("_design.json")] = json.loads(path.read_text()).get("GeneratedBy", {})
+            designs[path.name.removesuffix("_design.json")] = json.loads(path.read_text())
         except (OSError, ValueError):
-            records[path.name.removesuffix("_design.json")] = {}
-    return records
+            designs[path.name.removesuffix("_design.json")] = {}
+    return designs
 
 
 def mixed_record_notes(records: dict[str, dict]) -> list[str]:
@@ -73,12 +88,14 @@ def mixed_record_notes(records: dict[str, dict]) -> list[str]:
 
 
 def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.DataFrame, dict]],
-                 group_by: str | None, q_threshold: float | None, notes: list[str]) -> dict[str, tuple[str, bytes]]:
+                 group_by: str | None, recordings: set[str], q_threshold: float | None,
+                 notes: list[str]) -> dict[str, tuple[str, bytes]]:
     """File name -> (caption, PNG) of the topographic maps and the ROI plot of one task."""
     from bids_app.reports import read_json, read_tsv
 
     drawn: dict[str, tuple[str, bytes]] = {}
-    qc_paths = sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*desc-qc_channels.tsv"))
+    qc_paths = [p for p in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*desc-qc_channels.tsv"))
+                if p.name.removesuffix("_desc-qc_channels.tsv") in recordings]
     positions = figures.channel_positions([read_tsv(p) for p in qc_paths])
     coordinate_system = read_json(qc_paths[0].with_suffix(".json")).get("NIRSCoordinateSystem") if qc_paths else None
     masked = f", channels with q \u2265 {q_threshold:g} drawn as 0" if q_threshold is not None else ""

@@ -33,8 +33,10 @@ _SHORT = {
 
 
 def methods_paragraph(*, options: dict, versions: dict[str, str], group_method: str | None = None,
-                      covariates: tuple[str, ...] = ()) -> tuple[str, list[str]]:
-    """(paragraph, references cited in it). ``options`` are the participant-level options."""
+                      covariates: tuple[str, ...] = (),
+                      recordings_without_short: tuple[int, int] = (0, 0)) -> tuple[str, list[str]]:
+    """(paragraph, references numbered by first citation). ``options`` are the participant-level options;
+    ``recordings_without_short``: (recordings that had no good short channel, recordings)."""
     o = options
     noise = {"ols": "ordinary least squares (no noise model)",
              "ar1": "an AR(1) noise model (prewhitening)",
@@ -59,14 +61,14 @@ def methods_paragraph(*, options: dict, versions: dict[str, str], group_method: 
         f"Signals were resampled to {o['resample_hz']:g} Hz.",
         (f"Source-detector pairs closer than {o['short_channel_max_mm']:g} mm were short channels; pairs between "
         f"{o['long_channel_min_mm']:g} and {o['long_channel_max_mm']:g} mm were analysed."),
-        _SHORT[o["short_regression"]],
+        _SHORT[o["short_regression"]] + _without_short(o["short_regression"], *recordings_without_short),
         f"Each recording was modelled by a general linear model whose condition regressors were boxcars of "
         f"{duration} convolved with the {o['hrf'].upper() if o['hrf'] == 'spm' else 'Glover'} haemodynamic "
         "response function [nilearn], "
         + ("built at the recording's sampling rate and resampled exactly as the data"
            if o["design_rate"] == "native" else "built at the resampled rate")
         + f", with cosine drift regressors up to {o['drift_high_pass']:g} Hz and a constant, fitted with "
-        f"{noise} [ar].",
+        f"{noise}" + (" [ar]." if o["noise_model"] != "ols" else "."),
         "Regions of interest were the averages of their good long channels"
         + (f" as defined in {o['roi_file']}." if o.get("roi_file") else
            " (left and right hemisphere for head positions, else all long channels)."),
@@ -74,9 +76,12 @@ def methods_paragraph(*, options: dict, versions: dict[str, str], group_method: 
     if o.get("contrast"):
         text.append("Contrasts of conditions: " + "; ".join(o["contrast"]) + ".")
     if group_method == "mixedlm":
-        text.append("Participant effects (in uM) were aggregated with linear mixed-effects models with a fixed "
-                    "effect per region (or channel) x condition x chroma and a random intercept per participant "
-                    "(REML) [statsmodels]; recordings of one participant entered as repeated observations"
+        text.append("Participant effects (in uM) were aggregated with linear mixed-effects models with a random "
+                    "intercept per participant (REML) [statsmodels]: for regions of interest one model with a fixed "
+                    "effect per region x condition x chroma; for channels one model per chroma with a fixed effect "
+                    "per channel x condition; for contrasts one model per contrast and chroma with a fixed effect "
+                    "per channel. The participant effects entered unweighted (their first-level standard errors "
+                    "were not used); recordings of one participant entered as repeated observations"
                     + (f"; participants.tsv covariates: {', '.join(covariates)}" if covariates else "") + ".")
     elif group_method == "summary":
         text.append("Participant effects (in uM) were aggregated per cell by a DerSimonian-Laird random-effects "
@@ -86,10 +91,16 @@ def methods_paragraph(*, options: dict, versions: dict[str, str], group_method: 
         text.append("p-values are two-sided; q-values are Benjamini-Hochberg false discovery rates within each "
                     "table and chroma [bh]; intervals are 95% Wald intervals.")
     paragraph = " ".join(text)
-    cited = [key for key in REFERENCES if f"[{key}]" in paragraph]
+    cited = sorted((key for key in REFERENCES if f"[{key}]" in paragraph), key=lambda k: paragraph.index(f"[{k}]"))
     for number, key in enumerate(cited, start=1):
         paragraph = paragraph.replace(f"[{key}]", f"[{number}]")
     return paragraph, [REFERENCES[key] for key in cited]
+
+
+def _without_short(method: str, missing: int, total: int) -> str:
+    if method == "none" or not missing:
+        return ""
+    return f" {missing} of {total} recordings had no good short channel and were modelled without them."
 
 
 def _order(resample_hz: float) -> str:

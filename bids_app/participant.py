@@ -57,11 +57,9 @@ def run_participant_level(config: Config) -> int:
         recorded = progress.run(pool, [
             (Path(r.fpath).name, process_recording, {"bids_path": r, "config": config, "contrasts": contrasts})
             for r in recordings])
-        unchanged = {s: all(o.status == "skipped" for o in recorded if o.recording.startswith(f"sub-{s}_"))
-                     for s in subjects}
         reported = progress.run(pool, [
             (f"sub-{s}.html", write_participant_report,
-             {"output_dir": config.output_dir, "subject": s, "skip_if_current": unchanged[s]})
+             {"output_dir": config.output_dir, "subject": s, "overwrite": config.overwrite})
             for s in subjects])
     write_run_log(config, outcomes=recorded, reports=reported, started=started)
     log_summary(recorded, reported)
@@ -159,22 +157,28 @@ def _result(future, name: str) -> Outcome:
         return Outcome(name, "failed", 0.0, f"{name}: the worker process failed ({type(exc).__name__}: {exc})")
 
 
-def write_participant_report(output_dir: Path, *, subject: str, skip_if_current: bool = False) -> Outcome:
-    """Write ``sub-<label>.html`` from the participant's outputs; never raises."""
+def write_participant_report(output_dir: Path, *, subject: str, overwrite: bool = False) -> Outcome:
+    """Write ``sub-<label>.html`` from the participant's outputs; never raises.
+
+    The report records a digest of the design sidecars it was built from (each recording's version,
+    options, input checksums and outputs) and is skipped when that digest is unchanged.
+    """
     from bids_app.derivatives import write_atomic
-    from bids_app.reports import participant_report, recording_stems
+    from bids_app.reports import participant_report, recording_stems, report_digest, written_digest
 
     path = output_dir / f"sub-{subject}.html"
     started = time.perf_counter()
-    if not recording_stems(output_dir, subject=subject):
+    stems = recording_stems(output_dir, subject=subject)
+    if not stems:
         path.unlink(missing_ok=True)
         return Outcome(path.name, "skipped", 0.0, "no recording of this participant has outputs")
-    if skip_if_current and path.is_file():
-        return Outcome(path.name, "skipped", 0.0, "its recordings are unchanged")
+    digest = report_digest(stems)
+    if not overwrite and written_digest(path) == digest:
+        return Outcome(path.name, "skipped", 0.0, "built from the same outputs")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            write_atomic(path, participant_report(output_dir, subject=subject))
+            write_atomic(path, participant_report(output_dir, subject=subject, digest=digest))
         return Outcome(path.name, "done", time.perf_counter() - started)
     except Exception as exc:
         logger.debug("report failed", exc_info=True)
@@ -328,12 +332,18 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
 
 
 def _write_all(files: dict[Path, str]) -> None:
-    """Write a recording's files; if one cannot be written, remove those already written."""
+    """Write a recording's files; if one cannot be written, remove those already written.
+
+    The design sidecar, which records what produced the outputs and lists them, is removed first and
+    written last: a run killed in between leaves no record, so the next run redoes the recording.
+    """
     from bids_app.derivatives import write_atomic
 
+    record = next(path for path in files if path.name.endswith("_design.json"))
+    record.unlink(missing_ok=True)
     written = []
     try:
-        for path, text in files.items():
+        for path, text in [*((p, t) for p, t in files.items() if p != record), (record, files[record])]:
             write_atomic(path, text)
             written.append(path)
     except BaseException:

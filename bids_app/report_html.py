@@ -27,8 +27,9 @@ dd { margin: 0; }
 """
 
 
-def page(*, title: str, body: list[str]) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)}</title>\n'
+def page(*, title: str, body: list[str], meta: dict[str, str] | None = None) -> str:
+    meta_html = "".join(f'<meta name="{escape(k)}" content="{escape(v)}">\n' for k, v in (meta or {}).items())
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n{meta_html}<title>{escape(title)}</title>\n'
             f"<style>{STYLE}</style>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n" + "\n".join(body)
             + "\n</body>\n</html>\n")
 

@@ -31,19 +31,42 @@ def read_json(path: Path) -> dict:
 
 
 def recording_stems(output_dir: Path, *, subject: str) -> list[Path]:
-    """``.../sub-X_..._`` prefixes (as paths) of the recordings of a participant in OUTPUT_DIR."""
-    designs = sorted(output_dir.glob(f"sub-{subject}/**/nirs/sub-{subject}_*design.tsv"))
-    return [d.with_name(d.name[: -len("design.tsv")]) for d in designs]
+    """``.../sub-X_..._`` prefixes (as paths) of the participant's recordings with complete outputs
+    (their design sidecar, written last, exists)."""
+    designs = sorted(output_dir.glob(f"sub-{subject}/**/nirs/sub-{subject}_*design.json"))
+    return [d.with_name(d.name[: -len("design.json")]) for d in designs]
 
 
-def participant_report(output_dir: Path, *, subject: str) -> str:
+def report_digest(stems: list[Path]) -> str:
+    """SHA-256 of the design sidecars of ``stems``: what a participant report is built from."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for stem in stems:
+        digest.update(stem.name.encode() + b"\0" + Path(f"{stem}design.json").read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def written_digest(report: Path) -> str | None:
+    """The digest recorded in an existing report (None without one)."""
+    import re
+
+    try:
+        found = re.search(r'<meta name="fnirs-glm-sources" content="([0-9a-f]+)">', report.read_text())
+    except OSError:
+        return None
+    return found.group(1) if found else None
+
+
+def participant_report(output_dir: Path, *, subject: str, digest: str = "") -> str:
     stems = recording_stems(output_dir, subject=subject)
     body = [html.paragraph(f"{len(stems)} recording(s) of participant {subject}. "
                            "Effects are in \u00b5M; every table is a file beside this report.")]
     body.append(html.bullet_list([stem.name.rstrip("_") for stem in stems]))
     for stem in stems:
         body += _recording_section(stem)
-    return html.page(title=f"fnirs-glm: participant {subject}", body=body)
+    return html.page(title=f"fnirs-glm: participant {subject}", body=body,
+                     meta={"fnirs-glm-sources": digest} if digest else None)
 
 
 def _recording_section(stem: Path) -> list[str]:
@@ -124,6 +147,7 @@ def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], im
             "Participants": ", ".join(sidecar.get("Participants", [])),
             "Rows": len(rows),
             "Rows with q < 0.05": int((rows["q"] < 0.05).sum()),
+            **({"Covariate slopes": "; ".join(sidecar["CovariateSlopes"])} if sidecar.get("CovariateSlopes") else {}),
         }))
         if sidecar.get("Warnings"):
             body.append(html.bullet_list(sidecar["Warnings"], css_class="warn"))

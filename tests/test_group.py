@@ -177,3 +177,13 @@ def test_covariates_are_checked(run_cli, tmp_path):
     assert code == 2 and "no column shoe_size; columns are: age, sex, hand, weight, height" in err
     code, _, err = run_cli(EXAMPLE, tmp_path, "group", "--group-covariates", "age", "--group-method", "summary")
     assert code == 2 and "needs --group-method mixedlm" in err
+
+
+def test_summary_gives_no_group_inference_for_a_single_participant():
+    data = pd.DataFrame({"subject": ["01", "02", "01"], "roi": ["a", "a", "b"], "effect": [1.0, 2.0, 3.0],
+                         "se": [0.5, 0.5, 0.5]})
+    rows, notes = fit_summary(data, cells=["roi"])
+    single = rows.set_index("roi").loc["b"]
+    assert single["effect"] == 3.0 and single["n"] == 1 and np.isnan(single["se"])
+    assert notes == ["1 cell(s) with a single participant: effect only, se/z/p/q/intervals n/a"]
+

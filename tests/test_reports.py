@@ -149,3 +149,27 @@ def test_methods_paragraph_states_non_default_parameters():
         assert phrase in text, phrase
     assert references[-2:] == [REFERENCES["dl"], REFERENCES["bh"]]
     assert sorted({int(n) for n in re.findall(r"\[(\d+)\]", text)}) == list(range(1, len(references) + 1))
+
+
+def test_maps_wrap_after_four_panels_and_show_dollar_signs_as_text():
+    positions = pd.DataFrame({"x": [-0.05, -0.03, 0.031, 0.052], "y": [0.0, 0.035, 0.028, 0.004],
+                              "z": [0.09, 0.1, 0.1, 0.09]}, index=["S1_D1", "S1_D2", "S2_D3", "S2_D4"])
+    panels = ["A", "B", "C", "D", "E", "$5^$"]
+    table = pd.DataFrame([{"ch_name": f"{p} {c}", "chroma": c, "condition": k, "effect": 0.1}
+                          for c in ("hbo", "hbr") for k in panels for p in positions.index])
+    fig = figures.topomap_figure(table, positions, panel_column="condition", flat=False, title="cost $5")
+    maps = [ax for ax in fig.axes if ax.get_images()]
+    assert len(maps) == 12 and len(fig.axes) == 2 * 2 * 4 + 1  # 2 chroma x 2 rows x 4 columns + colour bar
+    assert any(ax.get_title() == "HbR \u00b7 \\$5^\\$" for ax in maps)
+    assert len(figures.png_bytes(fig)) > 1000  # drawn: no mathtext error
+
+
+def test_methods_number_references_in_order_and_cite_only_what_was_used():
+    options = AnalysisOptions(noise_model="ols").participant_level()
+    text, references = methods_paragraph(options=options, versions={}, group_method="mixedlm",
+                                         recordings_without_short=(2, 6))
+    assert REFERENCES["ar"] not in references  # no prewhitening with OLS
+    firsts = [text.index(f"[{n}]") for n in range(1, len(references) + 1)]
+    assert firsts == sorted(firsts)
+    assert "2 of 6 recordings had no good short channel" in text
+    assert "one model per chroma" in text and "unweighted" in text

@@ -122,3 +122,46 @@ def test_progress_bar_on_a_terminal_only(example_copy, tmp_path):
                             "--participant_label", "02", "--skip_bids_validator"],
                            capture_output=True, text=True, timeout=300, check=False)
     assert piped.returncode == 0 and "[1/2] " in piped.stderr and "item/s" not in piped.stderr
+
+
+def test_a_run_killed_while_writing_is_redone_and_a_stale_report_rebuilt(example_copy, run_cli, tmp_path):
+    out = tmp_path / "out"
+    assert _run(run_cli, example_copy, out)[0] == 0
+    stale_report = (out / "sub-02.html").read_text()
+    assert _run(run_cli, example_copy, out, "--noise-model", "ar1")[0] == 0
+    # a run killed after the tables but before the design sidecar (written last) leaves no record
+    next(out.rglob(f"{STEM}_design.json")).unlink()
+    code, _, err = _run(run_cli, example_copy, out, "--noise-model", "ar1")
+    assert code == 0 and "recordings: 1 done" in err and "replacing" not in err
+    # a report older than the outputs beside it (e.g. its writing failed or was interrupted) is rebuilt
+    (out / "sub-02.html").write_text(stale_report)
+    code, _, err = _run(run_cli, example_copy, out, "--noise-model", "ar1")
+    assert code == 0 and "recordings: 0 done, 0 failed, 1 skipped; reports: 1 done" in err
+    assert "ar1" in (out / "sub-02.html").read_text() and "auto (AR(2))" not in (out / "sub-02.html").read_text()
+    code, _, err = _run(run_cli, example_copy, out, "--noise-model", "ar1")
+    assert "reports: 0 done, 0 failed, 1 skipped" in err
+
+
+@pytest.mark.slow
+def test_group_outputs_follow_the_participant_outputs(example_copy, run_cli, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(example_copy, out, "participant", "--skip_bids_validator", "--contrast", "2*Tapping")[0] == 0
+    assert run_cli(example_copy, out, "group")[0] == 0
+    assert (out / "task-tapping_desc-contrast_stats.tsv").is_file()
+    assert (out / "figures" / "task-tapping_desc-contrast_topomap.png").is_file()
+    # contrasts dropped: the participant contrast tables go, and so do the group's on the next group run
+    assert run_cli(example_copy, out, "participant", "--skip_bids_validator")[0] == 0
+    code, _, err = run_cli(example_copy, out, "group")
+    assert code == 0 and "output of an earlier group run removed" in err
+    assert not (out / "task-tapping_desc-contrast_stats.tsv").exists()
+    assert not (out / "figures" / "task-tapping_desc-contrast_topomap.png").exists()
+    # a recording removed from the input is left out of the group level, said
+    shutil.rmtree(example_copy / "sub-01" / "ses-02")
+    code, _, err = run_cli(example_copy, out, "group")
+    assert code == 0 and "whose input recording is no longer in" in err and "sub-01_ses-02_task-tapping" in err
+    roi = json.loads((out / "task-tapping_desc-roi_stats.json").read_text())
+    assert roi["Recordings"] == ["sub-01_ses-01_task-tapping", "sub-02_ses-01_task-tapping"]
+    assert "no longer in" in (out / "task-tapping_report.html").read_text()
+    # an unknown participant is a usage error naming those with outputs
+    code, _, err = run_cli(example_copy, out, "group", "--participant_label", "99")
+    assert code == 2 and "no participant-level outputs of participant(s) 99; there are outputs of: 01, 02" in err
