@@ -154,9 +154,9 @@ def roi_figure(table: pd.DataFrame, *, value_columns=("effect", "ci_low", "ci_hi
                     fmt="o", color=CHROMA_COLOURS[chroma], label=CHROMA_LABELS[chroma], capsize=3)
     ax.axvline(0, color="0.4", linewidth=0.8)
     ax.set_yticks(range(len(labels)), [plain_text(f"{r} \u00b7 {c}") for r, c in labels])
-    ax.invert_yaxis()
+    ax.set_ylim(len(labels) - 0.5, -0.5)  # first label on top, room around every row
     ax.set_xlabel(f"effect ({UNITS}) with 95% interval")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.set_title(plain_text(title), fontsize=10)
     fig.tight_layout()
     return fig
