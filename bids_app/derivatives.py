@@ -65,7 +65,7 @@ def json_text(data: dict) -> str:
 
 def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
     """dataset_description.json, README and .bidsignore (same content on every run)."""
-    source = _read_json(bids_dir / "dataset_description.json")
+    source = read_json(bids_dir / "dataset_description.json")
     generated_by = {"Name": "fnirs-glm", "Version": __version__, "CodeURL": CODE_URL,
                     "Description": "First-level GLM of fNIRS haemoglobin signals"}
     container = os.environ.get("FNIRS_GLM_CONTAINER")
@@ -86,7 +86,7 @@ def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
         "README": README_TEXT,
         ".bidsignore": "\n".join(BIDSIGNORE) + "\n",
     }
-    earlier = _read_json(output_dir / "dataset_description.json").get("GeneratedBy") or [{}]
+    earlier = read_json(output_dir / "dataset_description.json").get("GeneratedBy") or [{}]
     if isinstance(earlier, list) and earlier and earlier[0].get("Version") not in (None, __version__):
         logger.warning(f"{output_dir}: outputs of fnirs-glm {earlier[0]['Version']} are there; this is "
                        f"{__version__}: recordings they analysed are redone (their versions differ)")
@@ -96,11 +96,18 @@ def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
             write_atomic(path, text)
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """A JSON object written here, or {} when it is missing or unreadable."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_tsv(path: Path) -> pd.DataFrame:
+    """A table written here (``n/a`` as missing, numbers as numbers)."""
+    return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
 
 
 README_TEXT = """\

@@ -49,10 +49,12 @@ def read_participant_tables(output_dir: Path, *, description: str) -> pd.DataFra
     """Every ``*_desc-<description>_stats.tsv`` written by the participant level, with its entities."""
     from mne_bids import get_entities_from_fname
 
+    from bids_app.derivatives import read_tsv
+
     frames = []
     for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_desc-{description}_stats.tsv")):
         entities = get_entities_from_fname(path.name)
-        table = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+        table = read_tsv(path)
         frames.append(table.assign(subject=entities["subject"], task=entities["task"],
                                    recording=path.name.split(f"_desc-{description}")[0]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -269,14 +271,11 @@ def run_group_level(config: Config) -> int:
 
 def orphan_recordings(output_dir: Path, *, bids_dir: Path) -> list[str]:
     """Recordings with participant outputs whose input file (named in the design sidecar) is gone."""
-    import json
+    from bids_app.derivatives import read_json
 
     orphans = []
     for design in sorted(output_dir.glob("sub-*/**/nirs/*_design.json")):
-        try:
-            inputs = json.loads(design.read_text()).get("GeneratedBy", {}).get("InputChecksums", {})
-        except (OSError, ValueError, AttributeError):
-            continue
+        inputs = read_json(design).get("GeneratedBy", {}).get("InputChecksums", {})
         source = next((name for name in inputs if name.endswith(("_nirs.snirf", "_nirs.SNIRF"))), None)
         if source and not (bids_dir / design.parent.relative_to(output_dir) / source).is_file():
             orphans.append(design.name.removesuffix("_design.json"))

@@ -65,13 +65,10 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
 
 def design_sidecars(output_dir: Path, *, task: str) -> dict[str, dict]:
     """Recording -> its design sidecar (GeneratedBy: version, options, input checksums; regressors)."""
-    designs = {}
-    for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*design.json")):
-        try:
-            designs[path.name.removesuffix("_design.json")] = json.loads(path.read_text())
-        except (OSError, ValueError):
-            designs[path.name.removesuffix("_design.json")] = {}
-    return designs
+    from bids_app.derivatives import read_json
+
+    return {path.name.removesuffix("_design.json"): read_json(path)
+            for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*design.json"))}
 
 
 def mixed_record_notes(records: dict[str, dict]) -> list[str]:
@@ -91,7 +88,7 @@ def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.Dat
                  group_by: str | None, recordings: set[str], q_threshold: float | None,
                  notes: list[str]) -> dict[str, tuple[str, bytes]]:
     """File name -> (caption, PNG) of the topographic maps and the ROI plot of one task."""
-    from bids_app.reports import read_json, read_tsv
+    from bids_app.derivatives import read_json, read_tsv
 
     drawn: dict[str, tuple[str, bytes]] = {}
     qc_paths = [p for p in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*desc-qc_channels.tsv"))

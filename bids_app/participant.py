@@ -201,8 +201,9 @@ def process_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     try:
         inputs = input_fingerprint(bids_path, roi_file=config.analysis.roi_file)
         record = json.loads(json.dumps(generated_by(config.analysis, inputs=inputs)))
-        previous = _previous_record(bids_path, config.output_dir)
-        if previous == record and not config.overwrite and _outputs_complete(bids_path, config.output_dir):
+        existing = _existing_record(bids_path, config.output_dir)
+        previous = None if existing is None else existing.get("GeneratedBy", {})
+        if previous == record and not config.overwrite and _all_exist(existing.get("Outputs"), bids_path, config):
             return Outcome(name, "skipped", time.perf_counter() - started,
                            "outputs of the same version, options and inputs exist; --overwrite redoes them")
         if previous is not None and previous != record:
@@ -306,9 +307,6 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
 
     files = {
         path("design", ".tsv"): tsv_text(design),
-        path("design", ".json"): json_text(sidecars.design_sidecar(
-            design_columns=columns, conditions=conditions, sfreq=haemo.sfreq, options=options,
-            ar_order=ar_order, short_regressors=short_names, inputs=inputs)),
         path("stats", ".tsv", "channel"): tsv_text(channel_table(
             fit, ch_names=haemo.ch_names, design_columns=columns, conditions=conditions, rows=long_rows)),
         path("stats", ".json", "channel"): json_text(sidecars.channel_stats_sidecar(noise_model=fit.noise_model)),
@@ -326,8 +324,10 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
             fit, ch_names=haemo.ch_names, design_columns=columns, contrasts=contrasts, rows=long_rows))
         files[path("stats", ".json", "contrast")] = json_text(
             sidecars.contrast_stats_sidecar(contrasts=contrasts, noise_model=fit.noise_model))
-    design_json = path("design", ".json")  # lists every output of the recording, to check reruns against
-    files[design_json] = json_text({**json.loads(files[design_json]), "Outputs": sorted(p.name for p in files)})
+    design_json = path("design", ".json")  # the record of what made the outputs, and their list
+    files[design_json] = json_text(sidecars.design_sidecar(
+        design_columns=columns, conditions=conditions, sfreq=haemo.sfreq, options=options, ar_order=ar_order,
+        short_regressors=short_names, inputs=inputs, outputs=sorted(p.name for p in [*files, design_json])))
     return files
 
 
@@ -343,8 +343,8 @@ def _write_all(files: dict[Path, str]) -> None:
     record.unlink(missing_ok=True)
     written = []
     try:
-        for path, text in [*((p, t) for p, t in files.items() if p != record), (record, files[record])]:
-            write_atomic(path, text)
+        for path in sorted(files, key=lambda p: p == record):  # the record last
+            write_atomic(path, files[path])
             written.append(path)
     except BaseException:
         for path in written:
@@ -365,29 +365,26 @@ def _contrasts_of_recording(contrasts: dict[str, dict[str, float]], conditions: 
     return kept
 
 
-def _previous_record(bids_path, output_dir: Path) -> dict | None:
-    """The GeneratedBy record of this recording's existing outputs (None without readable ones)."""
+def _existing_record(bids_path, output_dir: Path) -> dict | None:
+    """The design sidecar of this recording's existing outputs: None without one, {} when unreadable."""
     from bids_app.derivatives import output_path
 
     path = output_path(bids_path, output_dir, suffix="design", extension=".json")
     try:
-        return json.loads(path.read_text()).get("GeneratedBy") or {}
+        record = json.loads(path.read_text())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError):
         return {}
+    return record if isinstance(record, dict) else {}
 
 
-def _outputs_complete(bids_path, output_dir: Path) -> bool:
-    """Whether every file listed in the recording's design sidecar (``Outputs``) exists."""
+def _all_exist(names, bids_path, config: Config) -> bool:
+    """Whether every output a design sidecar lists exists beside it."""
     from bids_app.derivatives import output_path
 
-    design = output_path(bids_path, output_dir, suffix="design", extension=".json")
-    try:
-        names = json.loads(design.read_text()).get("Outputs") or []
-    except (OSError, ValueError):
-        return False
-    return bool(names) and all((design.parent / name).is_file() for name in names)
+    folder = output_path(bids_path, config.output_dir, suffix="design", extension=".json").parent
+    return bool(names) and all((folder / name).is_file() for name in names)
 
 
 def _difference(previous: dict, record: dict) -> str:

@@ -8,26 +8,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from bids_app import figures
 from bids_app import report_html as html
+from bids_app.derivatives import read_json, read_tsv
 
 QC_COLUMNS = ["name", "distance_mm", "role", "sci", "status", "status_description"]
-
-
-def read_tsv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def recording_stems(output_dir: Path, *, subject: str) -> list[Path]:

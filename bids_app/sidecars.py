@@ -81,7 +81,7 @@ def qc_channels_sidecar(*, sci_threshold: float | None, coordinate_system: str |
 
 
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options,
-                   ar_order: int, short_regressors: list[str], inputs: dict[str, str]) -> dict:
+                   ar_order: int, short_regressors: list[str], inputs: dict[str, str], outputs: list[str]) -> dict:
     return {
         "Description": "Design matrix fitted to every haemoglobin signal of the recording; one row "
         "per sample of the resampled signals.",
@@ -105,6 +105,7 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
                         "short-channel nuisance regressor (uM)" if c in short_regressors else
                         "constant" if c == "constant" else "cosine drift") for c in design_columns},
         "GeneratedBy": generated_by(options, inputs=inputs),
+        "Outputs": outputs,
     }
 
 
