@@ -47,17 +47,17 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
         written.append(output_dir / "figures" / name)
         images[f"{caption} (figures/{name})"] = png
     options = next((r["Options"] for r in records.values() if r.get("Options")), None)
-    versions = library_versions()
-    versions["fnirs-glm"] = ", ".join(sorted({str(r.get("Version", "?")) for r in records.values()})) or "?"
+    software = library_versions()
+    participant_version = ", ".join(sorted({str(r.get("Version", "?")) for r in records.values()})) or "?"
     without_short = sum(not d.get("ShortChannelRegressors") for d in designs.values())
-    methods = (methods_paragraph(options=options, versions=versions, group_method=config.analysis.group_method,
+    methods = (methods_paragraph(options=options, versions={**software, "fnirs-glm": participant_version},
+                                 group_method=config.analysis.group_method,
                                  covariates=config.analysis.group_covariates,
                                  recordings_without_short=(without_short, len(designs)))
                if options else (("The participant-level options are not recorded in the design sidecars "
                                  "(outputs of an older fnirs-glm): no methods paragraph."), []))
     report = output_dir / f"task-{task}_report.html"
-    software = library_versions()
-    software["fnirs-glm"] = f"{software['fnirs-glm']} (group level); {versions['fnirs-glm']} (participant level)"
+    software["fnirs-glm"] = f"{software['fnirs-glm']} (group level); {participant_version} (participant level)"
     write_atomic(report, group_report(task=task, results=results, images=images, methods=methods,
                                       versions=software, notes=notes))
     return [*written, report]
