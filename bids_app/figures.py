@@ -17,7 +17,6 @@ CHROMA_LABELS = {"hbo": "HbO", "hbr": "HbR"}
 CHROMA_COLOURS = {"hbo": "#c0392b", "hbr": "#2457a6"}
 UNITS = "\u00b5M"
 MAX_COLUMNS = 4  # maps per row; more panels wrap onto further rows
-NON_HEAD_COORDINATE_SYSTEMS = {"other", "", "n/a"}
 
 
 def _pyplot():
@@ -46,6 +45,8 @@ def channel_positions(qc_tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 def is_flat_layout(positions: pd.DataFrame, *, coordinate_system: str | None) -> bool:
     """Whether the positions are a flat probe layout rather than positions on a head."""
+    from bids_app.rois import NON_HEAD_COORDINATE_SYSTEMS
+
     if (coordinate_system or "").strip().lower() in NON_HEAD_COORDINATE_SYSTEMS:
         return True
     return bool(np.ptp(positions["z"].to_numpy()) < 1e-6) if len(positions) else True

@@ -12,7 +12,7 @@ from bids_app.errors import RecordingError, UsageError
 from bids_app.preprocessing import Haemoglobin, natural_key
 
 _PAIR = re.compile(r"^S\d+_D\d+$")
-NON_HEAD_COORDINATE_SYSTEMS = {"other", ""}
+NON_HEAD_COORDINATE_SYSTEMS = {"other", "", "n/a"}  # coordsystem values that are not head coordinates
 
 
 def read_roi_file(path: str | Path) -> dict[str, list[str]]:
