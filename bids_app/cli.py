@@ -7,8 +7,10 @@ the analysis modules (and mne, nilearn, statsmodels) are imported when a level r
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -26,13 +28,40 @@ from bids_app.config import (
     load_config_file,
 )
 from bids_app.errors import FnirsGlmError, UsageError
+from bids_app.validation import check_dataset_description
 
 logger = logging.getLogger("fnirs_glm")
 _DEFAULTS = AnalysisOptions()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" for a misspelt option or choice (e.g. an analysis level)."""
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            unknown = next((e for e in extras if e.startswith("-")), extras[0])
+            self.error(f"unrecognized argument {unknown}" + _did_you_mean(unknown.split("=")[0],
+                                                                            list(self._option_string_actions)))
+        return parsed
+
+    def error(self, message):
+        choice = re.match(r"argument (.+): invalid choice: '(.*)' \(choose from (.*)\)$", message)
+        if choice:
+            choices = re.findall(r"'([^']*)'", choice.group(3))
+            message += _did_you_mean(choice.group(2), choices)
+        super().error(message)
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    """"; did you mean X?" for the closest candidate (options compared without their dashes), or ""."""
+    bare = {candidate.lstrip("-"): candidate for candidate in candidates}
+    close = difflib.get_close_matches(word.lstrip("-"), list(bare), n=1, cutoff=0.6)
+    return f"; did you mean {bare[close[0]]}?" if close else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fnirs-glm",
         description="First-level (participant) and group-level GLM analysis of BIDS fNIRS (SNIRF) "
         "datasets, written as BIDS-Derivatives.",
@@ -160,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         verbose = config.verbose
         setup_logging(verbose)
         check_paths(config)
+        check_dependencies()
         if config.analysis_level == "participant":
             from bids_app.participant import run_participant_level
 
@@ -177,9 +207,36 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"fnirs-glm: error: {exc}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as exc:  # a library missing although check_dependencies found the others
+        if (exc.name or "").startswith("bids_app"):
+            raise
+        if verbose:
+            traceback.print_exc()
+        print(f"fnirs-glm: error: {_missing_message([exc.name or str(exc)])}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("fnirs-glm: interrupted", file=sys.stderr)
         return 130
+
+
+# Import names of the analysis libraries (requirements.txt pins their distributions).
+ANALYSIS_MODULES = ("numpy", "scipy", "pandas", "mne", "mne_bids", "nilearn", "statsmodels", "matplotlib", "h5py")
+
+
+def check_dependencies() -> None:
+    """A usage error naming the analysis libraries this Python lacks and the command that installs them."""
+    from importlib.util import find_spec
+
+    missing = [name for name in ANALYSIS_MODULES if find_spec(name) is None]
+    if missing:
+        raise UsageError(_missing_message(missing))
+
+
+def _missing_message(missing: list[str]) -> str:
+    requirements = Path(__file__).resolve().parent.parent / "requirements.txt"
+    source = f"-r {requirements}" if requirements.is_file() else "fnirs-glm"
+    return (f"{', '.join(missing)} not installed for {sys.executable}; install the dependencies with: "
+            f"{sys.executable} -m pip install {source} (or use a virtual environment, see the README)")
 
 
 def check_paths(config: Config) -> None:
@@ -187,10 +244,7 @@ def check_paths(config: Config) -> None:
     bids_dir, output_dir = config.bids_dir.resolve(), config.output_dir.resolve()
     if not bids_dir.is_dir():
         raise UsageError(f"{config.bids_dir}: BIDS directory not found")
-    if not (bids_dir / "dataset_description.json").is_file():
-        raise UsageError(
-            f"{config.bids_dir}: not a BIDS dataset (no dataset_description.json at its top level)"
-        )
+    check_dataset_description(config.bids_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{config.output_dir}: the output directory exists and is not a directory")
     if output_dir == bids_dir:

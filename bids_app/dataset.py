@@ -1,43 +1,11 @@
-"""The input dataset: validation and the recordings selected by the command line."""
+"""The input dataset: the recordings selected by the command line, and their conditions."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 from bids_app.config import Config
 from bids_app.errors import UsageError
-
-
-def validate_bids(bids_dir: Path) -> str | None:
-    """Run bids-validator-deno; raise UsageError on errors; return None if it is not installed."""
-    validator = shutil.which("bids-validator-deno")
-    if validator is None:
-        return None
-    env = dict(os.environ)
-    env.setdefault("DENO_DIR", str(Path(tempfile.gettempdir()) / "fnirs-glm-deno"))
-    done = subprocess.run([validator, "--format", "json", str(bids_dir)], capture_output=True,
-                          text=True, env=env, check=False)
-    try:
-        issues = json.loads(done.stdout)["issues"]["issues"]
-    except (ValueError, KeyError, TypeError):
-        if done.returncode == 0:
-            return validator
-        raise UsageError(f"{bids_dir}: bids-validator-deno failed ({done.stderr.strip()[:300]}); "
-                         "use --skip_bids_validator to go on without it") from None
-    errors = [i for i in issues if i.get("severity") == "error"]
-    if errors:
-        described = dict.fromkeys(
-            f"{e.get('code')}" + (f" ({e['subCode']})" if e.get("subCode") else "") + f" at {e.get('location', '')}"
-            for e in errors)
-        first = "; ".join(list(described)[:3])
-        raise UsageError(f"{bids_dir}: the BIDS validator found {len(errors)} error(s), e.g. {first}; "
-                         "fix them or use --skip_bids_validator")
-    return validator
 
 
 def find_recordings(config: Config) -> list:

@@ -190,6 +190,7 @@ def run_group_level(config: Config) -> int:
     from bids_app.group_figures import write_figures_and_report
     from bids_app.logs import write_run_log
     from bids_app.sidecars import group_stats_sidecar
+    from bids_app.validation import validate_and_say
 
     started = time.time()
     output_dir = config.output_dir
@@ -242,6 +243,7 @@ def run_group_level(config: Config) -> int:
                 logger.warning(f"task {task}, {spec.description} table: {note}")
     if not results:
         raise UsageError(f"{output_dir}: no task with at least 2 participants to aggregate")
+    validation = validate_and_say(config.bids_dir, skip_validator=config.skip_bids_validator)
     for note in notes_of_run:
         logger.warning(note)
     write_dataset_files(output_dir, bids_dir=config.bids_dir)
@@ -265,7 +267,7 @@ def run_group_level(config: Config) -> int:
             failed = True
         _remove_stale_task_outputs(output_dir, task=task, keep=set(written))
     outputs = sorted(str(p.relative_to(output_dir)) for p in output_dir.glob("task-*") if p.is_file())
-    write_run_log(config, outcomes=[], started=started, outputs=outputs)
+    write_run_log(config, outcomes=[], started=started, outputs=outputs, validation=validation)
     return 1 if failed else 0
 
 

@@ -46,16 +46,14 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
         write_atomic(output_dir / "figures" / name, png)
         written.append(output_dir / "figures" / name)
         images[f"{caption} (figures/{name})"] = png
-    options = next((r["Options"] for r in records.values() if r.get("Options")), None)
     software = library_versions()
     participant_version = ", ".join(sorted({str(r.get("Version", "?")) for r in records.values()})) or "?"
-    without_short = sum(not d.get("ShortChannelRegressors") for d in designs.values())
-    methods = (methods_paragraph(options=options, versions={**software, "fnirs-glm": participant_version},
+    recorded = [design for design in designs.values() if design.get("GeneratedBy", {}).get("Options")]
+    methods = (methods_paragraph(designs=recorded, versions={**software, "fnirs-glm": participant_version},
                                  group_method=config.analysis.group_method,
-                                 covariates=config.analysis.group_covariates,
-                                 recordings_without_short=(without_short, len(designs)))
-               if options else (("The participant-level options are not recorded in the design sidecars "
-                                 "(outputs of an older fnirs-glm): no methods paragraph."), []))
+                                 covariates=config.analysis.group_covariates)
+               if recorded else (("The participant-level options are not recorded in the design sidecars "
+                                  "(outputs of an older fnirs-glm): no methods paragraph."), []))
     report = output_dir / f"task-{task}_report.html"
     software["fnirs-glm"] = f"{software['fnirs-glm']} (group level); {participant_version} (participant level)"
     write_atomic(report, group_report(task=task, results=results, images=images, methods=methods,

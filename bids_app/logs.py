@@ -25,7 +25,7 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_run_log(config: Config, *, outcomes: list, started: float, reports: list = (),
+def write_run_log(config: Config, *, outcomes: list, started: float, validation, reports: list = (),
                   outputs: list[str] = ()) -> None:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
     record = {
@@ -34,6 +34,7 @@ def write_run_log(config: Config, *, outcomes: list, started: float, reports: li
         "Seconds": round(time.time() - started, 3),
         "Configuration": config.to_dict(),
         "Versions": library_versions(),
+        "InputValidation": validation.record(),
         "Recordings": [{"Recording": o.recording, "Status": o.status, "Seconds": round(o.seconds, 3),
                         "Message": o.message, "Warnings": o.warnings} for o in outcomes],
     }

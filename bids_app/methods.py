@@ -32,16 +32,17 @@ _SHORT = {
 }
 
 
-def methods_paragraph(*, options: dict, versions: dict[str, str], group_method: str | None = None,
-                      covariates: tuple[str, ...] = (),
-                      recordings_without_short: tuple[int, int] = (0, 0)) -> tuple[str, list[str]]:
-    """(paragraph, references numbered by first citation). ``options`` are the participant-level options;
-    ``recordings_without_short``: (recordings that had no good short channel, recordings)."""
-    o = options
+def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_method: str | None = None,
+                      covariates: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+    """(paragraph, references numbered by first citation) of the recordings whose design sidecars are
+    ``designs``: everything stated is what those sidecars recorded (options, sampling rates, AR orders,
+    short-channel regressors), never recomputed from options."""
+    o = designs[0]["GeneratedBy"]["Options"]
+    without_short = sum(not d.get("ShortChannelRegressors") for d in designs)
     noise = {"ols": "ordinary least squares (no noise model)",
              "ar1": "an AR(1) noise model (prewhitening)",
-             "auto": f"an AR(P) noise model with P = 4 x the sampling rate ({_order(o['resample_hz'])}) "
-             "fitted to each channel's residuals (prewhitening)"}[o["noise_model"]]
+             "auto": "an AR(P) noise model with P = 4 x the sampling rate, rounded "
+             f"({_orders(designs)}), fitted to each channel's residuals (prewhitening)"}[o["noise_model"]]
     duration = ("each event's duration from events.tsv" if o.get("stim_dur") is None
                 else f"a duration of {o['stim_dur']:g} s for every event")
     sci = (f"Channel pairs with a scalp coupling index below {o['sci_threshold']:g} [sci], pairs marked bad in "
@@ -58,10 +59,10 @@ def methods_paragraph(*, options: dict, versions: dict[str, str], group_method: 
         f"(HbR) haemoglobin concentration with the modified Beer-Lambert law (partial pathlength factor "
         f"{o['ppf']:g})."),
         sci,
-        f"Signals were resampled to {o['resample_hz']:g} Hz.",
+        _rates(designs, requested=o["resample_hz"]),
         (f"Source-detector pairs closer than {o['short_channel_max_mm']:g} mm were short channels; pairs between "
         f"{o['long_channel_min_mm']:g} and {o['long_channel_max_mm']:g} mm were analysed."),
-        _SHORT[o["short_regression"]] + _without_short(o["short_regression"], *recordings_without_short),
+        _SHORT[o["short_regression"]] + _without_short(o["short_regression"], without_short, len(designs)),
         f"Each recording was modelled by a general linear model whose condition regressors were boxcars of "
         f"{duration} convolved with the {o['hrf'].upper() if o['hrf'] == 'spm' else 'Glover'} haemodynamic "
         "response function [nilearn], "
@@ -103,5 +104,20 @@ def _without_short(method: str, missing: int, total: int) -> str:
     return f" {missing} of {total} recordings had no good short channel and were modelled without them."
 
 
-def _order(resample_hz: float) -> str:
-    return f"P = {max(1, round(4 * resample_hz))}"
+def _rates(designs: list[dict], *, requested: float) -> str:
+    """The sampling rates the GLMs were fitted at, as recorded (a slower recording keeps its own rate)."""
+    rates = sorted({float(d["SamplingFrequency"]) for d in designs})
+    listed = " and ".join(dict.fromkeys(f"{rate:g}" for rate in rates))
+    if rates == [float(requested)]:
+        return f"Signals were resampled to {listed} Hz."
+    return (f"Signals were resampled to {requested:g} Hz where recorded faster, and kept at their own rate "
+            f"otherwise (never upsampled): the models were fitted at {listed} Hz.")
+
+
+def _orders(designs: list[dict]) -> str:
+    """"P = 2", or "P = 20 at 5 Hz, P = 2 at 0.6 Hz" when the recorded orders differ."""
+    by_rate = {float(d["SamplingFrequency"]): int(d["AROrder"]) for d in designs}
+    if len(set(by_rate.values())) == 1:
+        return f"P = {next(iter(by_rate.values()))}"
+    stated = {f"{rate:g}": order for rate, order in sorted(by_rate.items(), reverse=True)}
+    return ", ".join(f"P = {order} at {rate} Hz" for rate, order in stated.items())

@@ -32,18 +32,18 @@ class Outcome:
 
 def run_participant_level(config: Config) -> int:
     from bids_app.contrasts import parse_contrast
-    from bids_app.dataset import condition_names, find_recordings, validate_bids
+    from bids_app.dataset import condition_names, find_recordings
     from bids_app.derivatives import write_dataset_files
     from bids_app.logs import write_run_log
     from bids_app.rois import read_roi_file
+    from bids_app.validation import validate_and_say
 
-    if not config.skip_bids_validator and validate_bids(config.bids_dir) is None:
-        logger.info("bids-validator-deno is not installed: the input is not validated")
     recordings = find_recordings(config)
     if config.analysis.roi_file:
         read_roi_file(config.analysis.roi_file)
     conditions = sorted(set().union(*(condition_names(r) for r in recordings)))
     contrasts = {expression: parse_contrast(expression, conditions) for expression in config.analysis.contrast}
+    validation = validate_and_say(config.bids_dir, skip_validator=config.skip_bids_validator)
 
     _init_worker(config.verbose)
     logger.info(f"{len(recordings)} recording(s) to analyse with {config.n_cpus} process(es)")
@@ -61,7 +61,7 @@ def run_participant_level(config: Config) -> int:
             (f"sub-{s}.html", write_participant_report,
              {"output_dir": config.output_dir, "subject": s, "overwrite": config.overwrite})
             for s in subjects])
-    write_run_log(config, outcomes=recorded, reports=reported, started=started)
+    write_run_log(config, outcomes=recorded, reports=reported, started=started, validation=validation)
     log_summary(recorded, reported)
     logger.info(f"derivatives in {config.output_dir}")
     return 1 if any(o.status == "failed" for o in recorded + reported) else 0

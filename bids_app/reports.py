@@ -93,7 +93,7 @@ def _recording_section(stem: Path) -> list[str]:
     section.append(html.heading("Design matrix", level=3))
     section.append(html.image(figures.png_bytes(figures.design_figure(design, title=name)),
                               alt=f"design matrix of {name}",
-                              caption="Columns: conditions, short-channel regressors, cosine drifts, constant."))
+                              caption=_design_caption(design_info)))
     section.append(html.heading("Channel effects", level=3))
     positions = figures.channel_positions([qc])
     if len(positions):
@@ -145,3 +145,15 @@ def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], im
     body.append(html.heading("Software"))
     body.append(html.definitions(versions))
     return html.page(title=f"fnirs-glm: group report, task {task}", body=body)
+
+
+def _design_caption(design_info: dict) -> str:
+    """What the design sidecar records about the columns of the design matrix."""
+    columns = design_info.get("Columns", {})
+    drifts = sum(kind == "cosine drift" for kind in columns.values())
+    short = design_info.get("ShortChannelRegressors", [])
+    sfreq = design_info.get("SamplingFrequency")
+    return (f"Columns: conditions ({', '.join(design_info.get('Conditions', [])) or 'none'}), short-channel "
+            f"regressors ({', '.join(short) or 'none'}), {drifts} cosine drifts up to "
+            f"{design_info.get('DriftHighPass', 'n/a')} Hz, constant; "
+            f"{f'{sfreq:g}' if sfreq else 'n/a'} Hz, noise model {design_info.get('NoiseModel', 'n/a')}.")

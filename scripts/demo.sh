@@ -8,10 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=${1:-demo}
 if [ ! -x .venv/bin/fnirs-glm ]; then
-    echo "== setting up .venv (pip install -r requirements.txt -e .)"
+    echo "== setting up .venv (pip install -r requirements.txt .)"
     python3 -m venv .venv
     .venv/bin/pip install --quiet --upgrade pip
-    .venv/bin/pip install --quiet -r requirements.txt -e .
+    .venv/bin/pip install --quiet -r requirements.txt .
 fi
 if [ ! -f "$demo/bids/dataset_description.json" ]; then
     echo "== simulating the 5-participant tapping study into $demo/bids"

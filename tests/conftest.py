@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,18 @@ def run_cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+def validate(directory: Path) -> tuple[int, list[dict]]:
+    """(exit code, errors) of the official BIDS validator, found as the app finds it."""
+    from bids_app.validation import find_validator
+
+    validator = find_validator()
+    assert validator, "bids-validator-deno is a test requirement: pip install -r requirements-test.txt"
+    done = subprocess.run([validator, "--format", "json", str(directory)], capture_output=True, text=True,
+                          check=False, env={**os.environ, "DENO_DIR": os.environ.get("DENO_DIR", "/tmp/deno")})
+    issues = json.loads(done.stdout)["issues"]["issues"]
+    return done.returncode, [i for i in issues if i["severity"] == "error"]
 
 
 def tree_checksum(root: Path) -> dict[str, str]:

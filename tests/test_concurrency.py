@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_four_concurrent_participant_jobs_share_one_output(tmp_path):
     from bids_app.simulate import SimulationOptions, simulate_dataset
-    from tests.test_end_to_end import _validate
+    from tests.conftest import validate
 
     bids = simulate_dataset(tmp_path / "bids", options=SimulationOptions(subjects=4, duration_s=240, seed=6))
     out = tmp_path / "out"
@@ -29,4 +29,4 @@ def test_four_concurrent_participant_jobs_share_one_output(tmp_path):
     assert len(list((out / "logs").glob("participant_*.json"))) == 4
     assert json.loads((out / "dataset_description.json").read_text())["DatasetType"] == "derivative"
     assert not list(out.rglob("*.tmp"))
-    assert _validate(out)[1] == []
+    assert validate(out)[1] == []

@@ -1,29 +1,18 @@
 """The command line on real recordings: outputs, their columns, the validator, reproducibility."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
-from tests.conftest import EXAMPLE, SHARED_DATA, tree_checksum
+from tests.conftest import EXAMPLE, SHARED_DATA, tree_checksum, validate
 
 ENTITIES = ["sub-01_ses-01_task-tapping", "sub-01_ses-02_task-tapping", "sub-02_ses-01_task-tapping"]
 CHANNEL_COLUMNS = ["ch_name", "source", "detector", "chroma", "condition", "effect", "se", "t", "df", "p"]
 ROI_COLUMNS = ["roi", "chroma", "condition", "effect", "se", "t", "df", "p", "n_channels"]
 CONTRAST_COLUMNS = ["contrast", "ch_name", "source", "detector", "chroma", "effect", "se", "t", "df", "p"]
-
-
-def _validate(directory):
-    validator = shutil.which("bids-validator-deno")
-    assert validator, "bids-validator-deno is a test requirement: pip install -r requirements-test.txt"
-    done = subprocess.run([validator, "--format", "json", str(directory)], capture_output=True, text=True, check=False,
-                          env={**os.environ, "DENO_DIR": os.environ.get("DENO_DIR", "/tmp/deno")})
-    issues = json.loads(done.stdout)["issues"]["issues"]
-    return done.returncode, [i for i in issues if i["severity"] == "error"]
 
 
 def _nirs_dir(out, entities):
@@ -84,6 +73,10 @@ def test_every_output_written_with_its_columns(example_run):
     assert len(logs) == 1
     log = json.loads(logs[0].read_text())
     assert log["Configuration"]["analysis"]["noise_model"] == "auto" and "mne" in log["Versions"]
+    from importlib.metadata import version
+
+    assert log["InputValidation"]["Status"] == "validated"  # found beside the interpreter, not on PATH
+    assert log["InputValidation"]["Version"] == version("bids-validator-deno")
     assert not list(out.rglob("*.tmp"))
 
 
@@ -100,7 +93,7 @@ def test_tapping_activates_hbo(example_run):
 @pytest.mark.slow
 def test_output_passes_the_bids_validator(example_run):
     _, out, _ = example_run
-    code, errors = _validate(out)
+    code, errors = validate(out)
     assert errors == [] and code == 0
 
 
@@ -143,7 +136,7 @@ def test_all_shared_grptap_recordings_through_the_group_level(tmp_path):
     ours = pd.read_csv(tmp_path / "task-tapping_desc-roi_stats.tsv", sep="\t")
     assert ours["n"].tolist() == [3, 3]
     assert sorted(ours["effect"]) == pytest.approx(sorted(direct.fe_params), rel=1e-9)
-    assert _validate(tmp_path)[1] == []
+    assert validate(tmp_path)[1] == []
 
 
 def test_help_and_version_import_no_analysis_library():

@@ -136,6 +136,48 @@ def test_bids_dir_without_dataset_description(tmp_path, example_copy, run_cli):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("content", "problem"), [
+    ('{"Name": "x", "BIDSVersion": "1.10', "not valid JSON"),
+    ('["Name", "BIDSVersion"]', "must be a JSON object, found a JSON list"),
+    ('{"BIDSVersion": "1.10.0"}', "Name are missing"),
+    ('{"Name": "x", "BIDSVersion": ""}', "BIDSVersion are missing or empty"),
+])
+def test_invalid_dataset_description_is_refused(tmp_path, example_copy, run_cli, content, problem):
+    """Checked by the app itself, validator or not (a truncated file used to pass without it)."""
+    description = example_copy / "dataset_description.json"
+    description.write_text(content)
+    for level in ("participant", "group"):
+        code, _, err = run_cli(example_copy, tmp_path / "out", level, "--skip_bids_validator")
+        assert_usage_error(code, err, str(description), problem)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["participant", "--participant-lable", "01"], "unrecognized argument --participant-lable; did you mean "
+                                                   "--participant-label?"),
+    (["particpant"], "invalid choice: 'particpant'"),
+    (["participant", "--noise-model", "ar2"], "did you mean ar1?"),
+    (["group", "--skip-bids-validatr"], "did you mean --skip-bids-validator?"),
+])
+def test_misspelt_option_or_level_gets_a_suggestion(tmp_path, argv, expected):
+    done = subprocess.run([sys.executable, str(REPO / "run.py"), str(tmp_path), str(tmp_path / "out"), *argv],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: fnirs-glm")
+    assert expected in error_line(done.stderr)
+    if argv == ["particpant"]:
+        assert error_line(done.stderr).endswith("did you mean participant?")
+
+
+def test_run_py_without_the_dependencies_says_how_to_install_them(tmp_path, example_copy):
+    """-S: an interpreter without site-packages, as a clone run by a Python without the dependencies."""
+    done = subprocess.run([sys.executable, "-S", str(REPO / "run.py"), str(example_copy), str(tmp_path / "out"),
+                           "participant"], capture_output=True, text=True, check=False, timeout=60)
+    assert_usage_error(done.returncode, done.stderr, "numpy", "not installed",
+                       f"-m pip install -r {REPO / 'requirements.txt'}")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("spelling", [".", "sub-01/.."])
 def test_output_dir_equal_to_bids_dir_is_refused(example_copy, run_cli, spelling):
     before = tree_checksum(example_copy)
@@ -429,6 +471,56 @@ def test_verbose_prints_a_traceback_for_a_failing_recording(tmp_path, example_co
     assert str(corrupt) in error_line(err)
     assert recording_files(out) == []
     assert_no_tmp(out)
+
+
+@pytest.mark.slow
+def test_every_run_says_how_the_input_was_validated(example_copy, run_cli, tmp_path, monkeypatch):
+    """Once per run, on the console and in the run log: validated (version, warnings), skipped or
+    not installed (with how to install it)."""
+    from importlib.metadata import version
+
+    from bids_app import validation
+
+    out = tmp_path / "out"
+    code, _, err = run_cli(example_copy, out, "participant", "--session_label", "01", "--n_cpus", "2")
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "input validated" in line]
+    assert len(said) == 1 and f"bids-validator-deno {version('bids-validator-deno')} (" in said[0]
+    assert said[0].endswith(" warnings)")
+    log = json.loads(max((out / "logs").glob("participant_*.json")).read_text())["InputValidation"]
+    assert log["Status"] == "validated" and log["Warnings"]["SIDECAR_KEY_RECOMMENDED"] > 0
+    assert str(sum(log["Warnings"].values())) in said[0]
+
+    code, _, err = run_cli(example_copy, out, "group", "--skip_bids_validator")
+    assert code == 0, err
+    assert err.count("input not validated: --skip_bids_validator was given") == 1
+
+    monkeypatch.setattr(validation, "find_validator", lambda: None)
+    code, _, err = run_cli(example_copy, out, "group")
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "input not validated" in line]
+    assert len(said) == 1 and "WARNING" in said[0] and "pip install bids-validator-deno" in said[0]
+    logs = sorted((out / "logs").glob("group_*.json"), key=lambda p: p.stat().st_mtime_ns)
+    assert json.loads(logs[-1].read_text())["InputValidation"]["Status"] == "not installed"
+
+
+def test_validator_is_found_beside_the_interpreter_before_path(tmp_path, monkeypatch):
+    from bids_app import validation
+
+    here = tmp_path / "env" / "bin"
+    here.mkdir(parents=True)
+    (here / "bids-validator-deno").write_text("#!/bin/sh\n")
+    (here / "bids-validator-deno").chmod(0o755)
+    elsewhere = tmp_path / "path"
+    elsewhere.mkdir()
+    (elsewhere / "bids-validator-deno").write_text("#!/bin/sh\n")
+    (elsewhere / "bids-validator-deno").chmod(0o755)
+    monkeypatch.setenv("PATH", str(elsewhere))
+    monkeypatch.setattr(validation.sys, "executable", str(here / "python"))
+    monkeypatch.setattr(validation.sysconfig, "get_path", lambda name: str(here))
+    assert validation.find_validator() == str(here / "bids-validator-deno")
+    (here / "bids-validator-deno").unlink()
+    assert validation.find_validator() == str(elsewhere / "bids-validator-deno")
 
 
 def test_bids_validator_errors_stop_the_run(example_copy, run_cli, tmp_path):

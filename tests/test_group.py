@@ -62,7 +62,7 @@ def test_group_roi_effects_recover_the_simulated_truth(simulated):
 
 @pytest.mark.slow
 def test_group_outputs_pass_the_validator(simulated):
-    from tests.test_end_to_end import _validate
+    from tests.conftest import validate
 
     _, out = simulated
     for description in ("roi", "channel", "contrast"):
@@ -71,7 +71,7 @@ def test_group_outputs_pass_the_validator(simulated):
         sidecar = json.loads((out / f"task-tapping_desc-{description}_stats.json").read_text())
         assert sidecar["Participants"] == ["01", "02", "03", "04", "05"]
         assert set(table.columns) <= set(sidecar)
-    assert _validate(out)[1] == []
+    assert validate(out)[1] == []
 
 
 def test_summary_is_the_dersimonian_laird_estimate():

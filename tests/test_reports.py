@@ -138,17 +138,58 @@ def test_flat_probe_layout_is_drawn_as_it_is():
     figures.png_bytes(fig)
 
 
+def _design(options: AnalysisOptions, *, sfreq: float, ar_order: int, short: tuple[str, ...] = ("short_hbo",)):
+    """The fields of a design sidecar that the methods paragraph reads."""
+    return {"SamplingFrequency": sfreq, "AROrder": ar_order, "ShortChannelRegressors": list(short),
+            "GeneratedBy": {"Options": options.participant_level()}}
+
+
 def test_methods_paragraph_states_non_default_parameters():
     options = AnalysisOptions(sci_threshold=0.8, noise_model="ar1", short_regression="none", stim_dur=5,
-                              hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled").participant_level()
-    text, references = methods_paragraph(options=options, versions={"fnirs-glm": "9.9", "mne": "1.0"},
-                                         group_method="summary")
+                              hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled")
+    text, references = methods_paragraph(designs=[_design(options, sfreq=1.0, ar_order=1)],
+                                         versions={"fnirs-glm": "9.9", "mne": "1.0"}, group_method="summary")
     for phrase in ("fnirs-glm 9.9", "scalp coupling index below 0.8", "AR(1) noise model", "No short-channel",
                    "a duration of 5 s", "SPM haemodynamic", "resampled to 1 Hz", "factor 0.1",
                    "built at the resampled rate", "DerSimonian-Laird"):
         assert phrase in text, phrase
     assert references[-2:] == [REFERENCES["dl"], REFERENCES["bh"]]
     assert sorted({int(n) for n in re.findall(r"\[(\d+)\]", text)}) == list(range(1, len(references) + 1))
+
+
+def test_methods_paragraph_states_the_recorded_rates_and_ar_orders():
+    """A slower recording keeps its own rate; the paragraph says what the design sidecars recorded."""
+    options = AnalysisOptions(resample_hz=50)
+    text, _ = methods_paragraph(designs=[_design(options, sfreq=5.0, ar_order=20)], versions={})
+    assert "P = 20" in text and "fitted at 5 Hz" in text and "P = 200" not in text
+    assert "resampled to 50 Hz where recorded faster" in text
+    mixed = [_design(options, sfreq=5.0, ar_order=20), _design(options, sfreq=2.5, ar_order=10)]
+    text, _ = methods_paragraph(designs=mixed, versions={})
+    assert "P = 20 at 5 Hz, P = 10 at 2.5 Hz" in text and "fitted at 2.5 and 5 Hz" in text
+
+
+@pytest.mark.slow
+def test_group_report_states_the_recorded_rate_and_ar_order_not_the_requested_ones(tmp_path, run_cli):
+    """The bundled recordings are sampled at about 5 Hz: --resample-hz 50 keeps their rate (no upsampling),
+    and the AR order is 4 x the rate that was fitted. The report says what the design sidecars say."""
+    import json
+
+    out = tmp_path / "out"
+    assert run_cli(EXAMPLE, out, "participant", "--resample-hz", "50", "--skip_bids_validator",
+                   "--n_cpus", "2")[0] == 0
+    assert run_cli(EXAMPLE, out, "group", "--skip_bids_validator")[0] == 0
+    designs = [json.loads(p.read_text()) for p in sorted(out.rglob("*_design.json"))]
+    rates = {f"{d['SamplingFrequency']:g}" for d in designs}  # 5.00026 Hz (two files differ in the 7th digit)
+    orders = {d["AROrder"] for d in designs}
+    assert len(rates) == 1 and len(orders) == 1 and float(next(iter(rates))) < 50
+    rate, order = next(iter(rates)), next(iter(orders))
+    assert order == round(4 * float(rate)) and order != 200
+    report = (out / "task-tapping_report.html").read_text()
+    methods = re.search(r'<p class="methods">(.*?)</p>', report).group(1)
+    assert f"P = {order})" in methods and f"fitted at {rate} Hz" in methods
+    assert "P = 200" not in methods and "resampled to 50 Hz." not in methods
+    participant = (out / "sub-01.html").read_text()
+    assert f"{rate} Hz, noise model auto (AR({order}))" in participant  # the design-matrix caption
 
 
 def test_maps_wrap_after_four_panels_and_show_dollar_signs_as_text():
@@ -165,9 +206,9 @@ def test_maps_wrap_after_four_panels_and_show_dollar_signs_as_text():
 
 
 def test_methods_number_references_in_order_and_cite_only_what_was_used():
-    options = AnalysisOptions(noise_model="ols").participant_level()
-    text, references = methods_paragraph(options=options, versions={}, group_method="mixedlm",
-                                         recordings_without_short=(2, 6))
+    options = AnalysisOptions(noise_model="ols")
+    designs = [_design(options, sfreq=0.6, ar_order=0, short=() if k < 2 else ("short_hbo",)) for k in range(6)]
+    text, references = methods_paragraph(designs=designs, versions={}, group_method="mixedlm")
     assert REFERENCES["ar"] not in references  # no prewhitening with OLS
     firsts = [text.index(f"[{n}]") for n in range(1, len(references) + 1)]
     assert firsts == sorted(firsts)
