@@ -20,6 +20,7 @@ from bids_app.config import (
     DESIGN_RATE_CHOICES,
     GROUP_METHOD_CHOICES,
     HRF_CHOICES,
+    MOTION_CORRECTION_CHOICES,
     NOISE_MODEL_CHOICES,
     SHORT_REGRESSION_CHOICES,
     AnalysisOptions,
@@ -126,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mark channels whose scalp coupling index is below X as bad (default: off)")
     glm.add_argument("--ppf", type=float,
                      help=f"partial pathlength factor of the Beer-Lambert law (default: {_DEFAULTS.ppf})")
+    glm.add_argument("--motion-correction", "--motion_correction", choices=MOTION_CORRECTION_CHOICES,
+                     help="motion correction of the optical density: none, or tddr = temporal derivative "
+                     f"distribution repair (MNE) (default: {_DEFAULTS.motion_correction})")
     glm.add_argument("--roi-file", "--roi_file", metavar="JSON",
                      help='regions of interest: {"name": ["S1_D1", ...]} (default: left and right '
                      "hemisphere for head coordinates, else one ROI of all long channels)")

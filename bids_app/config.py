@@ -15,6 +15,7 @@ SHORT_REGRESSION_CHOICES = ("none", "mean", "all")
 NOISE_MODEL_CHOICES = ("ols", "ar1", "auto")
 HRF_CHOICES = ("glover", "spm")
 DESIGN_RATE_CHOICES = ("native", "resampled")
+MOTION_CORRECTION_CHOICES = ("none", "tddr")
 GROUP_METHOD_CHOICES = ("mixedlm", "summary")
 GROUP_LEVEL_OPTIONS = ("group_method", "group_covariates", "topomap_q_threshold")
 
@@ -32,6 +33,7 @@ class AnalysisOptions:
     drift_high_pass: float = 0.01
     sci_threshold: float | None = None
     ppf: float = 6.0
+    motion_correction: str = "none"
     roi_file: str | None = None
     contrast: tuple[str, ...] = ()
     short_channel_max_mm: float = 10.0
@@ -46,6 +48,7 @@ class AnalysisOptions:
         _check_choice("noise_model", self.noise_model, NOISE_MODEL_CHOICES)
         _check_choice("hrf", self.hrf, HRF_CHOICES)
         _check_choice("design_rate", self.design_rate, DESIGN_RATE_CHOICES)
+        _check_choice("motion_correction", self.motion_correction, MOTION_CORRECTION_CHOICES)
         _check_choice("group_method", self.group_method, GROUP_METHOD_CHOICES)
         _check_positive("resample_hz", self.resample_hz)
         _check_positive("drift_high_pass", self.drift_high_pass)

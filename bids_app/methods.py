@@ -18,6 +18,8 @@ REFERENCES = {
     "and serially correlated errors in fNIRS. Biomed. Opt. Express 4(8):1366-1379.",
     "statsmodels": "Seabold S, Perktold J (2010). statsmodels: Econometric and statistical modeling with Python. "
     "Proc. 9th Python in Science Conference.",
+    "tddr": "Fishburn FA, Ludlum RS, Vaidya CJ, Medvedev AV (2019). Temporal derivative distribution repair "
+    "(TDDR): a motion correction method for fNIRS. NeuroImage 184:171-179.",
     "dl": "DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. Control. Clin. Trials 7(3):177-188.",
     "bh": "Benjamini Y, Hochberg Y (1995). Controlling the false discovery rate: a practical and powerful "
     "approach to multiple testing. J. R. Stat. Soc. B 57(1):289-300.",
@@ -58,6 +60,8 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
         ("Raw intensity was converted to optical density and to changes in oxygenated (HbO) and deoxygenated "
         f"(HbR) haemoglobin concentration with the modified Beer-Lambert law (partial pathlength factor "
         f"{o['ppf']:g})."),
+        *(["Motion artefacts were corrected in optical density, before the Beer-Lambert law, by temporal "
+           "derivative distribution repair (TDDR) [tddr]."] if o.get("motion_correction") == "tddr" else []),
         sci,
         _rates(designs, requested=o["resample_hz"]),
         (f"Source-detector pairs closer than {o['short_channel_max_mm']:g} mm were short channels; pairs between "

@@ -126,9 +126,12 @@ def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: AnalysisOptions
 
 
 def to_haemoglobin(od, qc: pd.DataFrame, *, options: AnalysisOptions) -> Haemoglobin:
-    """Beer-Lambert law, resampling, and the good long and short signals in micromolar."""
-    from mne.preprocessing.nirs import beer_lambert_law
+    """Motion correction (``--motion-correction``), Beer-Lambert law, resampling, and the good long and
+    short signals in micromolar."""
+    from mne.preprocessing.nirs import beer_lambert_law, temporal_derivative_distribution_repair
 
+    if options.motion_correction == "tddr":
+        od = temporal_derivative_distribution_repair(od, verbose="error")
     haemo = beer_lambert_law(od, ppf=options.ppf)
     native_sfreq, native_times = float(haemo.info["sfreq"]), haemo.times.copy()
     haemo = resample(haemo, sfreq=options.resample_hz)

@@ -76,6 +76,7 @@ def _recording_section(stem: Path) -> list[str]:
         "Pairs": ", ".join(f"{n} {role}" for role, n in pairs["role"].value_counts().items()),
         "Bad pairs": f"{bad['name'].str.split(' ').str[0].nunique()} of {len(pairs)}",
         "Noise model": design_info.get("NoiseModel", "n/a"),
+        "Motion correction": design_info.get("MotionCorrection", "none"),
         "Short-channel regressors": ", ".join(design_info.get("ShortChannelRegressors", [])) or "none",
         "Median scalp coupling index": f"{qc['sci'].median():.3f}" if qc["sci"].notna().any() else "n/a",
     }))

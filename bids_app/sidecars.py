@@ -97,6 +97,7 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         else f"auto (AR({ar_order}))",
         "AROrder": ar_order,
         "ShortChannelRegression": options.short_regression,
+        "MotionCorrection": options.motion_correction,
         "StimulusDuration": options.stim_dur if options.stim_dur is not None else "from events.tsv",
         "Conditions": conditions,
         "RegressorNames": design_columns,
