@@ -1,4 +1,5 @@
-"""Print the README's Quick-start command N (0: the demo, 1: the tests), exactly as written there.
+"""Print the README's Quick-start command N (0: the demo, 1: the tests, 2: the bundled recordings), exactly as
+written there.
 
 CI runs these very lines, so the README cannot drift from what is tested. Standard library only.
 """

@@ -47,17 +47,19 @@ class _Parser(argparse.ArgumentParser):
         return parsed
 
     def error(self, message):
-        choice = re.match(r"argument (.+): invalid choice: '(.*)' \(choose from (.*)\)$", message)
+        choice = re.match(r"argument (.+?): invalid choice: '?(.*?)'? \(choose from", message)
         if choice:
-            choices = re.findall(r"'([^']*)'", choice.group(3))
-            message += _did_you_mean(choice.group(2), choices)
+            action = next((a for a in self._actions if a.choices and choice.group(1) in (
+                "/".join(a.option_strings), a.metavar, a.dest)), None)
+            if action is not None:
+                message += _did_you_mean(choice.group(2), [str(c) for c in action.choices])
         super().error(message)
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
-    """"; did you mean X?" for the closest candidate (options compared without their dashes), or ""."""
-    bare = {candidate.lstrip("-"): candidate for candidate in candidates}
-    close = difflib.get_close_matches(word.lstrip("-"), list(bare), n=1, cutoff=0.6)
+    """"; did you mean X?" for the closest candidate (ignoring case, options without their dashes), or ""."""
+    bare = {candidate.lstrip("-").lower(): candidate for candidate in candidates}
+    close = difflib.get_close_matches(word.lstrip("-").lower(), list(bare), n=1, cutoff=0.6)
     return f"; did you mean {bare[close[0]]}?" if close else ""
 
 
@@ -211,13 +213,6 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"fnirs-glm: error: {exc}", file=sys.stderr)
         return 1
-    except ModuleNotFoundError as exc:  # a library missing although check_dependencies found the others
-        if (exc.name or "").startswith("bids_app"):
-            raise
-        if verbose:
-            traceback.print_exc()
-        print(f"fnirs-glm: error: {_missing_message([exc.name or str(exc)])}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("fnirs-glm: interrupted", file=sys.stderr)
         return 130
@@ -237,10 +232,10 @@ def check_dependencies() -> None:
 
 
 def _missing_message(missing: list[str]) -> str:
-    requirements = Path(__file__).resolve().parent.parent / "requirements.txt"
-    source = f"-r {requirements}" if requirements.is_file() else "fnirs-glm"
-    return (f"{', '.join(missing)} not installed for {sys.executable}; install the dependencies with: "
-            f"{sys.executable} -m pip install {source} (or use a virtual environment, see the README)")
+    clone = Path(__file__).resolve().parent.parent
+    install = (f"cd {clone} && python3 -m venv .venv && .venv/bin/pip install -r requirements.txt . and run "
+               ".venv/bin/fnirs-glm" if (clone / "requirements.txt").is_file() else "pip install fnirs-glm")
+    return f"{', '.join(missing)} not installed for {sys.executable}; install the dependencies with: {install}"
 
 
 def check_paths(config: Config) -> None:

@@ -190,12 +190,14 @@ def run_group_level(config: Config) -> int:
     from bids_app.group_figures import write_figures_and_report
     from bids_app.logs import write_run_log
     from bids_app.sidecars import group_stats_sidecar
-    from bids_app.validation import validate_and_say
+    from bids_app.validation import say, validate_input
 
     started = time.time()
     output_dir = config.output_dir
     method = config.analysis.group_method
     covariates = read_covariates(config) if config.analysis.group_covariates else None
+    # validated before any model is fitted; said once the run is known to go ahead (usage errors stay one line)
+    validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
     group_by, numeric = _covariate_roles(covariates)
     notes_of_run: list[str] = []
     orphans = orphan_recordings(output_dir, bids_dir=config.bids_dir)
@@ -243,7 +245,7 @@ def run_group_level(config: Config) -> int:
                 logger.warning(f"task {task}, {spec.description} table: {note}")
     if not results:
         raise UsageError(f"{output_dir}: no task with at least 2 participants to aggregate")
-    validation = validate_and_say(config.bids_dir, skip_validator=config.skip_bids_validator)
+    say(validation)
     for note in notes_of_run:
         logger.warning(note)
     write_dataset_files(output_dir, bids_dir=config.bids_dir)

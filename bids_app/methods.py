@@ -40,6 +40,7 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
     ``designs``: everything stated is what those sidecars recorded (options, sampling rates, AR orders,
     short-channel regressors), never recomputed from options."""
     o = designs[0]["GeneratedBy"]["Options"]
+    versions = {**versions, **_recorded_versions(designs)}
     without_short = sum(not d.get("ShortChannelRegressors") for d in designs)
     noise = {"ols": "ordinary least squares (no noise model)",
              "ar1": "an AR(1) noise model (prewhitening)",
@@ -108,10 +109,17 @@ def _without_short(method: str, missing: int, total: int) -> str:
     return f" {missing} of {total} recordings had no good short channel and were modelled without them."
 
 
+def _recorded_versions(designs: list[dict]) -> dict[str, str]:
+    """Library versions recorded by the participant level (several joined by ', ' when they differ)."""
+    names = dict.fromkeys(name for d in designs for name in d.get("SoftwareVersions", {}))
+    return {name: ", ".join(sorted({str(d["SoftwareVersions"][name]) for d in designs
+                                    if name in d.get("SoftwareVersions", {})})) for name in names}
+
+
 def _rates(designs: list[dict], *, requested: float) -> str:
     """The sampling rates the GLMs were fitted at, as recorded (a slower recording keeps its own rate)."""
     rates = sorted({float(d["SamplingFrequency"]) for d in designs})
-    listed = " and ".join(dict.fromkeys(f"{rate:g}" for rate in rates))
+    listed = " and ".join(dict.fromkeys(f"{rate:.4g}" for rate in rates))
     if rates == [float(requested)]:
         return f"Signals were resampled to {listed} Hz."
     return (f"Signals were resampled to {requested:g} Hz where recorded faster, and kept at their own rate "
@@ -123,5 +131,5 @@ def _orders(designs: list[dict]) -> str:
     by_rate = {float(d["SamplingFrequency"]): int(d["AROrder"]) for d in designs}
     if len(set(by_rate.values())) == 1:
         return f"P = {next(iter(by_rate.values()))}"
-    stated = {f"{rate:g}": order for rate, order in sorted(by_rate.items(), reverse=True)}
+    stated = {f"{rate:.4g}": order for rate, order in sorted(by_rate.items(), reverse=True)}
     return ", ".join(f"P = {order} at {rate} Hz" for rate, order in stated.items())

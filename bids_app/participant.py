@@ -36,14 +36,15 @@ def run_participant_level(config: Config) -> int:
     from bids_app.derivatives import write_dataset_files
     from bids_app.logs import write_run_log
     from bids_app.rois import read_roi_file
-    from bids_app.validation import validate_and_say
+    from bids_app.validation import say, validate_input
 
     recordings = find_recordings(config)
     if config.analysis.roi_file:
         read_roi_file(config.analysis.roi_file)
     conditions = sorted(set().union(*(condition_names(r) for r in recordings)))
     contrasts = {expression: parse_contrast(expression, conditions) for expression in config.analysis.contrast}
-    validation = validate_and_say(config.bids_dir, skip_validator=config.skip_bids_validator)
+    validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
+    say(validation)
 
     _init_worker(config.verbose)
     logger.info(f"{len(recordings)} recording(s) to analyse with {config.n_cpus} process(es)")

@@ -80,6 +80,12 @@ def qc_channels_sidecar(*, sci_threshold: float | None, coordinate_system: str |
     }
 
 
+def library_versions() -> dict[str, str]:
+    from bids_app.logs import library_versions
+
+    return library_versions()
+
+
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options,
                    ar_order: int, short_regressors: list[str], inputs: dict[str, str], outputs: list[str]) -> dict:
     return {
@@ -106,6 +112,7 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
                         "short-channel nuisance regressor (uM)" if c in short_regressors else
                         "constant" if c == "constant" else "cosine drift") for c in design_columns},
         "GeneratedBy": generated_by(options, inputs=inputs),
+        "SoftwareVersions": library_versions(),
         "Outputs": outputs,
     }
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from bids_app.errors import UsageError
 
 VALIDATOR = "bids-validator-deno"
-INSTALL_HINT = f"pip install {VALIDATOR} (it is in requirements.txt and the 'validator' extra)"
+INSTALL_HINT = f"{sys.executable} -m pip install {VALIDATOR} (it is in requirements.txt and the 'validator' extra)"
 REQUIRED_DESCRIPTION_FIELDS = ("Name", "BIDSVersion")
 
 
@@ -70,14 +70,12 @@ def find_validator() -> str | None:
     return shutil.which(VALIDATOR)
 
 
-def validate_and_say(bids_dir: Path, *, skip_validator: bool) -> InputValidation:
-    """Validate the input (see validate_input) and say how, once: the line every run prints."""
+def say(validation: InputValidation) -> None:
+    """The line every run prints once: how its input was validated."""
     import logging
 
-    validation = validate_input(bids_dir, skip_validator=skip_validator)
     logger = logging.getLogger("fnirs_glm")
     (logger.warning if validation.status == "not installed" else logger.info)(validation.message)
-    return validation
 
 
 def validate_input(bids_dir: Path, *, skip_validator: bool) -> InputValidation:

@@ -7,11 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=${1:-demo}
-if [ ! -x .venv/bin/fnirs-glm ]; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import mne, nilearn" 2>/dev/null; then
     echo "== setting up .venv (pip install -r requirements.txt .)"
     python3 -m venv .venv
     .venv/bin/pip install --quiet --upgrade pip
     .venv/bin/pip install --quiet -r requirements.txt .
+else  # the app itself from this clone, so that the demo never runs an older installed copy
+    .venv/bin/pip install --quiet --no-deps .
 fi
 if [ ! -f "$demo/bids/dataset_description.json" ]; then
     echo "== simulating the 5-participant tapping study into $demo/bids"

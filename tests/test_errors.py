@@ -174,7 +174,7 @@ def test_run_py_without_the_dependencies_says_how_to_install_them(tmp_path, exam
     done = subprocess.run([sys.executable, "-S", str(REPO / "run.py"), str(example_copy), str(tmp_path / "out"),
                            "participant"], capture_output=True, text=True, check=False, timeout=60)
     assert_usage_error(done.returncode, done.stderr, "numpy", "not installed",
-                       f"-m pip install -r {REPO / 'requirements.txt'}")
+                       f"cd {REPO} && python3 -m venv .venv && .venv/bin/pip install -r requirements.txt .")
     assert not (tmp_path / "out").exists()
 
 

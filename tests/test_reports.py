@@ -186,7 +186,7 @@ def test_group_report_states_the_recorded_rate_and_ar_order_not_the_requested_on
     assert order == round(4 * float(rate)) and order != 200
     report = (out / "task-tapping_report.html").read_text()
     methods = re.search(r'<p class="methods">(.*?)</p>', report).group(1)
-    assert f"P = {order})" in methods and f"fitted at {rate} Hz" in methods
+    assert f"P = {order})" in methods and f"fitted at {float(rate):.4g} Hz" in methods
     assert "P = 200" not in methods and "resampled to 50 Hz." not in methods
     participant = (out / "sub-01.html").read_text()
     assert f"{rate} Hz, noise model auto (AR({order}))" in participant  # the design-matrix caption
