@@ -10,5 +10,5 @@ from pathlib import Path
 
 readme = Path(__file__).resolve().parent.parent / "README.md"
 quick_start = readme.read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
-blocks = re.findall(r"```bash\n(.*?)```", quick_start, flags=re.S)
+blocks = re.findall(r"```bash\n(.*?)```", quick_start, flags=re.DOTALL)
 print(blocks[int(sys.argv[1])].strip())

@@ -20,7 +20,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.validity import channel_errors, markdown, simulate  # noqa: E402
+from benchmarks.validity import channel_errors, markdown, simulate
 
 
 def main() -> None:

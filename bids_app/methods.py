@@ -61,8 +61,8 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
         ("Raw intensity was converted to optical density and to changes in oxygenated (HbO) and deoxygenated "
         f"(HbR) haemoglobin concentration with the modified Beer-Lambert law (partial pathlength factor "
         f"{o['ppf']:g})."),
-        *(["Motion artefacts were corrected in optical density, before the Beer-Lambert law, by temporal "
-           "derivative distribution repair (TDDR) [tddr]."] if o.get("motion_correction") == "tddr" else []),
+        *([("Motion artefacts were corrected in optical density, before the Beer-Lambert law, by temporal "
+            "derivative distribution repair (TDDR) [tddr].")] if o.get("motion_correction") == "tddr" else []),
         sci,
         _rates(designs, requested=o["resample_hz"]),
         (f"Source-detector pairs closer than {o['short_channel_max_mm']:g} mm were short channels; pairs between "

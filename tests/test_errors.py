@@ -153,8 +153,8 @@ def test_invalid_dataset_description_is_refused(tmp_path, example_copy, run_cli,
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["participant", "--participant-lable", "01"], "unrecognized argument --participant-lable; did you mean "
-                                                   "--participant-label?"),
+    (["participant", "--participant-lable", "01"],
+     "unrecognized argument --participant-lable; did you mean --participant-label?"),
     (["particpant"], "invalid choice: 'particpant'"),
     (["participant", "--noise-model", "ar2"], "did you mean ar1?"),
     (["group", "--skip-bids-validatr"], "did you mean --skip-bids-validator?"),
