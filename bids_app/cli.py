@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "of the good short HbR channels) or all (every good short channel) "
                      f"(default: {_DEFAULTS.short_regression})")
     glm.add_argument("--noise-model", "--noise_model", choices=NOISE_MODEL_CHOICES,
-                     help="GLM noise model: ols, ar1, or auto = AR(P) with P = round(4 x sampling rate) "
+                     help="GLM noise model: ols, ar1, auto = AR(P) with P = round(4 x sampling rate), or "
+                     "ar-irls = AR order by BIC up to that P, prewhitening and robust (Tukey bisquare) IRLS "
                      f"(default: {_DEFAULTS.noise_model})")
     glm.add_argument("--hrf", choices=HRF_CHOICES,
                      help=f"haemodynamic response function (default: {_DEFAULTS.hrf})")

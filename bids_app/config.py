@@ -12,7 +12,7 @@ from pathlib import Path
 from bids_app.errors import UsageError
 
 SHORT_REGRESSION_CHOICES = ("none", "mean", "all")
-NOISE_MODEL_CHOICES = ("ols", "ar1", "auto")
+NOISE_MODEL_CHOICES = ("ols", "ar1", "auto", "ar-irls")
 HRF_CHOICES = ("glover", "spm")
 DESIGN_RATE_CHOICES = ("native", "resampled")
 MOTION_CORRECTION_CHOICES = ("none", "tddr")

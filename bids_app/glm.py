@@ -23,9 +23,20 @@ class GLMFit:
 
     beta: np.ndarray  # (n_signals, n_regressors)
     cov: np.ndarray  # (n_signals, n_regressors, n_regressors): covariance of beta
-    df_resid: int  # residual degrees of freedom: n_times - rank(X)
-    ar_coef: np.ndarray  # (n_signals, order); empty second axis for OLS
+    df_resid: int | np.ndarray  # residual degrees of freedom: n_times - rank(X); per signal for ar-irls
+    ar_coef: np.ndarray  # (n_signals, order), zero beyond a signal's own order; empty second axis for OLS
     noise_model: str
+
+    def ar_orders(self) -> np.ndarray:
+        """The AR order of each signal: the last non-zero coefficient."""
+        nonzero = self.ar_coef != 0
+        if not nonzero.shape[1]:
+            return np.zeros(len(nonzero), dtype=int)
+        return np.where(nonzero.any(axis=1), self.ar_coef.shape[1] - np.argmax(nonzero[:, ::-1], axis=1), 0)
+
+    def degrees_of_freedom(self) -> np.ndarray:
+        """Residual degrees of freedom of each signal."""
+        return np.broadcast_to(np.asarray(self.df_resid, dtype=float), (len(self.beta),))
 
     def contrast(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Effect ``c @ beta`` and its standard error for each signal."""
@@ -36,12 +47,13 @@ class GLMFit:
 
 
 def noise_model_order(noise_model: str, *, sfreq: float) -> int:
-    """AR order of a noise model name: 0 for ols, 1 for ar1, round(4 x sfreq) for auto."""
+    """AR order of a noise model name: 0 for ols, 1 for ar1, round(4 x sfreq) for auto; for ar-irls the
+    largest order its BIC search considers, also round(4 x sfreq)."""
     if noise_model == "ols":
         return 0
     if noise_model == "ar1":
         return 1
-    if noise_model == "auto":
+    if noise_model in ("auto", "ar-irls"):
         return max(1, int(np.round(4 * sfreq)))
     raise ValueError(f"unknown noise model {noise_model!r}")
 

@@ -45,7 +45,10 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
     noise = {"ols": "ordinary least squares (no noise model)",
              "ar1": "an AR(1) noise model (prewhitening)",
              "auto": "an AR(P) noise model with P = 4 x the sampling rate, rounded "
-             f"({_orders(designs)}), fitted to each channel's residuals (prewhitening)"}[o["noise_model"]]
+             f"({_orders(designs)}), fitted to each channel's residuals (prewhitening)",
+             "ar-irls": "AR-IRLS: per channel an autoregressive noise model whose order was chosen by BIC up to "
+             f"4 x the sampling rate ({_orders(designs)}), prewhitening, and Tukey bisquare iteratively "
+             "reweighted least squares (tuning constant 4.685) with Huber's H1 covariance"}[o["noise_model"]]
     duration = ("each event's duration from events.tsv" if o.get("stim_dur") is None
                 else f"a duration of {o['stim_dur']:g} s for every event")
     sci = (f"Channel pairs with a scalp coupling index below {o['sci_threshold']:g} [sci], pairs marked bad in "

@@ -296,7 +296,12 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
 
     ar_order = noise_model_order(options.noise_model, sfreq=haemo.sfreq)
     try:
-        fit = fit_glm(Y, design.to_numpy(), ar_order=ar_order)
+        if options.noise_model == "ar-irls":
+            from bids_app.ar_irls import fit_ar_irls
+
+            fit, _ = fit_ar_irls(Y, design.to_numpy(), max_order=ar_order)
+        else:
+            fit = fit_glm(Y, design.to_numpy(), ar_order=ar_order)
     except ValueError as exc:
         raise RecordingError(f"{source}: the GLM cannot be fitted ({exc})") from None
 

@@ -7,8 +7,11 @@ _STAT_COLUMNS = {
                "Units": "uM"},
     "se": {"Description": "Standard error of the effect", "Units": "uM"},
     "t": {"Description": "t statistic: effect / se"},
-    "df": {"Description": "Residual degrees of freedom of the fit: samples minus the rank of the design"},
+    "df": {"Description": "Residual degrees of freedom of the fit: samples minus the rank of the design (ar-irls: "
+           "the sum of the robust weights minus the rank)"},
     "p": {"Description": "Two-sided p-value of t under Student's t distribution with df degrees of freedom"},
+    "ar_order": {"Description": "Order of the autoregressive noise model of this signal (0: none); with the "
+                 "ar-irls noise model chosen per signal by BIC"},
 }
 _CHANNEL_COLUMNS = {
     "ch_name": {"Description": "Haemoglobin channel: source-detector pair and chroma, e.g. 'S1_D1 hbo'"},
@@ -99,9 +102,12 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "resampled exactly as the data; resampled: built at the resampled rate (as MNE-NIRS)",
         "DriftModel": "cosine",
         "DriftHighPass": options.drift_high_pass,
-        "NoiseModel": options.noise_model if ar_order == 0 or options.noise_model != "auto"
-        else f"auto (AR({ar_order}))",
+        "NoiseModel": (f"auto (AR({ar_order}))" if options.noise_model == "auto" and ar_order
+                       else f"ar-irls (AR order by BIC up to {ar_order}, Tukey bisquare IRLS)"
+                       if options.noise_model == "ar-irls" else options.noise_model),
         "AROrder": ar_order,
+        "AROrderDescription": "the AR order of every signal (auto, ar1), or the largest order the BIC search "
+        "considered (ar-irls: each signal's own order is the ar_order column of the tables)",
         "ShortChannelRegression": options.short_regression,
         "MotionCorrection": options.motion_correction,
         "StimulusDuration": options.stim_dur if options.stim_dur is not None else "from events.tsv",

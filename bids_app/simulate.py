@@ -11,8 +11,9 @@ therefore exactly the GLM effect (uM) that fnirs-glm estimates. Tapping/Left act
 hemisphere and Tapping/Right the left one (ipsilateral responses are weaker), Control nothing; HbR is
 a negative fraction of HbO. Amplitudes vary between participants and channels. On top: a systemic
 signal (cardiac, respiratory, Mayer waves, slow fluctuations) shared with larger weight by the short
-channels, slow drifts, autoregressive noise per channel, and optionally motion spikes and bad
-channels. Haemoglobin is turned into optical density with the inverse of MNE's modified Beer-Lambert
+channels, slow drifts, autoregressive noise per channel, and optionally motion artefacts (spikes that
+return to baseline and baseline shifts that persist, at random times or locked to the tapping trials, as
+when a participant moves while tapping) and bad channels. Haemoglobin is turned into optical density with the inverse of MNE's modified Beer-Lambert
 law (same extinction coefficients, distances and ppf), then into intensity, written to SNIRF with
 MNE-NIRS and into BIDS with MNE-BIDS. The ground truth goes to ``sourcedata/ground_truth/``.
 """
@@ -50,7 +51,10 @@ class SimulationOptions:
     noise_um: float = 0.25  # SD of the per-channel autoregressive noise (HbO)
     systemic_um: float = 0.6  # SD of the systemic oxygenation signal (HbO, before channel weights)
     cardiac_um: float = 0.3  # amplitude of the cardiac pulse (HbO, before channel weights)
-    motion_spikes: int = 0  # per recording
+    motion_spikes: int = 0  # per recording: spikes (offsets of 0.5-3 s) at random times
+    motion_per_minute: float = 0.0  # artefacts at random times, per minute (spikes or baseline shifts)
+    task_locked_motion: float = 0.0  # share of Tapping trials with an artefact starting 0-10 s after onset
+    baseline_shift_fraction: float = 0.5  # share of the two kinds above that are baseline shifts
     bad_channels: int = 0  # per recording: half flat, half very noisy (not marked in channels.tsv)
     ppf: float = 6.0
 
@@ -147,6 +151,7 @@ def _write_recording(out_dir: Path, *, template, timing, gains, options, rng, en
             start = rng.integers(0, n_times - int(5 * sfreq))
             width = int(rng.uniform(0.5, 3) * sfreq)
             od[:, start:start + width] += rng.uniform(0.02, 0.1) * rng.choice([-1, 1], size=(od.shape[0], 1))
+        motion = _add_motion(od, events=events, sfreq=sfreq, options=options, rng=rng)
     bad = _add_bad_channels(od, raw.ch_names, count=options.bad_channels, rng=rng)
     raw._data[:] = 0.05 * np.exp(-od)
     flat = [raw.ch_names.index(label.rsplit(" ", 1)[0]) for label in bad if label.endswith(" flat")]
@@ -161,7 +166,8 @@ def _write_recording(out_dir: Path, *, template, timing, gains, options, rng, en
         with contextlib.redirect_stdout(io.StringIO()):  # mne-bids prints each file it writes
             write_raw_bids(written, bids_path, overwrite=True, verbose="error")
     _write_truth(out_dir, bids_path, pairs=pairs, gains=gains, bad=bad, hbr_fraction=options.hbr_fraction,
-                 conditions=[c for c in CONDITIONS if c in regressors], short=short)
+                 conditions=[c for c in CONDITIONS if c in regressors], short=short,
+                 motion=motion if options.noise else [])
 
 
 def _template_raw(template: dict, *, n_times: int):
@@ -243,6 +249,39 @@ def _drift(times, *, rng):
     return rng.normal(0, 0.5) * u + rng.normal(0, 0.5) * (u**2 - 1 / 12)
 
 
+def _add_motion(od, *, events, sfreq: float, options: SimulationOptions, rng) -> list[dict]:
+    """Motion artefacts in optical density: at random times (``motion_per_minute``) and after a share of
+    the Tapping trials (``task_locked_motion``). A spike is an offset of 0.5-3 s that returns; a baseline
+    shift is an offset reached within 0.5 s that persists. Each affects every channel with its own size
+    and sign (optodes move differently). Returns the artefacts (onset, duration, kind) for the truth."""
+    import numpy as np
+
+    n_times = od.shape[1]
+    onsets = list(rng.uniform(0, n_times / sfreq - 5, size=rng.poisson(options.motion_per_minute * n_times
+                                                                       / sfreq / 60))
+                  if options.motion_per_minute else [])
+    if options.task_locked_motion:
+        trials = events.loc[events["trial_type"].str.startswith("Tapping"), "onset"].to_numpy()
+        chosen = trials[rng.random(len(trials)) < options.task_locked_motion]
+        onsets += list(chosen + rng.uniform(0, 10, size=len(chosen)))
+    artefacts = []
+    for onset in sorted(onsets):
+        start = int(onset * sfreq)
+        if start >= n_times:
+            continue
+        shift = rng.random() < options.baseline_shift_fraction
+        size = rng.uniform(0.02, 0.1) * rng.choice([-1, 1], size=od.shape[0]) * rng.uniform(0.3, 1, od.shape[0])
+        if shift:
+            ramp = np.clip((np.arange(n_times - start)) / (0.5 * sfreq), 0, 1)
+            od[:, start:] += size[:, None] * ramp
+            artefacts.append({"onset": start / sfreq, "duration": 0.5, "kind": "baseline shift"})
+        else:
+            width = max(1, int(rng.uniform(0.5, 3) * sfreq))
+            od[:, start:start + width] += size[:, None]
+            artefacts.append({"onset": start / sfreq, "duration": width / sfreq, "kind": "spike"})
+    return artefacts
+
+
 def _add_bad_channels(od, names, *, count: int, rng) -> list[str]:
     """Make ``count`` long pairs bad: alternately flat (tagged 'flat') or very noisy. Returns labels."""
 
@@ -258,7 +297,7 @@ def _add_bad_channels(od, names, *, count: int, rng) -> list[str]:
     return labels
 
 
-def _write_truth(out_dir, bids_path, *, pairs, gains, bad, hbr_fraction, conditions, short) -> None:
+def _write_truth(out_dir, bids_path, *, pairs, gains, bad, hbr_fraction, conditions, short, motion) -> None:
     import pandas as pd
 
     rows = []
@@ -273,6 +312,8 @@ def _write_truth(out_dir, bids_path, *, pairs, gains, bad, hbr_fraction, conditi
     stem = bids_path.copy().update(datatype=None, root=None).basename
     pd.DataFrame(rows).to_csv(folder / f"{stem}_truth.tsv", sep="\t", index=False, float_format="%.10g")
     (folder / f"{stem}_bad_channels.json").write_text(json.dumps(bad, indent=1) + "\n")
+    pd.DataFrame(motion, columns=["onset", "duration", "kind"]).to_csv(
+        folder / f"{stem}_motion.tsv", sep="\t", index=False, float_format="%.6g")
 
 
 def _write_dataset_files(out_dir: Path, *, participants, options: SimulationOptions) -> None:
@@ -303,7 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, dest="duration_s", help="recording length in seconds")
     parser.add_argument("--null", action="store_true", help="no responses at all")
     parser.add_argument("--noise-free", dest="noise", action="store_false", help="the responses alone")
-    parser.add_argument("--motion-spikes", type=int, default=0, help="motion artefacts per recording")
+    parser.add_argument("--motion-spikes", type=int, default=0, help="motion spikes per recording")
+    parser.add_argument("--motion-per-minute", type=float, default=0.0,
+                        help="motion artefacts (spikes or baseline shifts) at random times, per minute")
+    parser.add_argument("--task-locked-motion", type=float, default=0.0, metavar="SHARE",
+                        help="share of Tapping trials followed by a motion artefact within 10 s")
+    parser.add_argument("--baseline-shift-fraction", type=float, default=0.5,
+                        help="share of the artefacts above that are baseline shifts (default 0.5)")
     parser.add_argument("--bad-channels", type=int, default=0, help="flat or noisy long pairs per recording")
     args = parser.parse_args(argv)
     options = SimulationOptions(**{k: v for k, v in vars(args).items() if k != "out_dir"})

@@ -1,7 +1,8 @@
 """Channel, ROI and contrast statistics tables from a fitted GLM.
 
 Effects and standard errors are in micromolar (the signals are). t = effect / se; p is two-sided
-from Student's t with the residual degrees of freedom of the fit (n_times - rank of the design).
+from Student's t with the residual degrees of freedom of the fit (n_times - rank of the design; for
+ar-irls the sum of the robust weights - rank); ar_order is the AR order of the signal's noise model.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ def _statistics(fit: GLMFit, weights: np.ndarray, rows: np.ndarray) -> dict[str,
     effect, se = effect[rows], se[rows]
     with np.errstate(divide="ignore", invalid="ignore"):
         t = effect / se
-    return {"effect": effect, "se": se, "t": t, "df": np.full(len(rows), fit.df_resid),
-            "p": 2 * stats.t.sf(np.abs(t), fit.df_resid)}
+    df = fit.degrees_of_freedom()[rows]
+    return {"effect": effect, "se": se, "t": t, "df": df, "p": 2 * stats.t.sf(np.abs(t), df),
+            "ar_order": fit.ar_orders()[rows]}
 
 
 def _weights(design_columns: list[str], contrast: dict[str, float]) -> np.ndarray:
@@ -57,13 +59,13 @@ def roi_table(fit: GLMFit, *, roi_rows: dict[tuple[str, str], int | None], n_cha
             record = {"roi": roi, "chroma": chroma, "condition": condition,
                       "n_channels": n_channels[(roi, chroma)]}
             if row is None:
-                record.update(effect=np.nan, se=np.nan, t=np.nan, df=fit.df_resid, p=np.nan)
+                record.update(effect=np.nan, se=np.nan, t=np.nan, df=np.nan, p=np.nan, ar_order=np.nan)
             else:
                 values = _statistics(fit, _weights(design_columns, {condition: 1.0}), np.array([row]))
                 record.update({key: value[0] for key, value in values.items()})
             records.append(record)
     table = pd.DataFrame.from_records(records)
-    columns = ["roi", "chroma", "condition", "effect", "se", "t", "df", "p", "n_channels"]
+    columns = ["roi", "chroma", "condition", "effect", "se", "t", "df", "p", "ar_order", "n_channels"]
     return table[columns].sort_values(["roi", "chroma", "condition"], kind="stable").reset_index(drop=True)
 
 

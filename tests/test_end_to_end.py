@@ -10,9 +10,11 @@ import pytest
 from tests.conftest import EXAMPLE, SHARED_DATA, tree_checksum, validate
 
 ENTITIES = ["sub-01_ses-01_task-tapping", "sub-01_ses-02_task-tapping", "sub-02_ses-01_task-tapping"]
-CHANNEL_COLUMNS = ["ch_name", "source", "detector", "chroma", "condition", "effect", "se", "t", "df", "p"]
-ROI_COLUMNS = ["roi", "chroma", "condition", "effect", "se", "t", "df", "p", "n_channels"]
-CONTRAST_COLUMNS = ["contrast", "ch_name", "source", "detector", "chroma", "effect", "se", "t", "df", "p"]
+CHANNEL_COLUMNS = ["ch_name", "source", "detector", "chroma", "condition", "effect", "se", "t", "df", "p",
+                   "ar_order"]
+ROI_COLUMNS = ["roi", "chroma", "condition", "effect", "se", "t", "df", "p", "ar_order", "n_channels"]
+CONTRAST_COLUMNS = ["contrast", "ch_name", "source", "detector", "chroma", "effect", "se", "t", "df", "p",
+                    "ar_order"]
 
 
 def _nirs_dir(out, entities):

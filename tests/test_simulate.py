@@ -81,3 +81,27 @@ def test_no_resampling_bias_on_noise_free_data(noise_free, run_cli, tmp_path, re
     assert (ratios["native"] - 1).abs().max() < 0.01
     if float(resample_hz) <= 0.6:
         assert ratios["resampled"].mean() < 0.97  # the bias the native design removes
+
+
+def test_task_locked_motion_and_baseline_shifts(tmp_path):
+    """Artefacts follow a share of the Tapping trials within 10 s; baseline shifts persist in the data."""
+    root = simulate_dataset(tmp_path / "sim", options=SimulationOptions(
+        subjects=1, duration_s=300, seed=2, task_locked_motion=0.5, baseline_shift_fraction=1.0))
+    truth = root / "sourcedata" / "ground_truth"
+    motion = pd.read_csv(truth / "sub-01_task-tapping_motion.tsv", sep="\t")
+    events = pd.read_csv(next(root.rglob("*_events.tsv")), sep="\t")
+    tapping = events.loc[events["trial_type"].str.startswith("Tapping"), "onset"].to_numpy()
+    assert 0.2 * len(tapping) <= len(motion) <= 0.8 * len(tapping)
+    assert set(motion["kind"]) == {"baseline shift"}
+    lags = motion["onset"].to_numpy()[:, None] - tapping[None, :]
+    assert (((lags >= -0.2) & (lags <= 10.2)).any(axis=1)).all()  # each within 10 s of a trial onset
+    with h5py.File(next(root.rglob("*.snirf"))) as snirf:
+        od = -np.log(snirf["nirs/data1/dataTimeSeries"][()].T)
+        sfreq = 1 / np.diff(snirf["nirs/data1/time"][:2])[0]
+    first = int(motion["onset"].iloc[0] * sfreq)
+    before, after = od[:, first - int(5 * sfreq):first].mean(axis=1), od[:, first + int(5 * sfreq):
+                                                                          first + int(10 * sfreq)].mean(axis=1)
+    assert np.median(np.abs(after - before)) > 0.01  # the shift is there (0.006-0.1 OD) and stays
+
+    quiet = simulate_dataset(tmp_path / "quiet", options=SimulationOptions(subjects=1, duration_s=120, seed=2))
+    assert pd.read_csv(quiet / "sourcedata/ground_truth/sub-01_task-tapping_motion.tsv", sep="\t").empty

@@ -1,0 +1,225 @@
+"""AR-IRLS: the robust GLM of Barker, Aarabi & Huppert (2013), fitted to all signals in chunks.
+
+For each signal y (a column of ``Y``) and design X:
+1. ordinary least squares gives the residuals;
+2. autoregressive models of every order 0..``max_order`` are fitted to the residuals by least squares on
+   the same samples (t >= max_order), and the order with the lowest BIC, n log(RSS / n) + p log(n), is
+   kept (the AR order of that signal); the residuals are first clipped at 3 robust standard
+   deviations (median absolute residual / 0.6745), so that a motion spike does not pass for serial
+   correlation (AnalyzIR fits the AR model robustly for the same reason);
+3. design and data are prewhitened with that AR filter (zeros before the first sample, as glm.py);
+4. Tukey's bisquare M-estimator (tuning constant 4.685, 95% efficiency under normal errors) is fitted to
+   the whitened model by iteratively reweighted least squares, with the scale re-estimated at every step
+   as the median absolute residual / 0.6745, until no coefficient changes by more than ``irls_tol`` of
+   its size: the iterations and fixed point of statsmodels' ``RLM(..., M=TukeyBiweight()).fit()``;
+5. steps 2-4 are repeated with the new residuals until the coefficients change by less than
+   ``outer_tol`` (relative norm), at most ``max_outer`` times.
+The covariance of the coefficients is Huber's H1 (statsmodels' default for RLM): it grows with the
+squared psi function of the standardised residuals, so down-weighted samples widen it. The degrees of
+freedom are the effective number of samples, the sum of the final weights, minus the rank of the design.
+No whitened design is formed: the design is shared by all signals, so X_w b = whiten(X b), X_w'v =
+X' whiten'(v) (the adjoint filter) and X_w'X_w comes from the lagged products of X (as in glm.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bids_app.glm import GLMFit, _lag, _whiten
+
+TUKEY_C = 4.685
+AR_CLIP = 3.0  # residuals are clipped at this many robust SDs before the AR fit
+MAD_NORMAL = 0.6744897501960817  # median absolute deviation of the standard normal
+AR_CHUNK_VALUES = 5_000_000  # lagged residual values per chunk of the BIC search (40 MB)
+
+
+def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, max_outer: int = 10, outer_tol: float = 1e-4,
+                max_iterations: int = 500, tol: float = 1e-8) -> tuple[GLMFit, np.ndarray]:
+    """(fit, AR order of each signal) for the signals ``Y`` (n_times, n_signals) on the design ``X``."""
+    from threadpoolctl import threadpool_limits
+
+    Y, X = np.asarray(Y, dtype=float), np.asarray(X, dtype=float)
+    n_times, n_regressors = X.shape
+    rank = int(np.linalg.matrix_rank(X, np.abs(X).sum() * np.finfo(np.float64).eps))
+    if n_times - rank - max_order <= 0:
+        raise ValueError(f"the design has {rank} independent regressors for {n_times} samples")
+    scale = np.linalg.norm(X, axis=0)
+    scale[scale == 0] = 1.0
+    X = X / scale  # unit-norm columns: well-conditioned normal equations; undone at the end
+    n_signals = Y.shape[1]
+    cov = np.empty((n_signals, n_regressors, n_regressors))
+    df = np.empty(n_signals)
+    coef = np.zeros((n_signals, max_order))
+    with threadpool_limits(limits=1, user_api="blas"):
+        beta = (np.linalg.pinv(X) @ Y).T
+        active = np.arange(n_signals)
+        for _ in range(max_outer):
+            coef[active] = ar_by_bic((Y[:, active] - X @ beta[active].T).T, max_order=max_order)
+            new, cov[active], df[active] = robust_fit(Y[:, active], X, coef[active], rank=rank,
+                                                      start=beta[active], max_iterations=max_iterations, tol=tol)
+            change = np.linalg.norm(new - beta[active], axis=1) / np.maximum(
+                np.linalg.norm(new, axis=1), np.finfo(float).tiny)
+            beta[active] = new
+            active = active[change > outer_tol]
+            if not len(active):
+                break
+    orders = np.array([np.flatnonzero(row).max() + 1 if row.any() else 0 for row in coef])
+    return GLMFit(beta / scale, cov / np.outer(scale, scale), df, coef, "ar-irls"), orders
+
+
+def ar_by_bic(residuals: np.ndarray, *, max_order: int) -> np.ndarray:
+    """AR coefficients (n_signals, max_order), zero beyond each signal's BIC-chosen order (0..max_order).
+
+    The demeaned residuals are clipped at 3 robust SDs; then least squares of x[t] on x[t-1..t-p] over
+    t >= max_order, for every p, from one set of lagged products; BIC = m log(RSS_p / m) + p log(m) with
+    m = n_times - max_order samples.
+    """
+    n_signals, n_times = residuals.shape
+    chunk = max(1, AR_CHUNK_VALUES // max(1, n_times * max_order))
+    return np.concatenate([_ar_by_bic(residuals[start:start + chunk], max_order=max_order)
+                           for start in range(0, n_signals, chunk)]) if n_signals else np.zeros((0, max_order))
+
+
+def _ar_by_bic(residuals: np.ndarray, *, max_order: int) -> np.ndarray:
+    x = residuals - residuals.mean(axis=1, keepdims=True)
+    limit = AR_CLIP * _mad(x)[:, None]
+    x = np.clip(x, -limit, limit)
+    n_signals, n_times = x.shape
+    m = n_times - max_order
+    lagged = np.stack([x[:, max_order - j:n_times - j] for j in range(1, max_order + 1)], axis=2)  # (s, m, P)
+    target = x[:, max_order:]
+    gram = lagged.transpose(0, 2, 1) @ lagged
+    cross = (lagged.transpose(0, 2, 1) @ target[:, :, None])[:, :, 0]
+    total = np.einsum("sm,sm->s", target, target)
+    best = np.zeros((n_signals, max_order))
+    best_bic = m * np.log(np.maximum(total, np.finfo(float).tiny) / m)  # order 0
+    for p in range(1, max_order + 1):
+        solved = np.linalg.solve(gram[:, :p, :p], cross[:, :p, None])[:, :, 0]
+        rss = np.maximum(total - np.einsum("si,si->s", cross[:, :p], solved), np.finfo(float).tiny)
+        bic = m * np.log(rss / m) + p * np.log(m)
+        better = bic < best_bic
+        best[better] = np.pad(solved[better], ((0, 0), (0, max_order - p)))
+        best_bic = np.where(better, bic, best_bic)
+    return best
+
+
+def robust_fit(Y: np.ndarray, X: np.ndarray, coef: np.ndarray, *, rank: int, start: np.ndarray | None = None,
+               max_iterations: int = 500, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tukey's bisquare M-estimate of each signal of ``Y`` (n, s) on the design ``X`` (n, k), both whitened
+    with the signal's AR coefficients ``coef`` (s, P), with the MAD scale re-estimated at every step: the
+    fixed point of statsmodels' RLM on the whitened model, sum_i x_i psi(r_i / scale) = 0, and its H1
+    covariance. Starts from least squares or from ``start`` (s, k).
+
+    Huber's H-algorithm reaches it with one (X'X)^-1 for all steps, each a modified-residual least-squares
+    step beta += (X'X)^-1 X' psi(r / scale) scale / mean(psi'): matrix products with the shared design
+    where an IRLS step builds a weighted X'X per signal. Signals it has not settled within
+    ``max_iterations`` steps continue with IRLS, statsmodels' own iteration.
+    Returns beta (s, k), its covariance (s, k, k) and the degrees of freedom sum(weights) - rank (s,).
+    """
+    n = X.shape[0]
+    Yw = _whiten_columns(Y, coef)
+    inverse = _inverse(whitened_gram(X, coef))
+    beta = (np.einsum("skl,ls->sk", inverse, X.T @ _adjoint_whiten(Yw, coef)) if start is None
+            else np.array(start, dtype=float))
+    resid = Yw - _whiten_columns(X @ beta.T, coef)  # (n, s)
+    scale = _mad(resid.T)
+    active = np.flatnonzero(scale > 0)
+    for _ in range(max_iterations):
+        if not len(active):
+            break
+        a = coef[active]
+        psi, psi_deriv = _psi(resid[:, active] / scale[active])
+        factor = scale[active] / np.maximum(psi_deriv.mean(axis=0), 0.1)
+        step = np.einsum("skl,ls->sk", inverse[active], X.T @ _adjoint_whiten(psi, a)) * factor[:, None]
+        beta[active] += step
+        resid[:, active] = Yw[:, active] - _whiten_columns(X @ beta[active].T, a)
+        scale[active] = _mad(resid[:, active].T)
+        change = np.abs(step).max(axis=1) / np.maximum(np.abs(beta[active]).max(axis=1), np.finfo(float).tiny)
+        active = active[(change > tol) & (scale[active] > 0)]
+    if len(active):  # IRLS, with the whitened designs of the signals the H-algorithm left unsettled
+        Xw = _whiten(X[None], coef[active])
+        beta[active], resid[:, active], scale[active] = _irls(Yw[:, active].T, Xw, beta[active],
+                                                              max_iterations=max_iterations, tol=tol)
+    z = resid / np.where(scale > 0, scale, 1.0)
+    psi, psi_deriv = _psi(z)
+    mean_deriv = psi_deriv.mean(axis=0)
+    correction = 1 + rank / n * psi_deriv.var(axis=0) / mean_deriv**2
+    h1 = correction**2 * (np.sum(psi**2, axis=0) / (n - rank) * scale**2) / mean_deriv**2
+    return beta, h1[:, None, None] * inverse, _bisquare_weights(z).sum(axis=0) - rank
+
+
+def _irls(y: np.ndarray, Xw: np.ndarray, beta: np.ndarray, *, max_iterations: int, tol: float):
+    """statsmodels' RLM iteration for rows of ``y`` (m, n) on ``Xw`` (m, n, k) from ``beta``; returns
+    (beta, residuals (n, m), scale)."""
+    resid = y - (Xw @ beta[:, :, None])[:, :, 0]
+    scale = _mad(resid)
+    active = np.flatnonzero(scale > 0)
+    for _ in range(max_iterations):
+        if not len(active):
+            break
+        weighted = Xw[active].transpose(0, 2, 1) * _bisquare_weights(resid[active] / scale[active, None])[:, None]
+        new = np.linalg.solve(weighted @ Xw[active], weighted @ y[active][:, :, None])[:, :, 0]
+        change = np.abs(new - beta[active]).max(axis=1) / np.maximum(np.abs(new).max(axis=1), np.finfo(float).tiny)
+        beta[active] = new
+        resid[active] = y[active] - (Xw[active] @ new[:, :, None])[:, :, 0]
+        scale[active] = _mad(resid[active])
+        active = active[(change > tol) & (scale[active] > 0)]
+    return beta, resid.T, scale
+
+
+def whitened_gram(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """X_w'X_w of every signal (s, k, k): from the lagged products of the shared design, with c = (1, -a_1,
+    ..., -a_P), X_w'X_w = sum_jl c_j c_l (L_j X)'(L_l X), when there are fewer of those (P+1)^2 products
+    than signals; else from each signal's whitened design, a few signals at a time (high AR orders)."""
+    if (coef.shape[1] + 1) ** 2 > len(coef):
+        chunk = max(1, AR_CHUNK_VALUES // X.size)
+        grams = []
+        for start in range(0, len(coef), chunk):
+            Xw = _whiten(X[None], coef[start:start + chunk])
+            grams.append(Xw.transpose(0, 2, 1) @ Xw)
+        return np.concatenate(grams)
+    lagged = [_lag(X, j) for j in range(coef.shape[1] + 1)]
+    products = np.array([[a.T @ b for b in lagged] for a in lagged])  # (P+1, P+1, k, k)
+    c = np.concatenate([np.ones((len(coef), 1)), -coef], axis=1)
+    return np.einsum("sj,sl,jlab->sab", c, c, products, optimize=True)
+
+
+def _whiten_columns(A: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """a[t] - sum_k a_k a[t-k] down each column of ``A`` (n, s), zeros before the first sample."""
+    out = A.copy()
+    for k in range(coef.shape[1]):
+        out[k + 1:] -= coef[:, k] * A[:-(k + 1)]
+    return out
+
+
+def _adjoint_whiten(V: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """The transpose of :func:`_whiten_columns`: v[t] - sum_k a_k v[t+k]."""
+    out = V.copy()
+    for k in range(coef.shape[1]):
+        out[:-(k + 1)] -= coef[:, k] * V[k + 1:]
+    return out
+
+
+def _inverse(A: np.ndarray) -> np.ndarray:
+    """(X'X)^-1 per signal: the pseudo-inverse (as statsmodels) for a rank-deficient design."""
+    ranks = np.linalg.matrix_rank(A, hermitian=True)
+    if (ranks == A.shape[1]).all():
+        return np.linalg.inv(A)
+    return np.linalg.pinv(A, hermitian=True)
+
+
+def _psi(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tukey's bisquare psi and its derivative at the standardised residuals ``z``."""
+    u = z / TUKEY_C
+    inside = np.abs(u) <= 1
+    return np.where(inside, z * (1 - u**2) ** 2, 0.0), np.where(inside, (1 - u**2) * (1 - 5 * u**2), 0.0)
+
+
+def _bisquare_weights(z: np.ndarray) -> np.ndarray:
+    u = z / TUKEY_C
+    return np.where(np.abs(u) <= 1, (1 - u**2) ** 2, 0.0)
+
+
+def _mad(resid: np.ndarray) -> np.ndarray:
+    """statsmodels' ``scale.mad(resid, center=0)``: median |resid| / 0.6745, per row."""
+    return np.median(np.abs(resid), axis=1) / MAD_NORMAL
