@@ -317,7 +317,8 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
         path("stats", ".json", "roi"): json_text(sidecars.roi_stats_sidecar(rois=rois, noise_model=fit.noise_model)),
         path("channels", ".tsv", "qc"): tsv_text(qc),
         path("channels", ".json", "qc"): json_text(sidecars.qc_channels_sidecar(
-            sci_threshold=options.sci_threshold, coordinate_system=coordinate_system(bids_path),
+            sci_threshold=options.sci_threshold, psp_threshold=options.psp_threshold,
+            coordinate_system=coordinate_system(bids_path),
             warnings=list(warn.messages))),
     }
     if contrasts:

@@ -50,8 +50,11 @@ def contrast_stats_sidecar(*, contrasts: dict[str, dict[str, float]], noise_mode
     }
 
 
-def qc_channels_sidecar(*, sci_threshold: float | None, coordinate_system: str | None,
-                        warnings: list[str]) -> dict:
+def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | None,
+                        coordinate_system: str | None, warnings: list[str]) -> dict:
+    from bids_app import quality
+
+    low, high = quality.CARDIAC_BAND_HZ
     return {
         "Description": "Quality of every channel of channels.tsv and whether it entered the GLM.",
         "name": {"Description": "Channel name, as in channels.tsv"},
@@ -71,10 +74,27 @@ def qc_channels_sidecar(*, sci_threshold: float | None, coordinate_system: str |
             "unused": "neither short nor long: not used"}},
         "sci": {"Description": "Scalp coupling index (Pollonini et al. 2014): correlation of the two "
                 "wavelengths of the pair in the 0.7-1.5 Hz cardiac band (n/a when it cannot be computed)"},
+        "psp": {"Description": "Peak spectral power of the cardiac band (Pollonini et al. 2016; as MNE-NIRS's "
+                "peak_power): in each window of the optical density, band-passed to "
+                f"{low:g}-{high:g} Hz, the maximum of the periodogram (Hamming window) of the full "
+                "cross-correlation of the pair's two wavelengths, each divided by its standard deviation, "
+                "divided by the window length; the median over the recording's consecutive "
+                f"{quality.PSP_WINDOW_S:g} s windows (an incomplete last window left out). The pair's value "
+                "(n/a when it cannot be computed)"},
+        "motion_burden": {"Description": "Share of the sample steps of the optical density flagged as motion "
+                          "(0 to 1): a step of a channel (its temporal derivative, one sample to the next) is "
+                          f"flagged when it is more than {quality.MOTION_ROBUST_SDS:g} robust standard "
+                          f"deviations ({quality.MAD_TO_SD} x the median absolute deviation of the channel's "
+                          "steps) from its median step, a step of the pair when any of its wavelengths' is. "
+                          "Computed before any motion correction. The pair's value (n/a for a signal without "
+                          "spread)"},
         "status": {"Description": "Whether the channel was used", "Levels": {
             "good": "used", "bad": "excluded from the GLM, the ROIs and the short-channel regressors"}},
         "status_description": {"Description": "Why the channel is bad"},
         "SCIThreshold": sci_threshold,
+        "PSPThreshold": psp_threshold,
+        "PSPWindowSeconds": quality.PSP_WINDOW_S,
+        "MotionThresholdRobustSD": quality.MOTION_ROBUST_SDS,
         "NIRSCoordinateSystem": coordinate_system or "n/a",
         "Warnings": warnings,
     }
