@@ -1,7 +1,9 @@
-"""Data-quality metrics: scalp coupling index, peak spectral power, motion burden."""
+"""Data-quality metrics (scalp coupling index, peak spectral power, motion burden) and the quality line of
+the participant report."""
 
 import mne_bids
 import numpy as np
+import pandas as pd
 
 from bids_app.config import AnalysisOptions
 from bids_app.quality import PSP_WINDOW_S, motion_burden
@@ -63,3 +65,24 @@ def test_motion_burden_is_the_share_of_steps_with_known_jumps():
     assert burden[1] == 0
     assert np.isnan(burden[2])
     assert motion_burden(od, groups=groups, robust_sds=1000)[0] == 0
+
+
+def test_report_quality_line_is_read_from_the_qc_table():
+    from bids_app.reports import quality_summary
+
+    qc = pd.DataFrame({
+        "name": ["S1_D1 690", "S1_D1 830", "S2_D2 690", "S2_D2 830", "S3_D3 690", "S3_D3 830"],
+        "sci": [0.9, 0.9, 0.5, 0.5, 0.7, 0.7],
+        "psp": [1.0, 1.0, 0.3, 0.3, 0.05, 0.05],
+        "motion_burden": [0.01, 0.01, 0.02, 0.02, 0.03, 0.03],
+        "status": ["good", "good", "bad", "bad", "bad", "bad"],
+        "status_description": ["n/a", "n/a", "scalp coupling index 0.500 < 0.8", "scalp coupling index 0.500 < 0.8",
+                               "marked bad in channels.tsv (cable loose); peak spectral power 0.050 < 0.1",
+                               "paired wavelength S3_D3 690 is bad"],
+    })
+    assert quality_summary(qc) == (
+        "2 of 3 pairs bad (scalp coupling index < 0.8: 1; marked bad in channels.tsv: 1; "
+        "peak spectral power < 0.1: 1); median over the pairs: scalp coupling index 0.700, "
+        "peak spectral power 0.3, motion burden 2.00% of samples")
+    older = qc.drop(columns=["psp", "motion_burden"]).assign(status="good", status_description="n/a")
+    assert quality_summary(older) == "0 of 3 pairs bad; median over the pairs: scalp coupling index 0.700"

@@ -89,7 +89,7 @@ def test_participant_report_says_which_channels_are_bad_and_why(example_copy, ru
     bad_rows = re.search(r"Bad channels \(2\) and why:</p>(.*?)</table>", html, re.DOTALL).group(1)
     assert "marked bad in channels.tsv (cable loose)" in bad_rows
     assert "paired wavelength S1_D1 690 is bad" in bad_rows
-    assert "Bad pairs</dt><dd>1 of 51" in html
+    assert "Data quality</dt><dd>1 of 51 pairs bad (marked bad in channels.tsv: 1); median over the pairs: " in html
 
 
 def test_topomap_colour_scale_is_symmetric_and_labelled():

@@ -31,7 +31,7 @@ def test_acq_and_run_entities_are_kept_and_filtered(example_copy, run_cli, tmp_p
 ])
 def test_low_quality_channels_are_excluded(run_cli, tmp_path, flag, column, label, sidecar_key):
     """Pairs below the threshold are bad with the reason, left out of the tables; the threshold is recorded
-    in the QC sidecar."""
+    in the QC sidecar and the report's quality line counts the pairs by reason."""
     import json
 
     from tests.conftest import EXAMPLE
@@ -52,3 +52,6 @@ def test_low_quality_channels_are_excluded(run_cli, tmp_path, flag, column, labe
     assert len(stats) == len(good_long)  # 2 wavelengths -> 2 chromas, one condition
     assert json.loads((folder / "sub-01_ses-01_task-tapping_desc-qc_channels.json").read_text())[
         sidecar_key] == threshold
+    report = (tmp_path / "sub-01.html").read_text()
+    assert (f"Data quality</dt><dd>{len(bad_pairs)} of 51 pairs bad ({label} &lt; {threshold}: "
+            f"{len(bad_pairs)}); median over the pairs: ") in report
