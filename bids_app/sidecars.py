@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 _STAT_COLUMNS = {
     "effect": {"Description": "GLM estimate (beta) of the condition's haemoglobin response amplitude",
                "Units": "uM"},
@@ -107,7 +109,10 @@ def library_versions() -> dict[str, str]:
 
 
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options,
-                   ar_order: int, short_regressors: list[str], inputs: dict[str, str], outputs: list[str]) -> dict:
+                   ar_order: int, short_regressors: list[str], condition_vif: dict[str, float],
+                   inputs: dict[str, str], outputs: list[str]) -> dict:
+    from bids_app.collinearity import VIF_LIMIT
+
     return {
         "Description": "Design matrix fitted to every haemoglobin signal of the recording; one row "
         "per sample of the resampled signals.",
@@ -131,6 +136,13 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "Columns": {c: ("condition: events convolved with the HRF" if c in conditions else
                         "short-channel nuisance regressor (uM)" if c in short_regressors else
                         "constant" if c == "constant" else "cosine drift") for c in design_columns},
+        "ConditionVIF": {c: value if math.isfinite(value) else None for c, value in condition_vif.items()},
+        "ConditionVIFDescription": "Variance inflation factor of each condition regressor: 1 / (1 - R^2) of the "
+        "least-squares regression of its column on all other columns of the design (the other conditions, "
+        "short-channel regressors, drifts and constant; R^2 about the mean), before prewhitening: how many "
+        "times larger the variance of its effect is than with a column orthogonal to the others (null: a "
+        "linear combination of them)",
+        "VIFLimit": VIF_LIMIT,
         "GeneratedBy": generated_by(options, inputs=inputs),
         "SoftwareVersions": library_versions(),
         "Outputs": outputs,

@@ -69,6 +69,8 @@ def test_every_output_written_with_its_columns(example_run):
         assert list(design.columns) == sidecar["RegressorNames"]
         assert {"Tapping", "short_hbo_mean", "short_hbr_mean", "constant"} <= set(design.columns)
         assert sidecar["SamplingFrequency"] == pytest.approx(0.6, rel=0.01)
+        assert list(sidecar["ConditionVIF"]) == ["Tapping"] and sidecar["VIFLimit"] == 5
+        assert 1 <= sidecar["ConditionVIF"]["Tapping"] < sidecar["VIFLimit"]
         for table in ["channel", "roi", "contrast"]:
             described = json.loads((folder / f"{entities}_desc-{table}_stats.json").read_text())
             columns = pd.read_csv(folder / f"{entities}_desc-{table}_stats.tsv", sep="\t", nrows=0).columns
