@@ -5,8 +5,8 @@
 
 One recording (the first *_nirs.snirf of BIDS_DIR, or the first whose path contains TEXT) is analysed by
 bids_app.participant.process_recording with the Config of `run.py BIDS_DIR TMP participant
---skip_bids_validator [fnirs-glm options]` (outputs to a temporary directory) and the BLAS thread settings
-of the command line, in this process:
+--skip_bids_validator --overwrite [fnirs-glm options]` (outputs to a temporary directory) and the BLAS
+thread settings of the command line, in this process:
 1. a first run (lazy imports, cold caches: its time is printed), then one run under cProfile: the 25
    functions with the largest cumulative time.
 2. --repeat runs with the module functions that analyse_recording calls wrapped in timers, so that the
@@ -118,7 +118,9 @@ def main() -> None:
                  if args.recording in str(p))
     bids_path = get_bids_path_from_fname(fname)
     out = tempfile.TemporaryDirectory(prefix="fnirs-glm-profile-")  # removed at exit
-    config = parse_args([str(bids_path.root), out.name, "participant", "--skip_bids_validator", *options])
+    # --overwrite: every run analyses the recording (the outputs of the run before would make it a skip)
+    config = parse_args([str(bids_path.root), out.name, "participant", "--skip_bids_validator", "--overwrite",
+                         *options])
     conditions = sorted(condition_names(bids_path))
     contrasts = {e: parse_contrast(e, conditions) for e in config.analysis.contrast}
 

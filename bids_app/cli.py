@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"cosine drift regressors up to this frequency (default: {_DEFAULTS.drift_high_pass})")
     glm.add_argument("--sci-threshold", "--sci_threshold", type=float, metavar="X",
                      help="mark channels whose scalp coupling index is below X as bad (default: off)")
+    glm.add_argument("--psp-threshold", "--psp_threshold", type=float, metavar="X",
+                     help="mark channels whose peak spectral power of the cardiac band (median over 10 s "
+                     "windows) is below X as bad, e.g. 0.1 (default: off)")
     glm.add_argument("--ppf", type=float,
                      help=f"partial pathlength factor of the Beer-Lambert law (default: {_DEFAULTS.ppf})")
     glm.add_argument("--motion-correction", "--motion_correction", choices=MOTION_CORRECTION_CHOICES,

@@ -32,6 +32,7 @@ class AnalysisOptions:
     stim_dur: float | None = None
     drift_high_pass: float = 0.01
     sci_threshold: float | None = None
+    psp_threshold: float | None = None
     ppf: float = 6.0
     motion_correction: str = "none"
     roi_file: str | None = None
@@ -63,6 +64,11 @@ class AnalysisOptions:
         ):
             raise UsageError(
                 f"invalid sci_threshold {self.sci_threshold!r}: the scalp coupling index lies in [0, 1]"
+            )
+        if self.psp_threshold is not None and not (_is_number(self.psp_threshold) and self.psp_threshold >= 0):
+            raise UsageError(
+                f"invalid psp_threshold {self.psp_threshold!r}: the peak spectral power is a number >= 0 "
+                "(Pollonini et al. 2016 suggest 0.1)"
             )
         if self.topomap_q_threshold is not None and not (
             _is_number(self.topomap_q_threshold) and 0 < self.topomap_q_threshold <= 1

@@ -12,6 +12,8 @@ REFERENCES = {
     "Neuroinform. 8:14.",
     "sci": "Pollonini L, et al. (2014). Auditory cortex activation to natural speech and simulated cochlear "
     "implant speech measured with functional near-infrared spectroscopy. Hear. Res. 309:84-93.",
+    "psp": "Pollonini L, Bortfeld H, Oghalai JS (2016). PHOEBE: a method for real time mapping of optodes-scalp "
+    "coupling in functional near-infrared spectroscopy. Biomed. Opt. Express 7(12):5104-5119.",
     "short": "Santosa H, et al. (2020). Quantitative comparison of correction techniques for removing systemic "
     "physiological signal in functional near-infrared spectroscopy studies. Neurophotonics 7(3):035009.",
     "ar": "Barker JW, Aarabi A, Huppert TJ (2013). Autoregressive model based algorithm for correcting motion "
@@ -51,11 +53,6 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
              "reweighted least squares (tuning constant 4.685) with Huber's H1 covariance"}[o["noise_model"]]
     duration = ("each event's duration from events.tsv" if o.get("stim_dur") is None
                 else f"a duration of {o['stim_dur']:g} s for every event")
-    sci = (f"Channel pairs with a scalp coupling index below {o['sci_threshold']:g} [sci], pairs marked bad in "
-           "channels.tsv and pairs with flat or invalid intensity were excluded."
-           if o.get("sci_threshold") is not None else
-           "Pairs marked bad in channels.tsv and pairs with flat or invalid intensity were excluded; the scalp "
-           "coupling index [sci] was computed for quality control but not used to exclude channels.")
     text = [
         (f"fNIRS data were analysed with fnirs-glm {versions.get('fnirs-glm', '?')} (MNE-Python "
         f"{versions.get('mne', '?')} [mne], MNE-BIDS {versions.get('mne-bids', '?')} [mne-bids], nilearn "
@@ -66,7 +63,7 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
         f"{o['ppf']:g})."),
         *([("Motion artefacts were corrected in optical density, before the Beer-Lambert law, by temporal "
             "derivative distribution repair (TDDR) [tddr].")] if o.get("motion_correction") == "tddr" else []),
-        sci,
+        _exclusion(o),
         _rates(designs, requested=o["resample_hz"]),
         (f"Source-detector pairs closer than {o['short_channel_max_mm']:g} mm were short channels; pairs between "
         f"{o['long_channel_min_mm']:g} and {o['long_channel_max_mm']:g} mm were analysed."),
@@ -104,6 +101,29 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
     for number, key in enumerate(cited, start=1):
         paragraph = paragraph.replace(f"[{key}]", f"[{number}]")
     return paragraph, [REFERENCES[key] for key in cited]
+
+
+QUALITY_METRICS = {  # reference key: (what, option); an option a record lacks: a version without the metric
+    "sci": ("scalp coupling index", "sci_threshold"),
+    "psp": ("peak spectral power of the cardiac band", "psp_threshold"),
+}
+
+
+def _exclusion(o: dict) -> str:
+    """Which pairs were excluded, and the quality metrics computed but not used to exclude any."""
+    known = [key for key, (_, option) in QUALITY_METRICS.items() if option in o]
+    used = [key for key in known if o[QUALITY_METRICS[key][1]] is not None]
+    unused = [key for key in known if key not in used]
+    text = "Pairs marked bad in channels.tsv and pairs with flat or invalid intensity were excluded"
+    if used:
+        text = ("Channel pairs with " + " or ".join(
+            f"a {QUALITY_METRICS[key][0]} below {o[QUALITY_METRICS[key][1]]:g} [{key}]" for key in used)
+            + ", pairs marked bad in channels.tsv and pairs with flat or invalid intensity were excluded")
+    if unused:
+        text += ("; the " + " and the ".join(f"{QUALITY_METRICS[key][0]} [{key}]" for key in unused)
+                 + f" {'was' if len(unused) == 1 else 'were'} computed for quality control but not used to "
+                 "exclude channels")
+    return text + "."
 
 
 def _without_short(method: str, missing: int, total: int) -> str:

@@ -255,6 +255,7 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     ``inputs``: checksums of the input files (see recording.input_fingerprint), computed when not given.
     """
     from bids_app import sidecars
+    from bids_app.collinearity import collinearity_warnings, condition_vif
     from bids_app.derivatives import json_text, output_path, tsv_text
     from bids_app.design import build_design
     from bids_app.events import read_events
@@ -280,6 +281,9 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
 
     design, short_names = build_design(events, haemo, options=options, warn=warn)
     conditions = sorted(events["trial_type"].unique())
+    vif = condition_vif(design, conditions)
+    for message in collinearity_warnings(design, vif):
+        warn(message)
     contrasts = _contrasts_of_recording(contrasts, conditions, warn=warn)
 
     long_pairs = sorted(set(qc.loc[qc["role"] == "long", "name"].str.split(" ").str[0]))
@@ -322,7 +326,8 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
         path("stats", ".json", "roi"): json_text(sidecars.roi_stats_sidecar(rois=rois, noise_model=fit.noise_model)),
         path("channels", ".tsv", "qc"): tsv_text(qc),
         path("channels", ".json", "qc"): json_text(sidecars.qc_channels_sidecar(
-            sci_threshold=options.sci_threshold, coordinate_system=coordinate_system(bids_path),
+            sci_threshold=options.sci_threshold, psp_threshold=options.psp_threshold,
+            coordinate_system=coordinate_system(bids_path),
             warnings=list(warn.messages))),
     }
     if contrasts:
@@ -333,7 +338,8 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     design_json = path("design", ".json")  # the record of what made the outputs, and their list
     files[design_json] = json_text(sidecars.design_sidecar(
         design_columns=columns, conditions=conditions, sfreq=haemo.sfreq, options=options, ar_order=ar_order,
-        short_regressors=short_names, inputs=inputs, outputs=sorted(p.name for p in [*files, design_json])))
+        short_regressors=short_names, condition_vif=vif, inputs=inputs,
+        outputs=sorted(p.name for p in [*files, design_json])))
     return files
 
 

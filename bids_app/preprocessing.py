@@ -1,9 +1,10 @@
 """Channel quality and the conversion of raw intensity to haemoglobin concentration (uM).
 
 Bad channels come from channels.tsv (``status`` bad), from the data (non-finite, zero or
-negative, or flat intensity) and, when asked, from a low scalp coupling index. A source-detector
-pair is bad when any of its wavelengths is: both of its haemoglobin signals leave the GLM, the ROI
-estimates and the short-channel regressors.
+negative, or flat intensity) and, when asked, from a low scalp coupling index or a low peak spectral
+power. A source-detector pair is bad when any of its wavelengths is: both of its haemoglobin signals
+leave the GLM, the ROI estimates and the short-channel regressors. The QC table also gives each pair's
+motion burden (bids_app.quality).
 """
 
 from __future__ import annotations
@@ -82,13 +83,18 @@ def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: AnalysisOptions
     raw.info["bads"] = []
 
     od = optical_density(raw, verbose="error")
-    sci, sci_problem = _scalp_coupling_index(od)
-    if options.sci_threshold is not None:
-        if not np.isfinite(sci).any():
-            warn(f"scalp coupling index not computed ({sci_problem}); --sci-threshold not applied")
-        for name, value in zip(raw.ch_names, sci):
-            if value < options.sci_threshold:
-                reasons[name].append(f"scalp coupling index {value:.3f} < {options.sci_threshold}")
+    sci, psp, why_not, burden = _quality_metrics(od)
+    for label, values, threshold, flag in (
+        ("scalp coupling index", sci, options.sci_threshold, "--sci-threshold"),
+        ("peak spectral power", psp, options.psp_threshold, "--psp-threshold"),
+    ):
+        if threshold is None:
+            continue
+        if not np.isfinite(values).any():
+            warn(f"{label} not computed ({why_not}); {flag} not applied")
+        for name, value in zip(raw.ch_names, values):
+            if value < threshold:
+                reasons[name].append(f"{label} {value:.3f} < {threshold}")
 
     distance_mm = source_detector_distances(raw.info) * 1000
     if not np.isfinite(distance_mm).any():
@@ -117,6 +123,8 @@ def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: AnalysisOptions
             **_midpoint(raw.info["chs"][index]["loc"]),
             "role": str(role[index]),
             "sci": sci[index],
+            "psp": psp[index],
+            "motion_burden": burden[index],
             "status": "bad" if channel_pair(name) in bad_pairs else "good",
             "status_description": description or "n/a",
         })
@@ -180,11 +188,23 @@ def _described(described: pd.DataFrame, name: str, column: str, default: str) ->
     return default if value is None or pd.isna(value) else str(value)
 
 
-def _scalp_coupling_index(od) -> tuple[np.ndarray, str]:
-    """SCI per channel, NaN where it cannot be computed, and why not."""
-    from mne.preprocessing.nirs import scalp_coupling_index
+def _quality_metrics(od) -> tuple[np.ndarray, np.ndarray, str, np.ndarray]:
+    """Per channel, the value of its source-detector pair (see bids_app.quality): scalp coupling index and
+    peak spectral power (NaN where they cannot be computed), why not, and the motion burden."""
+    from bids_app import quality
 
+    data, n_channels = od.get_data(), len(od.ch_names)
+    groups = quality.wavelength_groups(od.ch_names, [ch["loc"][9] for ch in od.info["chs"]])
+
+    def per_channel(values):
+        return quality.per_channel(values, groups=groups, n_channels=n_channels)
+
+    burden = per_channel(quality.motion_burden(data, groups=groups))
     try:
-        return scalp_coupling_index(od, verbose="error"), "no finite value"
-    except Exception as exc:  # noqa: BLE001 - e.g. a sampling rate too low for the 0.7-1.5 Hz cardiac band
-        return np.full(len(od.ch_names), np.nan), str(exc)
+        band = quality.cardiac_band(data, sfreq=od.info["sfreq"])
+    except ValueError as exc:  # e.g. a sampling rate too low for the 0.7-1.5 Hz cardiac band
+        return np.full(n_channels, np.nan), np.full(n_channels, np.nan), str(exc), burden
+    sci = per_channel(quality.scalp_coupling_index(band, groups=groups))
+    sci[np.ptp(data, axis=1) == 0] = 0.0  # as MNE: a constant optical density does not couple
+    psp = per_channel(quality.peak_spectral_power(band, sfreq=od.info["sfreq"], groups=groups))
+    return sci, psp, f"the recording is shorter than one {quality.PSP_WINDOW_S:g} s window", burden

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ from bids_app import figures
 from bids_app import report_html as html
 from bids_app.derivatives import read_json, read_tsv
 
-QC_COLUMNS = ["name", "distance_mm", "role", "sci", "status", "status_description"]
+QC_COLUMNS = ["name", "distance_mm", "role", "sci", "psp", "motion_burden", "status", "status_description"]
 
 
 def recording_stems(output_dir: Path, *, subject: str) -> list[Path]:
@@ -74,23 +75,23 @@ def _recording_section(stem: Path) -> list[str]:
         "Duration": f"{len(design) / sfreq:.0f} s ({len(design)} samples at {sfreq:g} Hz)" if sfreq else "n/a",
         "Conditions": ", ".join(design_info.get("Conditions", [])),
         "Pairs": ", ".join(f"{n} {role}" for role, n in pairs["role"].value_counts().items()),
-        "Bad pairs": f"{bad['name'].str.split(' ').str[0].nunique()} of {len(pairs)}",
         "Noise model": design_info.get("NoiseModel", "n/a"),
         "Motion correction": design_info.get("MotionCorrection", "none"),
         "Short-channel regressors": ", ".join(design_info.get("ShortChannelRegressors", [])) or "none",
-        "Median scalp coupling index": f"{qc['sci'].median():.3f}" if qc["sci"].notna().any() else "n/a",
+        "Data quality": quality_summary(qc),
     }))
     warnings = qc_info.get("Warnings", [])
     if warnings:
         section.append(html.heading("Warnings", level=3))
         section.append(html.bullet_list(warnings, css_class="warn"))
     section.append(html.heading("Channel quality", level=3))
+    columns = [c for c in QC_COLUMNS if c in qc.columns]  # outputs of versions before psp lack some
     if len(bad):
         section.append(html.paragraph(f"Bad channels ({len(bad)}) and why:"))
-        section.append(html.table(bad[QC_COLUMNS]))
+        section.append(html.table(bad[columns]))
     else:
         section.append(html.paragraph("No bad channel."))
-    section.append(html.details(f"All {len(qc)} channels", html.table(qc[QC_COLUMNS])))
+    section.append(html.details(f"All {len(qc)} channels", html.table(qc[columns])))
     section.append(html.heading("Design matrix", level=3))
     section.append(html.image(figures.png_bytes(figures.design_figure(design, title=name)),
                               alt=f"design matrix of {name}",
@@ -108,6 +109,38 @@ def _recording_section(stem: Path) -> list[str]:
     section.append(html.heading("Regions of interest", level=3))
     section.append(html.table(rois))
     return section
+
+
+def quality_summary(qc: pd.DataFrame) -> str:
+    """One line from a QC table: bad pairs by reason, then the median of each quality metric over the pairs,
+    e.g. "2 of 51 pairs bad (scalp coupling index < 0.8: 2); median over the pairs: scalp coupling index
+    0.912, peak spectral power 1.23, motion burden 0.41% of samples"."""
+    table = qc.assign(pair=qc["name"].str.split(" ").str[0])
+    reasons: dict[str, set[str]] = {}
+    for pair, description in zip(table["pair"], table["status_description"].fillna("")):
+        for part in str(description).split("; "):
+            if part and part != "n/a" and not part.startswith("paired wavelength "):
+                reasons.setdefault(_reason_kind(part), set()).add(pair)
+    n_bad, n_pairs = table.loc[table["status"] == "bad", "pair"].nunique(), table["pair"].nunique()
+    text = f"{n_bad} of {n_pairs} pairs bad"
+    if reasons:
+        text += " (" + "; ".join(f"{kind}: {len(pairs)}" for kind, pairs in
+                                 sorted(reasons.items(), key=lambda item: -len(item[1]))) + ")"
+    pairs = table.drop_duplicates("pair")
+    medians = []
+    for column, label, shown in (("sci", "scalp coupling index", "{:.3f}"), ("psp", "peak spectral power", "{:.3g}"),
+                                 ("motion_burden", "motion burden", "{:.2%} of samples")):
+        if column in pairs.columns:
+            values = pd.to_numeric(pairs[column], errors="coerce").dropna()
+            medians.append(f"{label} {shown.format(values.median()) if len(values) else 'n/a'}")
+    return text + "; median over the pairs: " + ", ".join(medians)
+
+
+def _reason_kind(reason: str) -> str:
+    """A bad channel's reason without its values: "scalp coupling index 0.512 < 0.8" -> "scalp coupling
+    index < 0.8", "marked bad in channels.tsv (cable loose)" -> "marked bad in channels.tsv"."""
+    reason = re.sub(r" \(.*\)$", "", reason)
+    return re.sub(r" -?[\d.]+(e[-+]?\d+)? < ", " < ", reason)
 
 
 def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], images: dict[str, bytes],

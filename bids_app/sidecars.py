@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 _STAT_COLUMNS = {
     "effect": {"Description": "GLM estimate (beta) of the condition's haemoglobin response amplitude",
                "Units": "uM"},
@@ -53,8 +55,11 @@ def contrast_stats_sidecar(*, contrasts: dict[str, dict[str, float]], noise_mode
     }
 
 
-def qc_channels_sidecar(*, sci_threshold: float | None, coordinate_system: str | None,
-                        warnings: list[str]) -> dict:
+def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | None,
+                        coordinate_system: str | None, warnings: list[str]) -> dict:
+    from bids_app import quality
+
+    low, high = quality.CARDIAC_BAND_HZ
     return {
         "Description": "Quality of every channel of channels.tsv and whether it entered the GLM.",
         "name": {"Description": "Channel name, as in channels.tsv"},
@@ -74,10 +79,27 @@ def qc_channels_sidecar(*, sci_threshold: float | None, coordinate_system: str |
             "unused": "neither short nor long: not used"}},
         "sci": {"Description": "Scalp coupling index (Pollonini et al. 2014): correlation of the two "
                 "wavelengths of the pair in the 0.7-1.5 Hz cardiac band (n/a when it cannot be computed)"},
+        "psp": {"Description": "Peak spectral power of the cardiac band (Pollonini et al. 2016; as MNE-NIRS's "
+                "peak_power): in each window of the optical density, band-passed to "
+                f"{low:g}-{high:g} Hz, the maximum of the periodogram (Hamming window) of the full "
+                "cross-correlation of the pair's two wavelengths, each divided by its standard deviation, "
+                "divided by the window length; the median over the recording's consecutive "
+                f"{quality.PSP_WINDOW_S:g} s windows (an incomplete last window left out). The pair's value "
+                "(n/a when it cannot be computed)"},
+        "motion_burden": {"Description": "Share of the sample steps of the optical density flagged as motion "
+                          "(0 to 1): a step of a channel (its temporal derivative, one sample to the next) is "
+                          f"flagged when it is more than {quality.MOTION_ROBUST_SDS:g} robust standard "
+                          f"deviations ({quality.MAD_TO_SD} x the median absolute deviation of the channel's "
+                          "steps) from its median step, a step of the pair when any of its wavelengths' is. "
+                          "Computed before any motion correction. The pair's value (n/a for a signal without "
+                          "spread)"},
         "status": {"Description": "Whether the channel was used", "Levels": {
             "good": "used", "bad": "excluded from the GLM, the ROIs and the short-channel regressors"}},
         "status_description": {"Description": "Why the channel is bad"},
         "SCIThreshold": sci_threshold,
+        "PSPThreshold": psp_threshold,
+        "PSPWindowSeconds": quality.PSP_WINDOW_S,
+        "MotionThresholdRobustSD": quality.MOTION_ROBUST_SDS,
         "NIRSCoordinateSystem": coordinate_system or "n/a",
         "Warnings": warnings,
     }
@@ -90,7 +112,10 @@ def library_versions() -> dict[str, str]:
 
 
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options,
-                   ar_order: int, short_regressors: list[str], inputs: dict[str, str], outputs: list[str]) -> dict:
+                   ar_order: int, short_regressors: list[str], condition_vif: dict[str, float],
+                   inputs: dict[str, str], outputs: list[str]) -> dict:
+    from bids_app.collinearity import VIF_LIMIT
+
     return {
         "Description": "Design matrix fitted to every haemoglobin signal of the recording; one row "
         "per sample of the resampled signals.",
@@ -117,6 +142,13 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "Columns": {c: ("condition: events convolved with the HRF" if c in conditions else
                         "short-channel nuisance regressor (uM)" if c in short_regressors else
                         "constant" if c == "constant" else "cosine drift") for c in design_columns},
+        "ConditionVIF": {c: value if math.isfinite(value) else None for c, value in condition_vif.items()},
+        "ConditionVIFDescription": "Variance inflation factor of each condition regressor: 1 / (1 - R^2) of the "
+        "least-squares regression of its column on all other columns of the design (the other conditions, "
+        "short-channel regressors, drifts and constant; R^2 about the mean), before prewhitening: how many "
+        "times larger the variance of its effect is than with a column orthogonal to the others (null: a "
+        "linear combination of them)",
+        "VIFLimit": VIF_LIMIT,
         "GeneratedBy": generated_by(options, inputs=inputs),
         "SoftwareVersions": library_versions(),
         "Outputs": outputs,

@@ -101,7 +101,7 @@ def ordered(entry: dict) -> dict:
 
 
 WORDS = {"n": "number of", "cpus": "CPUs", "hz": "(Hz)", "hrf": "HRF", "ppf": "PPF", "roi": "ROI",
-         "sci": "SCI", "bids": "BIDS", "q": "q", "dur": "duration"}
+         "sci": "SCI", "psp": "PSP", "bids": "BIDS", "q": "q", "dur": "duration"}
 
 
 def input_name(dest: str) -> str:

@@ -24,8 +24,8 @@ def test_defaults_are_the_documented_ones():
     assert options == AnalysisOptions()
     assert (options.resample_hz, options.short_regression, options.noise_model, options.hrf) == (
         0.6, "mean", "auto", "glover")
-    assert (options.stim_dur, options.drift_high_pass, options.sci_threshold, options.ppf) == (
-        None, 0.01, None, 6.0)
+    assert (options.stim_dur, options.drift_high_pass, options.sci_threshold, options.psp_threshold, options.ppf) == (
+        None, 0.01, None, None, 6.0)
 
 
 def test_flags_override_the_config_file(tmp_path):
@@ -41,6 +41,8 @@ def test_flags_override_the_config_file(tmp_path):
     ({"resample_hz": "fast"}, "invalid resample_hz 'fast'"),
     ({"hrf": "canonical"}, "choose from glover, spm"),
     ({"sci_threshold": 2}, "invalid sci_threshold 2"),
+    ({"psp_threshold": -0.1}, "invalid psp_threshold -0.1"),
+    ({"psp_threshold": "0.1"}, "invalid psp_threshold '0.1'"),
     ({"stim_dur": "5"}, "invalid stim_dur '5'"),
     ([1, 2], "must be a JSON object"),
 ])

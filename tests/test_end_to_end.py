@@ -13,6 +13,8 @@ ENTITIES = ["sub-01_ses-01_task-tapping", "sub-01_ses-02_task-tapping", "sub-02_
 CHANNEL_COLUMNS = ["ch_name", "source", "detector", "chroma", "condition", "effect", "se", "t", "df", "p",
                    "ar_order"]
 ROI_COLUMNS = ["roi", "chroma", "condition", "effect", "se", "t", "df", "p", "ar_order", "n_channels"]
+QC_COLUMNS = ["name", "type", "source", "detector", "wavelength_nominal", "units", "distance_mm", "x", "y", "z",
+              "role", "sci", "psp", "motion_burden", "status", "status_description"]
 CONTRAST_COLUMNS = ["contrast", "ch_name", "source", "detector", "chroma", "effect", "se", "t", "df", "p",
                     "ar_order"]
 
@@ -58,11 +60,19 @@ def test_every_output_written_with_its_columns(example_run):
                                / f"{entities}_channels.tsv", sep="\t")
         assert list(qc["name"]) == list(channels["name"])
         assert set(qc["status"]) <= {"good", "bad"}
+        assert list(qc.columns) == QC_COLUMNS
+        assert qc[["sci", "psp", "motion_burden"]].notna().all().all()
+        assert ((qc["motion_burden"] >= 0) & (qc["motion_burden"] <= 1)).all() and (qc["psp"] >= 0).all()
+        qc_sidecar = json.loads((folder / f"{entities}_desc-qc_channels.json").read_text())
+        assert set(qc.columns) <= set(qc_sidecar), "undescribed QC columns"
+        assert qc_sidecar["PSPThreshold"] is None and qc_sidecar["PSPWindowSeconds"] == 10
         design = pd.read_csv(folder / f"{entities}_design.tsv", sep="\t")
         sidecar = json.loads((folder / f"{entities}_design.json").read_text())
         assert list(design.columns) == sidecar["RegressorNames"]
         assert {"Tapping", "short_hbo_mean", "short_hbr_mean", "constant"} <= set(design.columns)
         assert sidecar["SamplingFrequency"] == pytest.approx(0.6, rel=0.01)
+        assert list(sidecar["ConditionVIF"]) == ["Tapping"] and sidecar["VIFLimit"] == 5
+        assert 1 <= sidecar["ConditionVIF"]["Tapping"] < sidecar["VIFLimit"]
         for table in ["channel", "roi", "contrast"]:
             described = json.loads((folder / f"{entities}_desc-{table}_stats.json").read_text())
             columns = pd.read_csv(folder / f"{entities}_desc-{table}_stats.tsv", sep="\t", nrows=0).columns

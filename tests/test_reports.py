@@ -89,7 +89,7 @@ def test_participant_report_says_which_channels_are_bad_and_why(example_copy, ru
     bad_rows = re.search(r"Bad channels \(2\) and why:</p>(.*?)</table>", html, re.DOTALL).group(1)
     assert "marked bad in channels.tsv (cable loose)" in bad_rows
     assert "paired wavelength S1_D1 690 is bad" in bad_rows
-    assert "Bad pairs</dt><dd>1 of 51" in html
+    assert "Data quality</dt><dd>1 of 51 pairs bad (marked bad in channels.tsv: 1); median over the pairs: " in html
 
 
 def test_topomap_colour_scale_is_symmetric_and_labelled():
@@ -145,16 +145,34 @@ def _design(options: AnalysisOptions, *, sfreq: float, ar_order: int, short: tup
 
 
 def test_methods_paragraph_states_non_default_parameters():
-    options = AnalysisOptions(sci_threshold=0.8, noise_model="ar1", short_regression="none", stim_dur=5,
-                              hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled")
+    options = AnalysisOptions(sci_threshold=0.8, psp_threshold=0.1, noise_model="ar1", short_regression="none",
+                              stim_dur=5, hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled")
     text, references = methods_paragraph(designs=[_design(options, sfreq=1.0, ar_order=1)],
                                          versions={"fnirs-glm": "9.9", "mne": "1.0"}, group_method="summary")
-    for phrase in ("fnirs-glm 9.9", "scalp coupling index below 0.8", "AR(1) noise model", "No short-channel",
+    for phrase in ("fnirs-glm 9.9", "scalp coupling index below 0.8", "power of the cardiac band below 0.1",
+                   "AR(1) noise model", "No short-channel",
                    "a duration of 5 s", "SPM haemodynamic", "resampled to 1 Hz", "factor 0.1",
                    "built at the resampled rate", "DerSimonian-Laird"):
         assert phrase in text, phrase
     assert references[-2:] == [REFERENCES["dl"], REFERENCES["bh"]]
+    assert REFERENCES["psp"] in references and REFERENCES["sci"] in references
     assert sorted({int(n) for n in re.findall(r"\[(\d+)\]", text)}) == list(range(1, len(references) + 1))
+
+
+def test_methods_paragraph_states_quality_metrics_as_recorded():
+    """Thresholds given are exclusion criteria; metrics without one are said to be for quality control only;
+    outputs of a version without the peak spectral power (no psp_threshold recorded) do not claim it."""
+    design = _design(AnalysisOptions(psp_threshold=0.1), sfreq=0.6, ar_order=2)
+    text, references = methods_paragraph(designs=[design], versions={})
+    assert "Channel pairs with a peak spectral power of the cardiac band below 0.1 [" in text
+    assert "the scalp coupling index [" in text and "was computed for quality control but not used" in text
+    assert REFERENCES["psp"] in references
+    design = _design(AnalysisOptions(), sfreq=0.6, ar_order=2)
+    text, _ = methods_paragraph(designs=[design], versions={})
+    assert "and the peak spectral power of the cardiac band [" in text and "were computed for quality" in text
+    del design["GeneratedBy"]["Options"]["psp_threshold"]
+    text, references = methods_paragraph(designs=[design], versions={})
+    assert "peak spectral power" not in text and REFERENCES["psp"] not in references
 
 
 def test_methods_paragraph_states_the_recorded_rates_and_ar_orders():
