@@ -15,7 +15,7 @@ SHORT_REGRESSION_CHOICES = ("none", "mean", "all")
 NOISE_MODEL_CHOICES = ("ols", "ar1", "auto")
 HRF_CHOICES = ("glover", "spm")
 DESIGN_RATE_CHOICES = ("native", "resampled")
-GROUP_METHOD_CHOICES = ("mixedlm", "summary")
+GROUP_METHOD_CHOICES = ("random-effects", "ols", "mixedlm")
 GROUP_LEVEL_OPTIONS = ("group_method", "group_covariates", "topomap_q_threshold")
 
 
@@ -37,7 +37,7 @@ class AnalysisOptions:
     short_channel_max_mm: float = 10.0
     long_channel_min_mm: float = 15.0
     long_channel_max_mm: float = 45.0
-    group_method: str = "mixedlm"
+    group_method: str = "random-effects"
     group_covariates: tuple[str, ...] = ()
     topomap_q_threshold: float | None = None
 
@@ -46,6 +46,10 @@ class AnalysisOptions:
         _check_choice("noise_model", self.noise_model, NOISE_MODEL_CHOICES)
         _check_choice("hrf", self.hrf, HRF_CHOICES)
         _check_choice("design_rate", self.design_rate, DESIGN_RATE_CHOICES)
+        if self.group_method == "summary":
+            raise UsageError("group method 'summary' (DerSimonian-Laird with normal intervals, too many false "
+                             "positives with few participants) was removed: use random-effects, the default, "
+                             "which also weights participants by their first-level variance")
         _check_choice("group_method", self.group_method, GROUP_METHOD_CHOICES)
         _check_positive("resample_hz", self.resample_hz)
         _check_positive("drift_high_pass", self.drift_high_pass)

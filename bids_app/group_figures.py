@@ -51,8 +51,8 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
     participant_version = ", ".join(sorted({str(r.get("Version", "?")) for r in records.values()})) or "?"
     without_short = sum(not d.get("ShortChannelRegressors") for d in designs.values())
     methods = (methods_paragraph(options=options, versions={**software, "fnirs-glm": participant_version},
-                                 group_method=config.analysis.group_method,
-                                 covariates=config.analysis.group_covariates,
+                                 group_method=next(iter(results.values()))[1].get("Method"),
+                                 covariates=tuple(next(iter(results.values()))[1].get("Covariates", ())),
                                  recordings_without_short=(without_short, len(designs)))
                if options else (("The participant-level options are not recorded in the design sidecars "
                                  "(outputs of an older fnirs-glm): no methods paragraph."), []))
@@ -117,7 +117,9 @@ def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.Dat
 
 
 def _with_panel(rows: pd.DataFrame, *, panel: str, group_by: str | None) -> pd.DataFrame:
-    """``rows`` with a ``panel`` column: the condition (or contrast), with the covariate level if any."""
+    """The cell effects of ``rows`` (term 'mean', not covariate slopes) with a ``panel`` column: the
+    condition (or contrast), with the covariate level if any."""
+    rows = rows[rows["term"] == "mean"] if "term" in rows else rows
     label = rows[panel].astype(str)
     if group_by:
         label = label + " \u00b7 " + rows[group_by].astype(str)
