@@ -19,6 +19,7 @@ from bids_app.config import (
     GROUP_METHOD_CHOICES,
     HRF_CHOICES,
     NOISE_MODEL_CHOICES,
+    REMOVED_GROUP_METHODS,
     SHORT_REGRESSION_CHOICES,
     AnalysisOptions,
     Config,
@@ -29,6 +30,14 @@ from bids_app.errors import FnirsGlmError, UsageError
 
 logger = logging.getLogger("fnirs_glm")
 _DEFAULTS = AnalysisOptions()
+
+
+class _ChoicesAndRemoved(tuple):
+    """Choices listed (in --help and the Boutiques descriptor) that also let a removed group method through to
+    the configuration, whose error says what replaced it."""
+
+    def __contains__(self, value) -> bool:
+        return super().__contains__(value) or value in REMOVED_GROUP_METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help='a contrast of conditions, e.g. "Tapping/Left - Tapping/Right" or '
                      '"0.5*A + 0.5*B - C" (repeatable)')
     group = parser.add_argument_group("group level")
-    group.add_argument("--group-method", "--group_method", metavar="{" + ",".join(GROUP_METHOD_CHOICES) + "}",
+    group.add_argument("--group-method", "--group_method", choices=_ChoicesAndRemoved(GROUP_METHOD_CHOICES),
                        help="random-effects: per cell, participants weighted by first-level variance plus a "
                        "between-participant variance (REML), Knapp-Hartung t inference; ols: per cell, "
                        "unweighted t-test / OLS of the participant effects; mixedlm: the MNE-NIRS tutorial's "

@@ -16,6 +16,11 @@ NOISE_MODEL_CHOICES = ("ols", "ar1", "auto")
 HRF_CHOICES = ("glover", "spm")
 DESIGN_RATE_CHOICES = ("native", "resampled")
 GROUP_METHOD_CHOICES = ("random-effects", "ols", "mixedlm")
+REMOVED_GROUP_METHODS = {
+    "summary": "group method 'summary' (DerSimonian-Laird with normal intervals, too many false positives with "
+    "few participants) was removed: use random-effects, the default, which also weights participants by their "
+    "first-level variance",
+}
 GROUP_LEVEL_OPTIONS = ("group_method", "group_covariates", "topomap_q_threshold")
 
 
@@ -46,10 +51,8 @@ class AnalysisOptions:
         _check_choice("noise_model", self.noise_model, NOISE_MODEL_CHOICES)
         _check_choice("hrf", self.hrf, HRF_CHOICES)
         _check_choice("design_rate", self.design_rate, DESIGN_RATE_CHOICES)
-        if self.group_method == "summary":
-            raise UsageError("group method 'summary' (DerSimonian-Laird with normal intervals, too many false "
-                             "positives with few participants) was removed: use random-effects, the default, "
-                             "which also weights participants by their first-level variance")
+        if self.group_method in REMOVED_GROUP_METHODS:
+            raise UsageError(REMOVED_GROUP_METHODS[self.group_method])
         _check_choice("group_method", self.group_method, GROUP_METHOD_CHOICES)
         _check_positive("resample_hz", self.resample_hz)
         _check_positive("drift_high_pass", self.drift_high_pass)
