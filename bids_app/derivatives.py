@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -108,6 +109,28 @@ def read_json(path: Path) -> dict:
 def read_tsv(path: Path) -> pd.DataFrame:
     """A table written here (``n/a`` as missing, numbers as numbers)."""
     return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+
+
+def read_tsvs(paths: list[Path]) -> pd.DataFrame:
+    """The tables written at ``paths`` stacked in order, with a column ``file`` (each row's file name).
+
+    Files with the same header are parsed together, as one text: ten thousand participants' tables are read
+    in seconds rather than minutes of one parser call per file.
+    """
+    import numpy as np
+
+    by_header: dict[str, tuple[list[str], list[str], list[int]]] = {}
+    for path in paths:
+        header, _, body = path.read_text().partition("\n")
+        body = body.rstrip("\n") + "\n" if body.strip() else ""
+        names, bodies, counts = by_header.setdefault(header, ([], [], []))
+        names.append(path.name)
+        bodies.append(body)
+        counts.append(body.count("\n"))
+    frames = [pd.read_csv(io.StringIO(header + "\n" + "".join(bodies)), sep="\t", na_values=["n/a"],
+                          keep_default_na=False).assign(file=np.repeat(names, counts))
+              for header, (names, bodies, counts) in by_header.items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 README_TEXT = """\

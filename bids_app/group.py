@@ -66,32 +66,46 @@ def read_participant_tables(output_dir: Path, *, description: str) -> pd.DataFra
     """Every ``*_desc-<description>_stats.tsv`` written by the participant level, with its entities."""
     from mne_bids import get_entities_from_fname
 
-    from bids_app.derivatives import read_tsv
+    from bids_app.derivatives import read_tsvs
 
-    frames = []
-    for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_desc-{description}_stats.tsv")):
-        entities = get_entities_from_fname(path.name)
-        table = read_tsv(path)
-        frames.append(table.assign(subject=entities["subject"], task=entities["task"],
-                                   recording=path.name.split(f"_desc-{description}")[0]))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    paths = sorted(output_dir.glob(f"sub-*/**/nirs/*_desc-{description}_stats.tsv"))
+    if not paths:
+        return pd.DataFrame()
+    table = read_tsvs(paths)
+    entities = {path.name: get_entities_from_fname(path.name) for path in paths}
+    names = table.pop("file")
+    return table.assign(subject=names.map({k: e["subject"] for k, e in entities.items()}),
+                        task=names.map({k: e["task"] for k, e in entities.items()}),
+                        recording=names.str.split(f"_desc-{description}").str[0])
 
 
-def participant_means(data: pd.DataFrame, *, cells: list[str]) -> pd.DataFrame:
-    """One row per cell and participant: its recordings combined by inverse variance (fixed effects)."""
+def participant_matrices(data: pd.DataFrame, *, cells: list[str]
+                         ) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
+    """(cells, participants, effects, variances): one row per cell (sorted), one participant per column;
+    a participant's recordings in a cell combined by inverse variance (fixed effects), NaN where it has none.
+
+    (Integer codes and bincount rather than a pandas groupby: 4.6 million rows take about a second.)
+    """
+    codes, uniques = zip(*(pd.factorize(data[column], sort=True) for column in cells))
+    shape = [len(u) for u in uniques]
+    cell_index, present = pd.factorize(np.ravel_multi_index(codes, shape), sort=True)
+    keys = pd.DataFrame({column: np.asarray(u)[index]
+                         for column, u, index in zip(cells, uniques, np.unravel_index(present, shape))})
+    subject_index, subjects = pd.factorize(data["subject"], sort=True)
+    flat = cell_index * len(subjects) + subject_index
     weight = 1 / data["se"].to_numpy(float) ** 2
-    summed = (data[cells + ["subject"]]
-              .assign(weight=weight, weighted=weight * data["effect"].to_numpy(float))
-              .groupby(cells + ["subject"], sort=True, observed=True)[["weight", "weighted"]].sum())
-    return pd.DataFrame({"effect": summed["weighted"] / summed["weight"],
-                         "se": 1 / np.sqrt(summed["weight"])}).reset_index()
+    size = len(keys) * len(subjects)
+    total = np.bincount(flat, weights=weight, minlength=size).reshape(len(keys), -1)
+    weighted = np.bincount(flat, weights=weight * data["effect"].to_numpy(float), minlength=size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return keys, list(subjects), weighted.reshape(len(keys), -1) / total, np.where(total > 0, 1 / total, np.nan)
 
 
-def participant_design(data: pd.DataFrame, *, group_by: str | None, numeric: tuple[str, ...]
-                       ) -> tuple[list[str], np.ndarray, list[str]]:
-    """(participants, design matrix, its column names): an intercept (or one column per level of
-    ``group_by``, sorted), then the numeric covariates centred on the participants' mean."""
-    people = data.drop_duplicates("subject").set_index("subject").sort_index()
+def participant_design(data: pd.DataFrame, *, subjects: list[str], group_by: str | None,
+                       numeric: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """(design matrix, its column names), one row per participant of ``subjects``: an intercept (or one
+    column per level of ``group_by``, sorted), then the numeric covariates centred on the participants' mean."""
+    people = data.drop_duplicates("subject").set_index("subject").loc[subjects]
     if group_by:
         levels = sorted(people[group_by].astype(str).unique())
         columns = [np.asarray(people[group_by].astype(str) == level, float) for level in levels]
@@ -100,7 +114,7 @@ def participant_design(data: pd.DataFrame, *, group_by: str | None, numeric: tup
     for column in numeric:
         values = people[column].astype(float).to_numpy()
         columns.append(values - values.mean())
-    return list(people.index), np.column_stack(columns), [*levels, *numeric]
+    return np.column_stack(columns), [*levels, *numeric]
 
 
 def fit_cell_models(data: pd.DataFrame, *, cells: list[str], method: str, group_by: str | None = None,
@@ -108,15 +122,8 @@ def fit_cell_models(data: pd.DataFrame, *, cells: list[str], method: str, group_
     """Per-cell random-effects or OLS models of every cell of ``data`` at once; (rows, warnings)."""
     from bids_app.cell_models import fit_cells
 
-    means = participant_means(data, cells=cells)
-    subjects, X, names = participant_design(data, group_by=group_by, numeric=numeric)
-    cell_index = means.groupby(cells, sort=True, observed=True).ngroup().to_numpy()
-    keys = means[cells].drop_duplicates().reset_index(drop=True)  # sorted as the groups: row c is cell c
-    subject_index = pd.Index(subjects).get_indexer(means["subject"])
-    y = np.full((len(keys), len(subjects)), np.nan)
-    v = np.full_like(y, np.nan)
-    y[cell_index, subject_index] = means["effect"].to_numpy()
-    v[cell_index, subject_index] = means["se"].to_numpy() ** 2
+    keys, subjects, y, v = participant_matrices(data, cells=cells)
+    X, names = participant_design(data, subjects=subjects, group_by=group_by, numeric=numeric)
     fits = fit_cells(y, v, X, method=method)
     levels = names[: len(names) - len(numeric)]
     terms = []  # (covariate level, term, contrast vector, n, estimable)

@@ -88,12 +88,12 @@ def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.Dat
                  group_by: str | None, recordings: set[str], q_threshold: float | None,
                  notes: list[str]) -> dict[str, tuple[str, bytes]]:
     """File name -> (caption, PNG) of the topographic maps and the ROI plot of one task."""
-    from bids_app.derivatives import read_json, read_tsv
+    from bids_app.derivatives import read_json, read_tsvs
 
     drawn: dict[str, tuple[str, bytes]] = {}
     qc_paths = [p for p in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*desc-qc_channels.tsv"))
                 if p.name.removesuffix("_desc-qc_channels.tsv") in recordings]
-    positions = figures.channel_positions([read_tsv(p) for p in qc_paths])
+    positions = figures.channel_positions([read_tsvs(qc_paths)]) if qc_paths else figures.channel_positions([])
     coordinate_system = read_json(qc_paths[0].with_suffix(".json")).get("NIRSCoordinateSystem") if qc_paths else None
     masked = f", channels with q \u2265 {q_threshold:g} drawn as 0" if q_threshold is not None else ""
     for description, panel in (("channel", "condition"), ("contrast", "contrast")):

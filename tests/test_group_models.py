@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from bids_app.cell_models import t_inference
-from bids_app.group import add_inference, fit_cell_models, mixedlm_notes, participant_means
+from bids_app.group import add_inference, fit_cell_models, mixedlm_notes, participant_matrices
 
 REL = 1e-6
 
@@ -129,7 +129,9 @@ def test_random_effects_with_a_numeric_covariate_equals_metafor():
 
 
 def _participant_level(data: pd.DataFrame) -> pd.DataFrame:
-    means = participant_means(data, cells=["cell"])
+    keys, subjects, y, v = participant_matrices(data, cells=["cell"])
+    means = pd.DataFrame({"cell": np.repeat(keys["cell"], len(subjects)), "subject": subjects * len(keys),
+                          "effect": y.ravel()}).dropna()
     return means.merge(data.drop_duplicates("subject")[["subject", "sex", "age"]], on="subject")
 
 
@@ -163,11 +165,13 @@ def test_ols_equals_statsmodels_and_scipy():
 
 
 def test_recordings_of_a_participant_are_combined_by_inverse_variance():
-    data = pd.DataFrame({"cell": "x", "subject": ["a", "a", "b"], "effect": [1.0, 2.0, 5.0], "se": [1.0, 2.0, 1.0]})
-    means = participant_means(data, cells=["cell"]).set_index("subject")
-    assert means.loc["a", "effect"] == pytest.approx((1 / 1 + 2 / 4) / (1 + 1 / 4))
-    assert means.loc["a", "se"] == pytest.approx(np.sqrt(1 / (1 + 1 / 4)))
-    assert means.loc["b", "effect"] == 5.0
+    data = pd.DataFrame({"cell": ["x", "x", "x", "y"], "subject": ["a", "a", "b", "b"], "effect": [1.0, 2.0, 5.0, 7.0],
+                         "se": [1.0, 2.0, 1.0, 3.0]})
+    keys, subjects, y, v = participant_matrices(data, cells=["cell"])
+    assert keys["cell"].tolist() == ["x", "y"] and subjects == ["a", "b"]
+    assert y[0, 0] == pytest.approx((1 / 1 + 2 / 4) / (1 + 1 / 4)) and v[0, 0] == pytest.approx(1 / (1 + 1 / 4))
+    np.testing.assert_allclose([y[0, 1], v[0, 1], y[1, 1], v[1, 1]], [5.0, 1.0, 7.0, 9.0])
+    assert np.isnan(y[1, 0]) and np.isnan(v[1, 0])  # a has no value in cell y
 
 
 def test_few_participants_give_a_warning_and_no_inference_from_one():
