@@ -147,16 +147,18 @@ def fit_cell_models(data: pd.DataFrame, *, cells: list[str], method: str, group_
         if method == "random-effects":
             frame = frame.assign(tau=np.sqrt(fits.tau2), i2=fits.i2)
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True), _cell_model_notes(fits, keys=keys, method=method)
+    return pd.concat(frames, ignore_index=True), _cell_model_notes(fits, keys=keys, method=method,
+                                                                   levels=len(levels), group_by=group_by)
 
 
-def _cell_model_notes(fits, *, keys: pd.DataFrame, method: str) -> list[str]:
-    """Warnings a person can act on: few participants, tau^2 at 0, REML not converged."""
+def _cell_model_notes(fits, *, keys: pd.DataFrame, method: str, levels: int, group_by: str | None) -> list[str]:
+    """Warnings a person can act on: few participants (in a group), tau^2 at 0, REML not converged."""
     label = keys.astype(str).agg(" ".join, axis=1)
     notes = []
-    few = fits.n < 3
+    few = fits.column_n[:, :levels].min(axis=1) < 3
     if few.any():
-        notes.append(f"{few.sum()} of {len(few)} cell(s) have fewer than 3 participants ("
+        notes.append(f"{few.sum()} of {len(few)} cell(s) have fewer than 3 participants"
+                     + (f" in a group of {group_by}" if group_by else "") + " ("
                      + _examples(label[few]) + "): with 2 the t interval on 1 degree of freedom is very wide, "
                      "with 1 there is no group inference (se, p and interval n/a); check which participants "
                      "lack these cells (bad channels) before reading their rows")

@@ -182,6 +182,11 @@ def test_few_participants_give_a_warning_and_no_inference_from_one():
     assert single["effect"] == 3.0 and single["n"] == 1 and np.isnan(single["se"]) and np.isnan(single["df"])
     assert rows.set_index("cell").loc["x", "df"] == 1
     assert any(note.startswith("2 of 2 cell(s) have fewer than 3 participants (x, y)") for note in notes)
+    groups = pd.DataFrame({"cell": "x", "subject": list("abcdef"), "effect": [1.0, 2, 3, 4, 5, 6], "se": 0.5,
+                           "arm": ["p", "p", "c", "c", "c", "c"]})
+    _, notes = fit_cell_models(groups, cells=["cell"], method="random-effects", group_by="arm")
+    assert any(note.startswith("1 of 1 cell(s) have fewer than 3 participants in a group of arm (x)")
+               for note in notes)
 
 
 def test_z_has_the_p_value_and_sign_of_t():
