@@ -112,7 +112,8 @@ def read_tsv(path: Path) -> pd.DataFrame:
 
 
 def read_tsvs(paths: list[Path]) -> pd.DataFrame:
-    """The tables written at ``paths`` stacked in order, with a column ``file`` (each row's file name).
+    """The tables written at ``paths`` stacked in order, with a categorical column ``file`` (each row's file
+    name).
 
     Files with the same header are parsed together, as one text: ten thousand participants' tables are read
     in seconds rather than minutes of one parser call per file.
@@ -127,8 +128,9 @@ def read_tsvs(paths: list[Path]) -> pd.DataFrame:
         names.append(path.name)
         bodies.append(body)
         counts.append(body.count("\n"))
+    files = [path.name for path in paths]
     frames = [pd.read_csv(io.StringIO(header + "\n" + "".join(bodies)), sep="\t", na_values=["n/a"],
-                          keep_default_na=False).assign(file=np.repeat(names, counts))
+                          keep_default_na=False).assign(file=pd.Categorical(np.repeat(names, counts), categories=files))
               for header, (names, bodies, counts) in by_header.items()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -73,10 +73,10 @@ def read_participant_tables(output_dir: Path, *, description: str) -> pd.DataFra
         return pd.DataFrame()
     table = read_tsvs(paths)
     entities = {path.name: get_entities_from_fname(path.name) for path in paths}
-    names = table.pop("file")
-    return table.assign(subject=names.map({k: e["subject"] for k, e in entities.items()}),
-                        task=names.map({k: e["task"] for k, e in entities.items()}),
-                        recording=names.str.split(f"_desc-{description}").str[0])
+    names = table.pop("file")  # categorical: each mapping below runs once per file, not once per row
+    return table.assign(subject=names.map({k: e["subject"] for k, e in entities.items()}).astype(str),
+                        task=names.map({k: e["task"] for k, e in entities.items()}).astype(str),
+                        recording=names.map({k: k.split(f"_desc-{description}")[0] for k in entities}).astype(str))
 
 
 def participant_matrices(data: pd.DataFrame, *, cells: list[str]
@@ -153,7 +153,8 @@ def fit_cell_models(data: pd.DataFrame, *, cells: list[str], method: str, group_
 
 def _cell_model_notes(fits, *, keys: pd.DataFrame, method: str, levels: int, group_by: str | None) -> list[str]:
     """Warnings a person can act on: few participants (in a group), tau^2 at 0, REML not converged."""
-    label = keys.astype(str).agg(" ".join, axis=1)
+    shown = keys.drop(columns=["chroma"]) if "ch_name" in keys and "chroma" in keys else keys  # "S1_D1 hbo"
+    label = shown.astype(str).agg(" ".join, axis=1)
     notes = []
     few = fits.column_n[:, :levels].min(axis=1) < 3
     if few.any():

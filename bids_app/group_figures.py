@@ -93,7 +93,10 @@ def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.Dat
     drawn: dict[str, tuple[str, bytes]] = {}
     qc_paths = [p for p in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*desc-qc_channels.tsv"))
                 if p.name.removesuffix("_desc-qc_channels.tsv") in recordings]
-    positions = figures.channel_positions([read_tsvs(qc_paths)]) if qc_paths else figures.channel_positions([])
+    qc = read_tsvs(qc_paths)
+    if {"name", "x", "y", "z"} <= set(qc.columns):  # one row per channel: its first position
+        qc = qc.dropna(subset=["x", "y", "z"]).drop_duplicates("name")
+    positions = figures.channel_positions([qc] if len(qc) else [])
     coordinate_system = read_json(qc_paths[0].with_suffix(".json")).get("NIRSCoordinateSystem") if qc_paths else None
     masked = f", channels with q \u2265 {q_threshold:g} drawn as 0" if q_threshold is not None else ""
     for description, panel in (("channel", "condition"), ("contrast", "contrast")):
