@@ -54,7 +54,7 @@ def main() -> None:
         for spec in TABLES:
             tables = read_participant_tables(out, description=spec.description)
             if not tables.empty:
-                rows, _ = group_table(tables, spec=spec, method="mixedlm")
+                rows, _ = group_table(tables, spec=spec, method="random-effects")
                 results[spec.description] = (rows, {"Participants": subjects, "Recordings": []})
         task = read_participant_tables(out, description="roi")["task"].iloc[0]
         group_times = []

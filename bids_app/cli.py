@@ -22,6 +22,7 @@ from bids_app.config import (
     HRF_CHOICES,
     MOTION_CORRECTION_CHOICES,
     NOISE_MODEL_CHOICES,
+    REMOVED_GROUP_METHODS,
     SHORT_REGRESSION_CHOICES,
     AnalysisOptions,
     Config,
@@ -61,6 +62,14 @@ def _did_you_mean(word: str, candidates: list[str]) -> str:
     bare = {candidate.lstrip("-").lower(): candidate for candidate in candidates}
     close = difflib.get_close_matches(word.lstrip("-").lower(), list(bare), n=1, cutoff=0.6)
     return f"; did you mean {bare[close[0]]}?" if close else ""
+
+
+class _ChoicesAndRemoved(tuple):
+    """Choices listed (in --help and the Boutiques descriptor) that also let a removed group method through to
+    the configuration, whose error says what replaced it."""
+
+    def __contains__(self, value) -> bool:
+        return super().__contains__(value) or value in REMOVED_GROUP_METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,14 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help='a contrast of conditions, e.g. "Tapping/Left - Tapping/Right" or '
                      '"0.5*A + 0.5*B - C" (repeatable)')
     group = parser.add_argument_group("group level")
-    group.add_argument("--group-method", "--group_method", choices=GROUP_METHOD_CHOICES,
-                       help="mixedlm: linear mixed-effects model with a random intercept per participant, as the "
-                       "MNE-NIRS tutorial; summary: per-cell random-effects summary weighting each participant "
-                       f"by its first-level variance (default: {_DEFAULTS.group_method})")
+    group.add_argument("--group-method", "--group_method", choices=_ChoicesAndRemoved(GROUP_METHOD_CHOICES),
+                       help="random-effects: per cell, participants weighted by first-level variance plus a "
+                       "between-participant variance (REML), Knapp-Hartung t inference; ols: per cell, "
+                       "unweighted t-test / OLS of the participant effects; mixedlm: the MNE-NIRS tutorial's "
+                       "mixed model, one residual variance for all cells, normal p-values "
+                       f"(default: {_DEFAULTS.group_method})")
     group.add_argument("--group-covariates", "--group_covariates", nargs="+", metavar="COLUMN",
-                       help="participants.tsv columns as fixed effects (mixedlm): a categorical one splits "
+                       help="participants.tsv columns as covariates of every cell: a categorical one splits "
                        "every row by its levels and adds '<level> - <first level>' difference rows; numeric "
-                       "ones are centred slopes")
+                       "ones enter centred, their per-cell slopes are rows whose term is the column")
     group.add_argument("--topomap-q-threshold", "--topomap_q_threshold", type=float, metavar="Q",
                        help="in the group topographic maps, draw channels with FDR q >= Q as 0 and mark the "
                        "others, e.g. 0.05 (default: every channel drawn with its effect)")

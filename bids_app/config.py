@@ -16,7 +16,12 @@ NOISE_MODEL_CHOICES = ("ols", "ar1", "auto", "ar-irls")
 HRF_CHOICES = ("glover", "spm")
 DESIGN_RATE_CHOICES = ("native", "resampled")
 MOTION_CORRECTION_CHOICES = ("none", "tddr")
-GROUP_METHOD_CHOICES = ("mixedlm", "summary")
+GROUP_METHOD_CHOICES = ("random-effects", "ols", "mixedlm")
+REMOVED_GROUP_METHODS = {
+    "summary": "group method 'summary' (DerSimonian-Laird with normal intervals, too many false positives with "
+    "few participants) was removed: use random-effects, the default, which also weights participants by their "
+    "first-level variance",
+}
 GROUP_LEVEL_OPTIONS = ("group_method", "group_covariates", "topomap_q_threshold")
 
 
@@ -40,7 +45,7 @@ class AnalysisOptions:
     short_channel_max_mm: float = 10.0
     long_channel_min_mm: float = 15.0
     long_channel_max_mm: float = 45.0
-    group_method: str = "mixedlm"
+    group_method: str = "random-effects"
     group_covariates: tuple[str, ...] = ()
     topomap_q_threshold: float | None = None
 
@@ -50,6 +55,8 @@ class AnalysisOptions:
         _check_choice("hrf", self.hrf, HRF_CHOICES)
         _check_choice("design_rate", self.design_rate, DESIGN_RATE_CHOICES)
         _check_choice("motion_correction", self.motion_correction, MOTION_CORRECTION_CHOICES)
+        if self.group_method in REMOVED_GROUP_METHODS:
+            raise UsageError(REMOVED_GROUP_METHODS[self.group_method])
         _check_choice("group_method", self.group_method, GROUP_METHOD_CHOICES)
         _check_positive("resample_hz", self.resample_hz)
         _check_positive("drift_high_pass", self.drift_high_pass)

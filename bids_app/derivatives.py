@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -110,6 +111,30 @@ def read_tsv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
 
 
+def read_tsvs(paths: list[Path]) -> pd.DataFrame:
+    """The tables written at ``paths`` stacked in order, with a categorical column ``file`` (each row's file
+    name).
+
+    Files with the same header are parsed together, as one text: ten thousand participants' tables are read
+    in seconds rather than minutes of one parser call per file.
+    """
+    import numpy as np
+
+    by_header: dict[str, tuple[list[str], list[str], list[int]]] = {}
+    for path in paths:
+        header, _, body = path.read_text().partition("\n")
+        body = body.rstrip("\n") + "\n" if body.strip() else ""
+        names, bodies, counts = by_header.setdefault(header, ([], [], []))
+        names.append(path.name)
+        bodies.append(body)
+        counts.append(body.count("\n"))
+    files = [path.name for path in paths]
+    frames = [pd.read_csv(io.StringIO(header + "\n" + "".join(bodies)), sep="\t", na_values=["n/a"],
+                          keep_default_na=False).assign(file=pd.Categorical(np.repeat(names, counts), categories=files))
+              for header, (names, bodies, counts) in by_header.items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 README_TEXT = """\
 fnirs-glm derivatives
 =====================
@@ -125,7 +150,8 @@ Per recording, in sub-<label>/[ses-<label>/]nirs/, with the source file's entiti
 sub-<label>.html is a report of each participant's recordings.
 
 Across participants, at the top level, per task (group level):
-- task-<label>_desc-{roi,channel,contrast}_stats.tsv/.json: group effects, se, z, p, q, intervals, n;
+- task-<label>_desc-{roi,channel,contrast}_stats.tsv/.json: group effects per cell, se, t, df, z, p, q,
+  intervals, n (and tau, i2 for random-effects);
 - figures/task-<label>_desc-*.png: topographic maps and ROI effects;
 - task-<label>_report.html: models, figures, tables, software versions and a methods paragraph.
 Each JSON sidecar describes its table's columns and units. logs/ holds the configuration and

@@ -1,14 +1,24 @@
 """Group level: aggregate the participant-level tables of OUTPUT_DIR across participants.
 
 For each task and table (ROI, channel, contrast) the participant effects are modelled per cell
-(ROI x condition x chroma; channel x condition per chroma; channel per contrast and chroma):
-- ``mixedlm`` (default, as the MNE-NIRS group tutorial): a linear mixed-effects model with one fixed
-  effect per cell and a random intercept per participant (statsmodels MixedLM, REML, Nelder-Mead);
-  several recordings of a participant (sessions, runs) are repeated observations of it;
-- ``summary``: per cell, a random-effects summary (DerSimonian-Laird) weighting each participant by its first-level variance plus the between-participant variance;
-  a participant's recordings are first combined by inverse variance.
-Rows report effect, se, z, two-sided p, Benjamini-Hochberg q (within table and chroma), 95% Wald
-intervals and n, the number of participants contributing to the cell.
+(ROI x condition x chroma; channel x condition x chroma; contrast x channel x chroma), each cell with its
+own variance (``--group-method``):
+- ``random-effects`` (default): per cell, effect_i = x_i'beta + u_i + e_i with e_i ~ N(0, se_i^2) from the
+  first level and u_i ~ N(0, tau^2) between participants; tau^2 by REML, Knapp-Hartung t inference on
+  n - p degrees of freedom (bids_app.cell_models);
+- ``ols``: per cell, unweighted least squares of the participant effects (one-sample t-test, or OLS with
+  the covariates), t on n - p degrees of freedom;
+  for both, a participant's recordings (sessions, runs) are first combined by inverse variance, so n counts
+  participants;
+- ``mixedlm`` (the MNE-NIRS tutorial's model): one linear mixed-effects model per table (per chroma for
+  channels, per contrast and chroma for contrasts) with a fixed effect per cell and a random intercept per
+  participant, one residual variance for all cells, unweighted, normal (z) inference; several recordings
+  of a participant are repeated observations of it.
+Covariates (participants.tsv): a categorical column gives per-level rows and ``<level> - <first level>``
+rows; numeric columns enter centred, and their per-cell slopes are rows whose ``term`` is the column name
+(``term`` is ``mean`` for the cell's effect). Rows report effect, se, t, df, z, p, Benjamini-Hochberg q
+(within table, chroma and term), 95% intervals and n, the number of participants behind the row (plus tau
+and i2 for random-effects).
 """
 
 from __future__ import annotations
@@ -32,9 +42,14 @@ logger = logging.getLogger("fnirs_glm")
 @dataclass(frozen=True)
 class TableSpec:
     description: str  # desc- entity of the participant and group tables
-    cells: list[str]  # columns whose combination is one fixed effect
-    split: list[str]  # a separate model for each value of these columns
-    formula: str  # the model, written as the tutorial does
+    cells: list[str]  # columns whose combination is one fixed effect of the mixedlm model
+    split: list[str]  # mixedlm: a separate model for each value of these columns
+    formula: str  # the mixedlm model, written as the tutorial does
+
+    @property
+    def cell_columns(self) -> list[str]:
+        """Every column that defines a cell, in table order."""
+        return [c for c in ["contrast", "roi", "ch_name", "chroma", "condition"] if c in self.cells + self.split]
 
 
 TABLES = (
@@ -42,58 +57,199 @@ TABLES = (
     TableSpec("channel", ["ch_name", "condition"], ["chroma"], "effect ~ -1 + ch_name:condition"),
     TableSpec("contrast", ["ch_name"], ["contrast", "chroma"], "effect ~ -1 + ch_name"),
 )
-Z_95 = 1.959963984540054
+METHODS = ("random-effects", "ols", "mixedlm")
+STAT_COLUMNS = ["effect", "se", "t", "df", "z", "p", "q", "ci_low", "ci_high", "n"]
+MEAN = "mean"  # the ``term`` of a cell's effect (other terms: the numeric covariates' slopes)
 
 
 def read_participant_tables(output_dir: Path, *, description: str) -> pd.DataFrame:
     """Every ``*_desc-<description>_stats.tsv`` written by the participant level, with its entities."""
     from mne_bids import get_entities_from_fname
 
-    from bids_app.derivatives import read_tsv
+    from bids_app.derivatives import read_tsvs
 
+    paths = sorted(output_dir.glob(f"sub-*/**/nirs/*_desc-{description}_stats.tsv"))
+    if not paths:
+        return pd.DataFrame()
+    table = read_tsvs(paths)
+    entities = {path.name: get_entities_from_fname(path.name) for path in paths}
+    names = table.pop("file")  # categorical: each mapping below runs once per file, not once per row
+    return table.assign(subject=names.map({k: e["subject"] for k, e in entities.items()}).astype(str),
+                        task=names.map({k: e["task"] for k, e in entities.items()}).astype(str),
+                        recording=names.map({k: k.split(f"_desc-{description}")[0] for k in entities}).astype(str))
+
+
+def participant_matrices(data: pd.DataFrame, *, cells: list[str]
+                         ) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
+    """(cells, participants, effects, variances): one row per cell (sorted), one participant per column;
+    a participant's recordings in a cell combined by inverse variance (fixed effects), NaN where it has none.
+
+    (Integer codes and bincount rather than a pandas groupby: 4.6 million rows take about a second.)
+    """
+    codes, uniques = zip(*(pd.factorize(data[column], sort=True) for column in cells))
+    shape = [len(u) for u in uniques]
+    cell_index, present = pd.factorize(np.ravel_multi_index(codes, shape), sort=True)
+    keys = pd.DataFrame({column: np.asarray(u)[index]
+                         for column, u, index in zip(cells, uniques, np.unravel_index(present, shape))})
+    subject_index, subjects = pd.factorize(data["subject"], sort=True)
+    flat = cell_index * len(subjects) + subject_index
+    weight = 1 / data["se"].to_numpy(float) ** 2
+    size = len(keys) * len(subjects)
+    total = np.bincount(flat, weights=weight, minlength=size).reshape(len(keys), -1)
+    weighted = np.bincount(flat, weights=weight * data["effect"].to_numpy(float), minlength=size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return keys, list(subjects), weighted.reshape(len(keys), -1) / total, np.where(total > 0, 1 / total, np.nan)
+
+
+def participant_design(data: pd.DataFrame, *, subjects: list[str], group_by: str | None,
+                       numeric: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """(design matrix, its column names), one row per participant of ``subjects``: an intercept (or one
+    column per level of ``group_by``, sorted), then the numeric covariates centred on the participants' mean."""
+    people = data.drop_duplicates("subject").set_index("subject").loc[subjects]
+    if group_by:
+        levels = sorted(people[group_by].astype(str).unique())
+        columns = [np.asarray(people[group_by].astype(str) == level, float) for level in levels]
+    else:
+        levels, columns = [MEAN], [np.ones(len(people))]
+    for column in numeric:
+        values = people[column].astype(float).to_numpy()
+        columns.append(values - values.mean())
+    return np.column_stack(columns), [*levels, *numeric]
+
+
+def fit_cell_models(data: pd.DataFrame, *, cells: list[str], method: str, group_by: str | None = None,
+                    numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """Per-cell random-effects or OLS models of every cell of ``data`` at once; (rows, warnings)."""
+    from bids_app.cell_models import fit_cells
+
+    keys, subjects, y, v = participant_matrices(data, cells=cells)
+    X, names = participant_design(data, subjects=subjects, group_by=group_by, numeric=numeric)
+    fits = fit_cells(y, v, X, method=method)
+    levels = names[: len(names) - len(numeric)]
+    terms = []  # (covariate level, term, contrast vector, n, estimable)
+    for j, level in enumerate(levels):
+        vector = np.eye(len(names))[j]
+        terms.append((level, MEAN, vector, fits.column_n[:, j], fits.column_n[:, j] > 0))
+    for j, level in enumerate(levels[1:], start=1):
+        vector = np.eye(len(names))[j] - np.eye(len(names))[0]
+        terms.append((f"{level} - {levels[0]}", MEAN, vector, fits.column_n[:, j] + fits.column_n[:, 0],
+                      (fits.column_n[:, j] > 0) & (fits.column_n[:, 0] > 0)))
+    for j, column in enumerate(numeric, start=len(levels)):
+        terms.append((None, column, np.eye(len(names))[j], fits.n, fits.n > 0))
     frames = []
-    for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_desc-{description}_stats.tsv")):
-        entities = get_entities_from_fname(path.name)
-        table = read_tsv(path)
-        frames.append(table.assign(subject=entities["subject"], task=entities["task"],
-                                   recording=path.name.split(f"_desc-{description}")[0]))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for level, term, vector, n, estimable in terms:
+        effect = np.where(estimable, fits.beta @ vector, np.nan)
+        se = np.sqrt(np.einsum("cij,i,j->c", fits.cov, vector, vector))
+        frame = keys.assign(term=term, effect=effect, se=np.where(estimable, se, np.nan),
+                            df=np.where(fits.df >= 1, fits.df, np.nan), n=n.astype(int))
+        if group_by:
+            frame.insert(len(cells), group_by, level)
+        if method == "random-effects":
+            frame = frame.assign(tau=np.sqrt(fits.tau2), i2=fits.i2)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True), _cell_model_notes(fits, keys=keys, method=method,
+                                                                   levels=len(levels), group_by=group_by)
+
+
+def _cell_model_notes(fits, *, keys: pd.DataFrame, method: str, levels: int, group_by: str | None) -> list[str]:
+    """Warnings a person can act on: few participants (in a group), tau^2 at 0, REML not converged."""
+    shown = keys.drop(columns=["chroma"]) if "ch_name" in keys and "chroma" in keys else keys  # "S1_D1 hbo"
+    label = shown.astype(str).agg(" ".join, axis=1)
+    notes = []
+    few = fits.column_n[:, :levels].min(axis=1) < 3
+    if few.any():
+        notes.append(f"{few.sum()} of {len(few)} cell(s) have fewer than 3 participants"
+                     + (f" in a group of {group_by}" if group_by else "") + " ("
+                     + _examples(label[few]) + "): with 2 the t interval on 1 degree of freedom is very wide, "
+                     "with 1 there is no group inference (se, p and interval n/a); check which participants "
+                     "lack these cells (bad channels) before reading their rows")
+    if method == "random-effects":
+        fitted = fits.df >= 1
+        boundary = fitted & (fits.tau2 == 0)
+        if boundary.any():
+            notes.append(f"between-participant variance tau^2 estimated at its boundary, 0, in {boundary.sum()} "
+                         f"of {fitted.sum()} cell(s) ({_examples(label[boundary])}): their participants differ "
+                         "no more than their first-level standard errors explain, so these rows weight "
+                         "participants by first-level precision only (fixed effects) and keep Knapp-Hartung "
+                         "intervals; they can be used, but tau = 0 does not prove the participants are alike")
+        stuck = fitted & ~fits.converged
+        if stuck.any():
+            notes.append(f"REML did not converge in {stuck.sum()} cell(s) ({_examples(label[stuck])}): their "
+                         "tau^2 is the last iterate; compare with --group-method ols before using these rows")
+    return notes
+
+
+def _examples(labels: pd.Series, most: int = 3) -> str:
+    shown = list(labels[:most])
+    return ", ".join(shown) + (f" and {len(labels) - most} more" if len(labels) > most else "")
 
 
 def fit_mixedlm(data: pd.DataFrame, *, cells: list[str], group_by: str | None = None,
                 numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
-    """One fixed effect per cell and a random intercept per participant; returns rows and warnings.
+    """The tutorial's model: one fixed effect per cell and a random intercept per participant, one
+    residual variance for all cells; returns rows and warnings.
 
     With ``group_by`` (a categorical participants.tsv column) each cell is split by its levels and
     rows ``<level> - <first level>`` give the between-group differences; ``numeric`` columns enter
-    centred, as shared slopes (returned as "slope of ..." notes), so the cell
-    effects are those at the participants' mean value.
+    centred with one slope per cell (rows whose ``term`` is the column), so the cell effects are those at
+    the participants' mean value.
     """
     from statsmodels.regression.mixed_linear_model import MixedLM
 
     keyed = cells + ([group_by] if group_by else [])
     key = data[keyed].astype(str).agg("\x1f".join, axis=1)
     levels = sorted(key.unique())
-    exog = pd.get_dummies(pd.Categorical(key, categories=levels)).astype(float).to_numpy()
-    centred = [data[c].astype(float) - data.drop_duplicates("subject")[c].astype(float).mean() for c in numeric]
-    exog = np.column_stack([exog, *centred]) if centred else exog
+    dummies = pd.get_dummies(pd.Categorical(key, categories=levels)).astype(float).to_numpy()
+    cell_key = data[cells].astype(str).agg("\x1f".join, axis=1)
+    cell_levels = sorted(cell_key.unique())
+    cell_dummies = pd.get_dummies(pd.Categorical(cell_key, categories=cell_levels)).astype(float).to_numpy()
+    people = data.drop_duplicates("subject")
+    slopes = [cell_dummies * (data[c].astype(float) - people[c].astype(float).mean()).to_numpy()[:, None]
+              for c in numeric]
+    exog = np.column_stack([dummies, *slopes])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = MixedLM(data["effect"].to_numpy(), exog, groups=data["subject"].to_numpy()).fit(method="nm")
-    notes = sorted({" ".join(str(w.message).split()) for w in caught})
-    if not result.converged:
-        notes.append("the mixed model did not converge")
-    fe, cov = np.asarray(result.fe_params), np.asarray(result.cov_params())[: len(result.fe_params), : len(result.fe_params)]
-    for index, column in enumerate(numeric, start=len(levels)):
-        notes.append(f"slope of {column}: {fe[index]:.6g} uM per unit (se {np.sqrt(cov[index, index]):.6g})")
+    notes = mixedlm_notes([str(w.message) for w in caught], converged=result.converged)
+    fe = np.asarray(result.fe_params)
+    cov = np.asarray(result.cov_params())[: len(fe), : len(fe)]
     rows = pd.DataFrame([level.split("\x1f") for level in levels], columns=keyed)
+    rows["term"] = MEAN
     rows["effect"] = fe[: len(levels)]
     rows["se"] = np.sqrt(np.diag(cov)[: len(levels)])
     rows["n"] = [data.loc[key == level, "subject"].nunique() for level in levels]
+    parts = [rows]
     if group_by:
-        rows = pd.concat([rows, _group_differences(rows, fe, cov, cells=cells, group_by=group_by)],
-                         ignore_index=True)
-    return rows, notes
+        parts.append(_group_differences(rows, fe, cov, cells=cells, group_by=group_by))
+    for index, column in enumerate(numeric):
+        at = len(levels) + index * len(cell_levels) + np.arange(len(cell_levels))
+        slope = pd.DataFrame([level.split("\x1f") for level in cell_levels], columns=cells)
+        parts.append(slope.assign(term=column, effect=fe[at], se=np.sqrt(np.diag(cov)[at]),
+                                  n=[data.loc[cell_key == level, "subject"].nunique() for level in cell_levels]))
+    return pd.concat(parts, ignore_index=True).assign(df=np.nan), notes
+
+
+_MIXEDLM_PLAIN = {
+    "boundary": "the between-participant variance of the mixed model was estimated at 0 (the boundary of "
+    "its range): its standard errors then treat every recording as independent and may be too small",
+    "Hessian": "the mixed model's curvature at its estimate is not positive definite: its standard errors "
+    "are unreliable",
+    "converge": "the mixed model's optimiser stopped before reaching the best fit",
+}
+
+
+def mixedlm_notes(messages: list[str], *, converged: bool) -> list[str]:
+    """statsmodels' warnings in plain words, each saying whether the rows can be used."""
+    notes = []
+    for message in sorted({" ".join(m.split()) for m in messages}):
+        plain = next((text for word, text in _MIXEDLM_PLAIN.items() if word in message), None)
+        notes.append(f"{plain} (statsmodels: {message}); the rows may be wrong: compare with "
+                     "--group-method random-effects" if plain else f"statsmodels: {message}")
+    if not converged:
+        notes.append("the mixed model did not converge (the optimiser stopped before reaching the best fit): "
+                     "its effects and standard errors may be wrong; do not use these rows, use "
+                     "--group-method random-effects")
+    return notes
 
 
 def _group_differences(rows: pd.DataFrame, fe: np.ndarray, cov: np.ndarray, *, cells: list[str],
@@ -106,83 +262,52 @@ def _group_differences(rows: pd.DataFrame, fe: np.ndarray, cov: np.ndarray, *, c
             variance = cov[other, other] + cov[reference, reference] - 2 * cov[other, reference]
             records.append({**dict(zip(cells, values if isinstance(values, tuple) else (values,))),
                             group_by: f"{rows.at[other, group_by]} - {rows.at[reference, group_by]}",
-                            "effect": fe[other] - fe[reference], "se": np.sqrt(variance),
+                            "term": MEAN, "effect": fe[other] - fe[reference], "se": np.sqrt(variance),
                             "n": rows.at[other, "n"] + rows.at[reference, "n"]})
     return pd.DataFrame(records)
 
 
-def fit_summary(data: pd.DataFrame, *, cells: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Per cell, a DerSimonian-Laird random-effects summary of the participants' effects."""
-    records, notes = [], []
-    for values, cell in data.groupby(cells, sort=True):
-        per_subject = cell.assign(weight=1 / cell["se"] ** 2).groupby("subject").apply(
-            lambda g: pd.Series({"effect": np.average(g["effect"], weights=g["weight"]),
-                                 "variance": 1 / g["weight"].sum()}), include_groups=False)
-        record = dict(zip(cells, values if isinstance(values, tuple) else (values,)))
-        if len(per_subject) < 2:  # no between-participant variance to estimate: no group inference
-            record.update(effect=per_subject["effect"].iloc[0], se=np.nan, n=1)
-        else:
-            effect, se = dersimonian_laird(per_subject["effect"].to_numpy(), per_subject["variance"].to_numpy())
-            record.update(effect=effect, se=se, n=len(per_subject))
-        records.append(record)
-    single = sum(r["n"] == 1 for r in records)
-    if single:
-        notes.append(f"{single} cell(s) with a single participant: effect only, se/z/p/q/intervals n/a")
-    return pd.DataFrame(records), notes
-
-
-def dersimonian_laird(effects: np.ndarray, variances: np.ndarray) -> tuple[float, float]:
-    """Random-effects mean and its standard error, with the between-study variance truncated at 0.
-
-    (statsmodels' combine_effects(method_re="dl") does not truncate a negative estimate.)
-    """
-    weights = 1 / variances
-    fixed = np.sum(weights * effects) / weights.sum()
-    q = np.sum(weights * (effects - fixed) ** 2)
-    tau2 = max(0.0, (q - (len(effects) - 1)) / (weights.sum() - np.sum(weights**2) / weights.sum()))
-    random_weights = 1 / (variances + tau2)
-    return float(np.sum(random_weights * effects) / random_weights.sum()), float(np.sqrt(1 / random_weights.sum()))
-
-
 def add_inference(rows: pd.DataFrame, *, fdr_within: list[str]) -> pd.DataFrame:
-    """z, two-sided p, Benjamini-Hochberg q within ``fdr_within`` groups, 95% Wald intervals."""
-    from scipy import stats
+    """t, two-sided p, z, Benjamini-Hochberg q within ``fdr_within`` groups, 95% intervals: from t(df),
+    or from the normal distribution where df is NaN (mixedlm)."""
     from statsmodels.stats.multitest import fdrcorrection
 
+    from bids_app.cell_models import t_inference
+
     rows = rows.copy()
-    rows["z"] = rows["effect"] / rows["se"]
-    rows["p"] = 2 * stats.norm.sf(np.abs(rows["z"]))
+    rows["t"], rows["p"], rows["z"], rows["ci_low"], rows["ci_high"] = t_inference(rows["effect"], rows["se"],
+                                                                                    rows["df"])
     rows["q"] = np.nan
     for index in rows.groupby(fdr_within).groups.values():
         finite = rows.loc[index, "p"].dropna()
         if len(finite):
             rows.loc[finite.index, "q"] = fdrcorrection(finite.to_numpy())[1]
-    rows["ci_low"] = rows["effect"] - Z_95 * rows["se"]
-    rows["ci_high"] = rows["effect"] + Z_95 * rows["se"]
     return rows
 
 
 def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str, group_by: str | None = None,
                 numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
     data = data.dropna(subset=["effect", "se"])
-    parts, notes = [], []
-    for values, part in (data.groupby(spec.split, sort=True) if spec.split else [((), data)]):
-        if method == "mixedlm":
+    columns = spec.cell_columns
+    if method == "mixedlm":
+        parts, notes = [], []
+        for values, part in (data.groupby(spec.split, sort=True) if spec.split else [((), data)]):
             rows, part_notes = fit_mixedlm(part, cells=spec.cells, group_by=group_by, numeric=numeric)
-        else:
-            rows, part_notes = fit_summary(part, cells=spec.cells)
-        for column, value in zip(spec.split, values if isinstance(values, tuple) else (values,)):
-            rows[column] = value
-        parts.append(rows)
-        label = ", ".join(f"{c} {v}" for c, v in zip(spec.split, np.atleast_1d(values))) or "all"
-        notes += [f"{label}: {note}" for note in part_notes]
-    rows = add_inference(pd.concat(parts, ignore_index=True), fdr_within=["chroma"])
-    columns = spec.split + [c for c in spec.cells if c not in spec.split]
-    columns = [c for c in ["contrast", "roi", "ch_name", "chroma", "condition"] if c in columns]
-    columns += [group_by] if group_by else []
-    rows = rows[columns + ["effect", "se", "z", "p", "q", "ci_low", "ci_high", "n"]]
-    return rows.sort_values(columns, key=lambda column: column.map(natural_key), kind="stable").reset_index(
-        drop=True), notes
+            for column, value in zip(spec.split, values if isinstance(values, tuple) else (values,)):
+                rows[column] = value
+            parts.append(rows)
+            label = ", ".join(f"{c} {v}" for c, v in zip(spec.split, np.atleast_1d(values))) or "all"
+            notes += [f"{label}: {note}" for note in part_notes]
+        rows = pd.concat(parts, ignore_index=True)
+    else:
+        rows, notes = fit_cell_models(data, cells=columns, method=method, group_by=group_by, numeric=numeric)
+    rows = add_inference(rows, fdr_within=["chroma", "term"])
+    order = columns + ([group_by] if group_by else []) + ["term"]
+    extra = ["tau", "i2"] if method == "random-effects" else []
+    rows = rows.astype({"n": int})
+    rows["rank"] = rows["term"].map({MEAN: 0, **{c: i for i, c in enumerate(numeric, start=1)}})
+    rows = rows.sort_values(columns, key=lambda column: column.map(natural_key), kind="stable")
+    return rows.sort_values("rank", kind="stable")[order + STAT_COLUMNS + extra].reset_index(drop=True), notes
 
 
 def run_group_level(config: Config) -> int:
@@ -235,11 +360,9 @@ def run_group_level(config: Config) -> int:
                                f"least 2 participants, found {len(subjects)}")
                 continue
             rows, notes = group_table(data, spec=spec, method=method, group_by=group_by, numeric=numeric)
-            slopes = [note for note in notes if ": slope of " in note]
-            notes = [note for note in notes if note not in slopes]
             sidecar = group_stats_sidecar(spec=spec, method=method, subjects=subjects,
                                           recordings=sorted(data["recording"].unique()), notes=notes,
-                                          group_by=group_by, numeric=numeric, slopes=slopes)
+                                          group_by=group_by, numeric=numeric)
             results.setdefault(task, {})[spec.description] = (rows, sidecar)
             for note in notes:
                 logger.warning(f"task {task}, {spec.description} table: {note}")
@@ -300,8 +423,6 @@ def read_covariates(config: Config) -> pd.DataFrame:
     from bids_app.errors import RecordingError
     from bids_app.recording import read_tsv
 
-    if config.analysis.group_method != "mixedlm":
-        raise UsageError("--group-covariates needs --group-method mixedlm")
     path = config.bids_dir / "participants.tsv"
     try:
         table = read_tsv(path)

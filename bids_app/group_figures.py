@@ -49,9 +49,10 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
     software = library_versions()
     participant_version = ", ".join(sorted({str(r.get("Version", "?")) for r in records.values()})) or "?"
     recorded = [design for design in designs.values() if design.get("GeneratedBy", {}).get("Options")]
+    group_sidecar = next(iter(results.values()))[1]
     methods = (methods_paragraph(designs=recorded, versions={**software, "fnirs-glm": participant_version},
-                                 group_method=config.analysis.group_method,
-                                 covariates=config.analysis.group_covariates)
+                                 group_method=group_sidecar.get("Method"),
+                                 covariates=tuple(group_sidecar.get("Covariates", ())))
                if recorded else (("The participant-level options are not recorded in the design sidecars "
                                   "(outputs of an older fnirs-glm): no methods paragraph."), []))
     report = output_dir / f"task-{task}_report.html"
@@ -86,12 +87,15 @@ def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.Dat
                  group_by: str | None, recordings: set[str], q_threshold: float | None,
                  notes: list[str]) -> dict[str, tuple[str, bytes]]:
     """File name -> (caption, PNG) of the topographic maps and the ROI plot of one task."""
-    from bids_app.derivatives import read_json, read_tsv
+    from bids_app.derivatives import read_json, read_tsvs
 
     drawn: dict[str, tuple[str, bytes]] = {}
     qc_paths = [p for p in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*desc-qc_channels.tsv"))
                 if p.name.removesuffix("_desc-qc_channels.tsv") in recordings]
-    positions = figures.channel_positions([read_tsv(p) for p in qc_paths])
+    qc = read_tsvs(qc_paths)
+    if {"name", "x", "y", "z"} <= set(qc.columns):  # one row per channel: its first position
+        qc = qc.dropna(subset=["x", "y", "z"]).drop_duplicates("name")
+    positions = figures.channel_positions([qc] if len(qc) else [])
     coordinate_system = read_json(qc_paths[0].with_suffix(".json")).get("NIRSCoordinateSystem") if qc_paths else None
     masked = f", channels with q \u2265 {q_threshold:g} drawn as 0" if q_threshold is not None else ""
     for description, panel in (("channel", "condition"), ("contrast", "contrast")):
@@ -115,7 +119,9 @@ def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.Dat
 
 
 def _with_panel(rows: pd.DataFrame, *, panel: str, group_by: str | None) -> pd.DataFrame:
-    """``rows`` with a ``panel`` column: the condition (or contrast), with the covariate level if any."""
+    """The cell effects of ``rows`` (term 'mean', not covariate slopes) with a ``panel`` column: the
+    condition (or contrast), with the covariate level if any."""
+    rows = rows[rows["term"] == "mean"] if "term" in rows else rows
     label = rows[panel].astype(str)
     if group_by:
         label = label + " \u00b7 " + rows[group_by].astype(str)

@@ -22,7 +22,15 @@ REFERENCES = {
     "Proc. 9th Python in Science Conference.",
     "tddr": "Fishburn FA, Ludlum RS, Vaidya CJ, Medvedev AV (2019). Temporal derivative distribution repair "
     "(TDDR): a motion correction method for fNIRS. NeuroImage 184:171-179.",
-    "dl": "DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. Control. Clin. Trials 7(3):177-188.",
+    "reml": "Viechtbauer W (2005). Bias and efficiency of meta-analytic variance estimators in the random-effects "
+    "model. J. Educ. Behav. Stat. 30(3):261-293.",
+    "knha": "Knapp G, Hartung J (2003). Improved tests for a random effects meta-regression with a single "
+    "covariate. Stat. Med. 22(17):2693-2710.",
+    "inthout": "IntHout J, Ioannidis JPA, Borm GF (2014). The Hartung-Knapp-Sidik-Jonkman method for random "
+    "effects meta-analysis is straightforward and considerably outperforms the standard DerSimonian-Laird "
+    "method. BMC Med. Res. Methodol. 14:25.",
+    "metafor": "Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J. Stat. Softw. "
+    "36(3):1-48.",
     "bh": "Benjamini Y, Hochberg Y (1995). Controlling the false discovery rate: a practical and powerful "
     "approach to multiple testing. J. R. Stat. Soc. B 57(1):289-300.",
 }
@@ -81,21 +89,36 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
     ]
     if o.get("contrast"):
         text.append("Contrasts of conditions: " + "; ".join(o["contrast"]) + ".")
-    if group_method == "mixedlm":
-        text.append("Participant effects (in uM) were aggregated with linear mixed-effects models with a random "
-                    "intercept per participant (REML) [statsmodels]: for regions of interest one model with a fixed "
-                    "effect per region x condition x chroma; for channels one model per chroma with a fixed effect "
-                    "per channel x condition; for contrasts one model per contrast and chroma with a fixed effect "
-                    "per channel. The participant effects entered unweighted (their first-level standard errors "
-                    "were not used); recordings of one participant entered as repeated observations"
-                    + (f"; participants.tsv covariates: {', '.join(covariates)}" if covariates else "") + ".")
-    elif group_method == "summary":
-        text.append("Participant effects (in uM) were aggregated per cell by a DerSimonian-Laird random-effects "
-                    "summary [dl] weighting each participant by its first-level variance plus the "
-                    "between-participant variance.")
+    with_covariates = (f" Covariates from participants.tsv ({', '.join(covariates)}) entered every cell's model: "
+                       "a categorical one with a coefficient per level (and level differences), numeric ones "
+                       "centred, with a slope per cell." if covariates else "")
+    if group_method == "random-effects":
+        text.append("Participant effects (in uM) were aggregated per cell (region or channel x condition x chroma; "
+                    "contrast x channel x chroma) by a random-effects meta-regression: each participant's effect "
+                    "was weighted by the inverse of its first-level variance plus a between-participant variance "
+                    "tau^2, estimated per cell by restricted maximum likelihood [reml]; tests and 95% intervals "
+                    "used the Knapp-Hartung adjustment with t distributions on n - p degrees of freedom [knha] "
+                    "[inthout], as metafor's rma(method = \"REML\", test = \"knha\") [metafor]. Recordings "
+                    "(sessions, runs) of one participant were first combined by inverse-variance weighting."
+                    + with_covariates)
+    elif group_method == "ols":
+        text.append("Participant effects (in uM) were aggregated per cell (region or channel x condition x chroma; "
+                    "contrast x channel x chroma) by unweighted ordinary least squares (one-sample t-tests "
+                    "without covariates) with t distributions on n - p degrees of freedom [statsmodels]; "
+                    "recordings of one participant were first combined by inverse-variance weighting."
+                    + with_covariates)
+    elif group_method == "mixedlm":
+        text.append("Participant effects (in uM) were aggregated as in the MNE-NIRS tutorial with linear "
+                    "mixed-effects models with a random intercept per participant (REML) [statsmodels]: for "
+                    "regions of interest one model with a fixed effect per region x condition x chroma; for "
+                    "channels one model per chroma with a fixed effect per channel x condition; for contrasts one "
+                    "model per contrast and chroma with a fixed effect per channel. Each model assumed one "
+                    "residual variance for all its cells; the participant effects entered unweighted (their "
+                    "first-level standard errors were not used); recordings of one participant entered as "
+                    "repeated observations; p-values and intervals were normal (Wald)." + with_covariates)
     if group_method:
         text.append("p-values are two-sided; q-values are Benjamini-Hochberg false discovery rates within each "
-                    "table and chroma [bh]; intervals are 95% Wald intervals.")
+                    "table, chroma and term [bh].")
     paragraph = " ".join(text)
     cited = sorted((key for key in REFERENCES if f"[{key}]" in paragraph), key=lambda k: paragraph.index(f"[{k}]"))
     for number, key in enumerate(cited, start=1):

@@ -165,12 +165,12 @@ def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], im
     for description, (rows, sidecar) in results.items():
         body.append(html.heading(f"{description} table", level=3))
         body.append(html.definitions({
+            "Method": sidecar.get("Method", "n/a"),
             "Model": sidecar.get("Model", "n/a"),
             "Formula": sidecar.get("Formula") or "n/a",
             "Participants": ", ".join(sidecar.get("Participants", [])),
             "Rows": len(rows),
             "Rows with q < 0.05": int((rows["q"] < 0.05).sum()),
-            **({"Covariate slopes": "; ".join(sidecar["CovariateSlopes"])} if sidecar.get("CovariateSlopes") else {}),
         }))
         if sidecar.get("Warnings"):
             body.append(html.bullet_list(sidecar["Warnings"], css_class="warn"))

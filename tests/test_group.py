@@ -1,4 +1,5 @@
-"""Group level: statsmodels agreement, closed forms, recovery of simulated truth, validity."""
+"""Group level end to end: the tutorial model against statsmodels, recovery of simulated truth, outputs,
+covariates. The per-cell models against metafor/statsmodels: tests/test_group_models.py."""
 
 import json
 
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bids_app.group import TABLES, add_inference, fit_summary, read_participant_tables
+from bids_app.group import TABLES, add_inference, read_participant_tables
 from tests.conftest import EXAMPLE
 
 
@@ -16,10 +17,15 @@ def _group(out, description):
 
 
 @pytest.mark.slow
-def test_mixedlm_equals_the_tutorial_formulas_fitted_directly(simulated):
+def test_mixedlm_equals_the_tutorial_formulas_fitted_directly(simulated, tmp_path, run_cli):
+    import shutil
+
     import statsmodels.formula.api as smf
 
-    _, out = simulated
+    bids, simulated_out = simulated
+    out = tmp_path / "out"
+    shutil.copytree(simulated_out, out)
+    assert run_cli(bids, out, "group", "--group-method", "mixedlm")[0] == 0
     roi = read_participant_tables(out, description="roi")
     direct = smf.mixedlm("effect ~ -1 + roi:condition:chroma", roi, groups=roi["subject"]).fit(method="nm")
     ours = _group(out, "roi")
@@ -27,7 +33,7 @@ def test_mixedlm_equals_the_tutorial_formulas_fitted_directly(simulated):
         name = f"roi[{row.roi}]:condition[{row.condition}]:chroma[{row.chroma}]"
         assert row.effect == pytest.approx(direct.fe_params[name], rel=1e-6, abs=1e-9)
         assert row.se == pytest.approx(direct.bse_fe[name], rel=1e-4)
-        assert row.n == 5
+        assert row.n == 5 and np.isnan(row.df) and row.t == row.z
     channel = read_participant_tables(out, description="channel")
     hbo = channel[channel["chroma"] == "hbo"]
     direct = smf.mixedlm("effect ~ -1 + ch_name:condition", hbo, groups=hbo["subject"]).fit(method="nm")
@@ -45,7 +51,7 @@ def test_group_roi_effects_recover_the_simulated_truth(simulated):
     truth["pair"] = truth["ch_name"].str.split(" ").str[0]
     sidecar = json.loads(next((out / "sub-01/nirs").glob("*_desc-roi_stats.json")).read_text())
     ours = _group(out, "roi")
-    assert len(ours) == 2 * 2 * 3 and set(ours["n"]) == {5}
+    assert len(ours) == 2 * 2 * 3 and set(ours["n"]) == {5} and set(ours["df"]) == {4}
     covered = 0
     for row in ours.itertuples():
         pairs = sidecar["roi"]["Levels"][row.roi].split(", ")
@@ -67,34 +73,17 @@ def test_group_outputs_pass_the_validator(simulated):
     _, out = simulated
     for description in ("roi", "channel", "contrast"):
         table = _group(out, description)
-        assert list(table.columns[-8:]) == ["effect", "se", "z", "p", "q", "ci_low", "ci_high", "n"]
+        assert list(table.columns[-13:]) == ["term", "effect", "se", "t", "df", "z", "p", "q", "ci_low", "ci_high",
+                                             "n", "tau", "i2"]
         sidecar = json.loads((out / f"task-tapping_desc-{description}_stats.json").read_text())
         assert sidecar["Participants"] == ["01", "02", "03", "04", "05"]
         assert set(table.columns) <= set(sidecar)
     assert validate(out)[1] == []
 
 
-def test_summary_is_the_dersimonian_laird_estimate():
-    rng = np.random.default_rng(0)
-    data = pd.DataFrame({"subject": ["a", "a", "b", "c", "d"], "cell": "x",
-                         "effect": rng.normal(1, 0.5, 5), "se": rng.uniform(0.1, 0.4, 5)})
-    rows, _ = fit_summary(data, cells=["cell"])
-    # closed form: combine a's two recordings by inverse variance, then DerSimonian-Laird
-    w = 1 / data["se"] ** 2
-    y = np.array([np.average(data["effect"][:2], weights=w[:2]), *data["effect"][2:]])
-    v = np.array([1 / w[:2].sum(), *(data["se"][2:] ** 2)])
-    fixed_w = 1 / v
-    q = np.sum(fixed_w * (y - np.sum(fixed_w * y) / fixed_w.sum()) ** 2)
-    tau2 = max(0.0, (q - (len(y) - 1)) / (fixed_w.sum() - np.sum(fixed_w**2) / fixed_w.sum()))
-    random_w = 1 / (v + tau2)
-    assert rows["effect"].iloc[0] == pytest.approx(np.sum(random_w * y) / random_w.sum(), rel=1e-10)
-    assert rows["se"].iloc[0] == pytest.approx(np.sqrt(1 / random_w.sum()), rel=1e-10)
-    assert rows["n"].iloc[0] == 4
-
-
 def test_inference_columns_match_closed_forms():
     rows = pd.DataFrame({"chroma": ["hbo"] * 4 + ["hbr"], "effect": [1.0, 0.2, -0.5, 0.05, 2.0],
-                         "se": [0.4, 0.3, 0.2, 0.5, 1.0]})
+                         "se": [0.4, 0.3, 0.2, 0.5, 1.0], "df": [np.nan] * 5})
     out = add_inference(rows, fdr_within=["chroma"])
     p = 2 * stats.norm.sf(np.abs(rows["effect"] / rows["se"]))
     np.testing.assert_allclose(out["p"], p)
@@ -120,18 +109,6 @@ def test_tables_are_the_tutorials_models():
                                                  "effect ~ -1 + ch_name:condition", "effect ~ -1 + ch_name"]
 
 
-def test_summary_agrees_with_statsmodels_when_participants_differ():
-    from statsmodels.stats.meta_analysis import combine_effects
-
-    data = pd.DataFrame({"subject": list("abcdef"), "cell": "x", "effect": [0.1, 0.9, 0.4, 1.5, -0.2, 0.7],
-                         "se": [0.1, 0.15, 0.1, 0.2, 0.12, 0.1]})
-    rows, _ = fit_summary(data, cells=["cell"])
-    reference = combine_effects(data["effect"].to_numpy(), data["se"].to_numpy() ** 2, method_re="dl")
-    assert reference.tau2 > 0
-    assert rows["effect"].iloc[0] == pytest.approx(reference.mean_effect_re, rel=1e-10)
-    assert rows["se"].iloc[0] == pytest.approx(reference.sd_eff_w_re, rel=1e-10)
-
-
 @pytest.mark.slow
 def test_covariates_equal_statsmodels_with_group_differences(simulated, tmp_path, run_cli):
     import shutil
@@ -141,49 +118,48 @@ def test_covariates_equal_statsmodels_with_group_differences(simulated, tmp_path
     bids, out = simulated
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
-    code, _, err = run_cli(bids, copy, "group", "--group-covariates", "sex", "age")
+    code, _, err = run_cli(bids, copy, "group", "--group-covariates", "sex", "age", "--group-method", "mixedlm")
     assert code == 0, err
     participants = pd.read_csv(bids / "participants.tsv", sep="\t")
     assert set(participants["sex"]) == {"F", "M"}
     roi = read_participant_tables(copy, description="roi").merge(
         participants.assign(subject=participants["participant_id"].str[4:])[["subject", "sex", "age"]])
     roi["age_c"] = roi["age"] - participants["age"].mean()
-    direct = smf.mixedlm("effect ~ -1 + roi:condition:chroma:sex + age_c", roi,
+    direct = smf.mixedlm("effect ~ -1 + roi:condition:chroma:sex + roi:condition:chroma:age_c", roi,
                          groups=roi["subject"]).fit(method="nm")
     ours = pd.read_csv(copy / "task-tapping_desc-roi_stats.tsv", sep="\t")
-    assert list(ours.columns[:4]) == ["roi", "chroma", "condition", "sex"]
-    assert set(ours["sex"]) == {"F", "M", "M - F"}
+    assert list(ours.columns[:5]) == ["roi", "chroma", "condition", "sex", "term"]
+    assert set(ours["sex"].dropna()) == {"F", "M", "M - F"} and set(ours["term"]) == {"mean", "age"}
     cov = direct.cov_params()
     for row in ours.itertuples():
-        names = {level: f"roi[{row.roi}]:condition[{row.condition}]:chroma[{row.chroma}]:sex[{level}]"
-                 for level in ("F", "M")}
-        if row.sex == "M - F":
+        cell = f"roi[{row.roi}]:condition[{row.condition}]:chroma[{row.chroma}]"
+        names = {level: f"{cell}:sex[{level}]" for level in ("F", "M")}
+        if row.term == "age":
+            expected, se = direct.fe_params[f"{cell}:age_c"], direct.bse_fe[f"{cell}:age_c"]
+            assert pd.isna(row.sex) and row.n == 5
+        elif row.sex == "M - F":
             expected = direct.fe_params[names["M"]] - direct.fe_params[names["F"]]
             se = np.sqrt(cov.loc[names["M"], names["M"]] + cov.loc[names["F"], names["F"]]
                          - 2 * cov.loc[names["M"], names["F"]])
             assert row.n == 5
         else:
             expected, se = direct.fe_params[names[row.sex]], direct.bse_fe[names[row.sex]]
-        assert row.effect == pytest.approx(expected, rel=1e-5, abs=1e-8)
+        assert row.effect == pytest.approx(expected, rel=1e-4, abs=1e-7)
         assert row.se == pytest.approx(se, rel=1e-3)
     sidecar = json.loads((copy / "task-tapping_desc-roi_stats.json").read_text())
-    assert len(sidecar["CovariateSlopes"]) == 1 and sidecar["CovariateSlopes"][0].startswith("all: slope of age")
-    assert not any("slope" in note for note in sidecar["Warnings"])
-    assert "sex" in sidecar
+    assert sidecar["Covariates"] == ["sex", "age"] and "sex" in sidecar and "term" in sidecar
+    # the default, with the same covariates: per-cell rows, slopes as rows
+    code, _, err = run_cli(bids, copy, "group", "--group-covariates", "sex", "age")
+    assert code == 0, err
+    ours = pd.read_csv(copy / "task-tapping_desc-roi_stats.tsv", sep="\t")
+    assert len(ours) == 12 * 3 + 12 and ours["df"].dropna().le(2).all()  # 5 participants - 3 coefficients
+    assert (ours.query("term == 'age'")["n"] == 5).all()
 
 
 def test_covariates_are_checked(run_cli, tmp_path):
     code, _, err = run_cli(EXAMPLE, tmp_path, "group", "--group-covariates", "shoe_size")
     assert code == 2 and "no column shoe_size; columns are: age, sex, hand, weight, height" in err
-    code, _, err = run_cli(EXAMPLE, tmp_path, "group", "--group-covariates", "age", "--group-method", "summary")
-    assert code == 2 and "needs --group-method mixedlm" in err
+    code, _, err = run_cli(EXAMPLE, tmp_path, "group", "--group-method", "summary")
+    assert code == 2 and "'summary' (DerSimonian-Laird" in err and "was removed: use random-effects" in err
 
-
-def test_summary_gives_no_group_inference_for_a_single_participant():
-    data = pd.DataFrame({"subject": ["01", "02", "01"], "roi": ["a", "a", "b"], "effect": [1.0, 2.0, 3.0],
-                         "se": [0.5, 0.5, 0.5]})
-    rows, notes = fit_summary(data, cells=["roi"])
-    single = rows.set_index("roi").loc["b"]
-    assert single["effect"] == 3.0 and single["n"] == 1 and np.isnan(single["se"])
-    assert notes == ["1 cell(s) with a single participant: effect only, se/z/p/q/intervals n/a"]
 

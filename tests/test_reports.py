@@ -50,11 +50,13 @@ def test_group_report_embeds_the_figures_written_beside_it(simulated):
     for effect in roi["effect"]:
         assert f">{effect:.3g}<" in report
     assert f"Rows with q &lt; 0.05</dt><dd>{int((roi['q'] < 0.05).sum())}<" in report
-    assert "01, 02, 03, 04, 05" in report and "effect ~ -1 + roi:condition:chroma" in report
+    assert "01, 02, 03, 04, 05" in report and "per roi x chroma x condition: effect ~ 1 (intercept)" in report
+    assert len(set(roi["se"])) == len(roi)  # one se per cell, not one for the whole table
     # the methods paragraph states the parameters that were used and cites what it names
     methods = re.search(r'<p class="methods">(.*?)</p>', report).group(1)
     for phrase in ("fnirs-glm 0.1.0", "partial pathlength factor 6", "resampled to 0.6 Hz",
-                   "AR(P) noise model", "Tapping/Left - Tapping/Right", "random intercept per participant",
+                   "AR(P) noise model", "Tapping/Left - Tapping/Right", "restricted maximum likelihood",
+                   "Knapp-Hartung",
                    "Benjamini-Hochberg"):
         assert phrase in methods, phrase
     cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", methods)})
@@ -148,13 +150,14 @@ def test_methods_paragraph_states_non_default_parameters():
     options = AnalysisOptions(sci_threshold=0.8, psp_threshold=0.1, noise_model="ar1", short_regression="none",
                               stim_dur=5, hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled")
     text, references = methods_paragraph(designs=[_design(options, sfreq=1.0, ar_order=1)],
-                                         versions={"fnirs-glm": "9.9", "mne": "1.0"}, group_method="summary")
+                                         versions={"fnirs-glm": "9.9", "mne": "1.0"}, group_method="random-effects",
+                                         covariates=("age",))
     for phrase in ("fnirs-glm 9.9", "scalp coupling index below 0.8", "power of the cardiac band below 0.1",
                    "AR(1) noise model", "No short-channel",
                    "a duration of 5 s", "SPM haemodynamic", "resampled to 1 Hz", "factor 0.1",
-                   "built at the resampled rate", "DerSimonian-Laird"):
+                   "built at the resampled rate", "random-effects meta-regression", "Covariates from participants.tsv (age)"):
         assert phrase in text, phrase
-    assert references[-2:] == [REFERENCES["dl"], REFERENCES["bh"]]
+    assert references[-5:] == [REFERENCES[k] for k in ("reml", "knha", "inthout", "metafor", "bh")]
     assert REFERENCES["psp"] in references and REFERENCES["sci"] in references
     assert sorted({int(n) for n in re.findall(r"\[(\d+)\]", text)}) == list(range(1, len(references) + 1))
 
@@ -231,4 +234,4 @@ def test_methods_number_references_in_order_and_cite_only_what_was_used():
     firsts = [text.index(f"[{n}]") for n in range(1, len(references) + 1)]
     assert firsts == sorted(firsts)
     assert "2 of 6 recordings had no good short channel" in text
-    assert "one model per chroma" in text and "unweighted" in text
+    assert "one model per chroma" in text and "unweighted" in text and "as in the MNE-NIRS tutorial" in text
