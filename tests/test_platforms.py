@@ -375,6 +375,12 @@ def test_slurm_list_participants():
     assert result.stdout.split() == ["02", "01"]
 
 
+def test_slurm_job_requests_are_the_documented_ones():
+    requests = re.findall(r"^#SBATCH --([a-z-]+)=(\S+)$", SLURM_TASK.read_text(), flags=re.MULTILINE)
+    assert dict(requests) == {"job-name": "fnirs-glm", "cpus-per-task": "1", "mem": "2G", "time": "01:00:00"}
+    assert "asks for 1 CPU, 2 GB and 1 hour per job" in (REPO / "README.md").read_text()
+
+
 def test_slurm_submit_array_then_dependent_group(tmp_path):
     sbatch, log = recorder(tmp_path, "sbatch", answer="print('Submitted batch job', 122 + n)")
     out = tmp_path / "out"
