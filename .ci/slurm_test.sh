@@ -76,7 +76,9 @@ cleanup() {
         stop_daemon slurmctld "$tmp/run/slurmctld.pid"
         stop_daemon munged "$tmp/munge/munged.pid"
         if [ "$code" != 0 ]; then
-            for log in "$tmp"/log/*.log; do [ -f "$log" ] && { echo "---- tail of $log"; tail -n 20 "$log"; }; done
+            for log in "$tmp"/log/*.log "$tmp"/munge/*.log; do
+                [ -f "$log" ] && { echo "---- tail of $log"; tail -n 20 "$log"; }
+            done
         fi
         if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
     fi
@@ -161,7 +163,8 @@ for _ in $(seq 120); do
     sleep 0.5
 done
 [ "$state" = idle ] || fail "the node is not idle after 60 s (state: '${state:-no answer}')"
-echo "pids: munged $(cat "$tmp/munge/munged.pid"), slurmctld $(cat "$tmp/run/slurmctld.pid"), slurmd $(cat "$tmp/run/slurmd.pid")"
+echo "pids: munged $(cat "$tmp/munge/munged.pid"), slurmctld $(cat "$tmp/run/slurmctld.pid")," \
+     "slurmd $(cat "$tmp/run/slurmd.pid")"
 sinfo -h -N -o 'node %N: %T, %c CPUs, %m MB'
 end
 
@@ -172,8 +175,9 @@ field() {  # FIELD: its value in each `scontrol -o show job` line read from stdi
 jobs_of() { scontrol -o show job "$1"; }  # one line per job (per array task)
 wait_jobs() {  # JOBID...: until none of them is pending, running or completing (10 minutes at most)
     local ids; ids=$(IFS=,; echo "$*")
+    local queued
     for _ in $(seq 1200); do
-        [ -z "$(squeue -h -j "$ids" -t PD,R,CG,CF,S -o %i 2>/dev/null)" ] && return 0
+        if queued=$(squeue -h -j "$ids" -t PD,R,CG,CF,S -o %i) && [ -z "$queued" ]; then return 0; fi
         sleep 0.5
     done
     fail "jobs $ids still queued after 10 minutes"
@@ -218,20 +222,37 @@ check_requests() {  # JOBID CPUS MEMORY TIME [COMMENT]: what each of the job's r
     fi
     echo "job $1 asked for $2 CPU(s) per task, $3, $4${5:+, comment $5}"
 }
-check_outputs() {  # OUTPUT REFERENCE: validates, and equals the local run byte for byte (logs/ apart)
+check_expected() {  # BIDS OUTPUT: every recording's tables, every participant's report, the group outputs
+    local bids=$1 out=$2 recording base participant missing=()
+    while IFS= read -r recording; do
+        base=${recording%_nirs.snirf}
+        for suffix in design.tsv design.json desc-channel_stats.tsv desc-channel_stats.json desc-roi_stats.tsv \
+                desc-roi_stats.json desc-qc_channels.tsv desc-qc_channels.json; do
+            [ -s "$out/${base}_$suffix" ] || missing+=("${base}_$suffix")
+        done
+    done < <(cd "$bids" && find sub-* -name '*_nirs.snirf' | sort)
+    for participant in $(bash scripts/slurm_participants.sh --list "$bids"); do
+        [ -s "$out/sub-$participant.html" ] || missing+=("sub-$participant.html")
+    done
+    for name in dataset_description.json task-tapping_desc-roi_stats.tsv task-tapping_desc-channel_stats.tsv \
+            task-tapping_report.html figures/task-tapping_desc-channel_topomap.png; do
+        [ -s "$out/$name" ] || missing+=("$name")
+    done
+    [ "${#missing[@]}" = 0 ] || fail "$out: missing ${missing[*]}"
+}
+check_outputs() {  # OUTPUT REFERENCE BIDS: complete, valid, equal to the local run byte for byte (logs/ apart)
     "$validator" "$1" > "$tmp/validator.txt" 2>&1 || { cat "$tmp/validator.txt"; fail "$1: not valid BIDS"; }
     diff -r -x logs "$2" "$1" > "$tmp/diff.txt" || { head -n 40 "$tmp/diff.txt"; fail "$1 differs from $2"; }
     [ -n "$(find "$1"/logs -name 'group_*.json')" ] || fail "$1: no group run log"
-    echo "$1: valid BIDS, $(find "$1" -type f -not -path '*/logs/*' | wc -l) files equal to the local run's"
+    check_expected "$3" "$1"
+    echo "$1: complete, valid BIDS, $(find "$1" -type f -not -path '*/logs/*' | wc -l) files equal to the local run's"
 }
 
-# The job script's own requests (#SBATCH lines), which the README documents:
+# The job script's own requests (#SBATCH lines, written as scontrol shows them: 2G, 01:00:00), which the
+# README documents:
 script_mem=$(sed -n 's/^#SBATCH --mem=\(.*\)/\1/p' scripts/slurm_participants.sh)
 script_time=$(sed -n 's/^#SBATCH --time=\(.*\)/\1/p' scripts/slurm_participants.sh)
 [[ -n $script_mem && -n $script_time ]] || fail "no #SBATCH --mem/--time in scripts/slurm_participants.sh"
-# scontrol writes memory in M or G and time as [D-]HH:MM:SS
-scontrol_mem() { case $1 in *G) echo "$1" ;; *M) echo "$1" ;; *) echo "${1}M" ;; esac; }
-scontrol_time() { case $1 in *:*:*) echo "$1" ;; *:*) echo "00:$1" ;; *) printf '%02d:%02d:00\n' $(($1 / 60)) $(($1 % 60)) ;; esac; }
 
 # ---------------------------------------------------------------------------------- 3. local reference
 begin "data: grptap copied, simulated study of $sim_subjects participants x 2 sessions"
@@ -259,11 +280,11 @@ unset PARTICIPANTS MAX_PARALLEL CPUS_PER_TASK SBATCH_ARGS SIF
 # --------------------------------------------------------------------------------------------- 4. SLURM
 begin "SLURM a: grptap, default settings"
 submit "$grptap" "$tmp/slurm/a"
-check_requests "$array_job" 1 "$(scontrol_mem "$script_mem")" "$(scontrol_time "$script_time")"
+check_requests "$array_job" 1 "$script_mem" "$script_time"
 wait_jobs "$array_job" "$group_job"
 check_completed 2
-check_requests "$group_job" 1 "$(scontrol_mem "$script_mem")" "$(scontrol_time "$script_time")"
-check_outputs "$tmp/slurm/a" "$tmp/local/grptap"
+check_requests "$group_job" 1 "$script_mem" "$script_time"
+check_outputs "$tmp/slurm/a" "$tmp/local/grptap" "$grptap"
 end
 
 begin "SLURM b: grptap, MAX_PARALLEL=1, SBATCH_ARGS"
@@ -278,7 +299,7 @@ late_start=$(jobs_of "$array_job" | field StartTime | sort | tail -n 1)
 [ "$(seconds "$late_start")" -ge "$(seconds "$first_end")" ] \
     || fail "MAX_PARALLEL=1: a task started at $late_start, before the other ended at $first_end"
 echo "MAX_PARALLEL=1: ArrayTaskThrottle=1, the second task started ($late_start) after the first ended ($first_end)"
-check_outputs "$tmp/slurm/b" "$tmp/local/grptap"
+check_outputs "$tmp/slurm/b" "$tmp/local/grptap" "$grptap"
 end
 
 begin "SLURM c: grptap with sub-02 truncated, CPUS_PER_TASK=2; then the recovery"
@@ -286,7 +307,7 @@ broken=sub-02/ses-01/nirs/sub-02_ses-01_task-tapping_nirs.snirf
 head -c 1000 "tests/data/grptap/$broken" > "$grptap/$broken"
 CPUS_PER_TASK=2 submit "$grptap" "$tmp/slurm/c"
 wait_jobs "$array_job" "$group_job"
-check_requests "$array_job" 2 "$(scontrol_mem "$script_mem")" "$(scontrol_time "$script_time")"
+check_requests "$array_job" 2 "$script_mem" "$script_time"
 lines=$(jobs_of "$array_job")
 failed_task=$(grep ' JobState=FAILED ' <<< "$lines" | field ArrayTaskId)
 [[ $failed_task == 2 && $(grep ' JobState=FAILED ' <<< "$lines" | field ExitCode) == 1:0 ]] \
@@ -310,7 +331,7 @@ sbatch --wait --array="$failed_task" --output="$SLURM_LOG_DIR/rerun-%A_%a.out" \
 sbatch --wait --output="$SLURM_LOG_DIR/group-%j.out" \
     scripts/slurm_participants.sh --group "$grptap" "$tmp/slurm/c" >/dev/null || fail "the group job failed"
 echo "recovery: task $failed_task rerun, then the group level: both COMPLETED"
-check_outputs "$tmp/slurm/c" "$tmp/local/grptap"
+check_outputs "$tmp/slurm/c" "$tmp/local/grptap" "$grptap"
 end
 
 begin "SLURM d: the simulated study ($sim_subjects participants), default settings"
@@ -319,7 +340,7 @@ submit "$sim" "$tmp/slurm/sim"
 wait_jobs "$array_job" "$group_job"
 slurm_seconds=$(elapsed "$slurm_started")
 check_completed "$sim_subjects"
-check_outputs "$tmp/slurm/sim" "$tmp/local/sim"
+check_outputs "$tmp/slurm/sim" "$tmp/local/sim" "$sim"
 throughput=$(awk -v n="$sim_subjects" -v s="$slurm_seconds" -v l="$local_seconds" -v c="$(nproc)" 'BEGIN {
     printf "throughput, %d participants x 2 sessions, %d CPUs: SLURM (1 CPU per task) %.1f participants/min " \
            "(%.1f s from submission to the end of the group job); local --n_cpus 2 %.1f participants/min (%.1f s)",
