@@ -99,13 +99,13 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 [ "$(id -u)" = 0 ] || fail "run as root (apt-get, munged as user munge, slurmd)"
 [[ -x $app && -x $validator ]] || fail "$app or $validator missing: run .ci/run (or make .venv as it does)"
 begin "install slurmctld slurmd slurm-client munge (when missing)"
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
-        || ! command -v munged >/dev/null || ! command -v mungekey >/dev/null; then
+if ! [[ -x /usr/sbin/slurmctld && -x /usr/sbin/slurmd && -x /usr/bin/sbatch && -x /usr/sbin/munged \
+        && -x /usr/sbin/mungekey ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         slurmctld slurmd slurm-client munge >/dev/null
 fi
-slurmctld -V
+/usr/sbin/slurmctld -V
 end
 
 # -------------------------------------------------------------------------------------- 2. start SLURM
@@ -118,8 +118,8 @@ chmod 755 "$tmp"
 mkdir -p "$tmp"/{etc,run,log,state,spool,munge,work}
 chown munge:munge "$tmp/munge"
 chmod 755 "$tmp/munge"  # munged: the socket directory must be searchable by all
-setpriv --reuid=munge --regid=munge --init-groups mungekey --create --keyfile="$tmp/munge/munge.key"
-setpriv --reuid=munge --regid=munge --init-groups munged --socket="$tmp/munge/munge.socket" \
+setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/mungekey --create --keyfile="$tmp/munge/munge.key"
+setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged --socket="$tmp/munge/munge.socket" \
     --key-file="$tmp/munge/munge.key" --pid-file="$tmp/munge/munged.pid" --log-file="$tmp/munge/munged.log" \
     --seed-file="$tmp/munge/munged.seed"
 # node memory: 90% of the machine's, in MB
@@ -326,11 +326,14 @@ echo "task 2 FAILED (exit 1:0, its log names $broken), task 1 COMPLETED with 2 C
      "group job $group_job $group_state ($group_reason), no group output"
 # The README's recovery: fix the data, rerun the failed task, then the group level.
 cp "tests/data/grptap/$broken" "$grptap/$broken"
-sbatch --wait --array="$failed_task" --output="$SLURM_LOG_DIR/rerun-%A_%a.out" \
-    scripts/slurm_participants.sh "$grptap" "$tmp/slurm/c" >/dev/null || fail "the rerun of task $failed_task failed"
-sbatch --wait --output="$SLURM_LOG_DIR/group-%j.out" \
-    scripts/slurm_participants.sh --group "$grptap" "$tmp/slurm/c" >/dev/null || fail "the group job failed"
-echo "recovery: task $failed_task rerun, then the group level: both COMPLETED"
+rerun_job=$(sbatch --parsable --wait --array="$failed_task" --output="$SLURM_LOG_DIR/rerun-%A_%a.out" \
+    scripts/slurm_participants.sh "$grptap" "$tmp/slurm/c") || fail "the rerun of task $failed_task failed"
+group_job=$(sbatch --parsable --wait --output="$SLURM_LOG_DIR/group-%j.out" \
+    scripts/slurm_participants.sh --group "$grptap" "$tmp/slurm/c") || fail "the group job failed"
+for job in "$rerun_job" "$group_job"; do
+    [ "$(jobs_of "$job" | field JobState)" = COMPLETED ] || fail "recovery job $job: not COMPLETED"
+done
+echo "recovery: task $failed_task rerun (job $rerun_job), then the group level (job $group_job): both COMPLETED"
 check_outputs "$tmp/slurm/c" "$tmp/local/grptap" "$grptap"
 end
 
