@@ -14,9 +14,9 @@
 #         failing task FAILED, the group job cancelled before it ran; then the README's recovery (the data
 #         fixed, the failed task resubmitted, `sbatch scripts/slurm_participants.sh --group ...`);
 #      d. the simulated study, default settings (the throughput measurement);
-#      and every time: every array task COMPLETED (scontrol and the job-completion file), the group job
-#      started after the last task ended, the outputs validate (bids-validator-deno) and equal the local
-#      run's byte for byte, logs/ apart;
+#      and every time: every array task COMPLETED (scontrol and the job-completion file) and validated its
+#      input, the group job started after the last task ended, the outputs are complete, validate
+#      (bids-validator-deno) and equal the local run's byte for byte, logs/ apart;
 #   5. `srun --cpus-per-task=2`: the app's --n_cpus defaults to SLURM_CPUS_PER_TASK inside a job.
 # Prints a throughput line (participants per minute through SLURM and locally) and the time of each stage.
 # Stops exactly the daemons it started (by their pid files) and removes its directory, on failure too.
@@ -63,13 +63,13 @@ cleanup() {
     set +e
     if [ -n "$tmp" ] && [ -s "$tmp/run/slurmctld.pid" ]; then
         local jobs i
-        jobs=$(squeue -h -o %A 2>/dev/null | sort -u | tr '\n' ' ')
+        jobs=$(squeue -h -t PD,R,S,CF -o %A 2>/dev/null | sort -u | tr '\n' ' ')
         if [ -n "${jobs// /}" ]; then
             echo "cancelling jobs left in the queue: $jobs"
             # shellcheck disable=SC2086
             scancel $jobs
-            for i in $(seq 60); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.5; done
         fi
+        for i in $(seq 60); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.5; done
     fi
     if [ -n "$tmp" ]; then
         stop_daemon slurmd "$tmp/run/slurmd.pid"
@@ -205,13 +205,20 @@ check_completed() {  # N_TASKS: every task of $array_job and $group_job COMPLETE
     group_start=$(jobs_of "$group_job" | field StartTime)
     [ "$(seconds "$group_start")" -ge "$(seconds "$last_end")" ] \
         || fail "group job $group_job started at $group_start, before the last task ended ($last_end)"
+    # each job validated its input (the app finds bids-validator-deno beside its interpreter)
+    local log
+    for log in "$SLURM_LOG_DIR/fnirs-glm-participant-${array_job}"_*.out \
+            "$SLURM_LOG_DIR/fnirs-glm-group-$group_job.out"; do
+        grep -q "input validated with bids-validator-deno" "$log" || fail "$log: the input was not validated"
+    done
     # the job-completion file: one line per task and one for the group job, each COMPLETED with exit 0
     local job
     for job in $(field JobId <<< "$lines") "$group_job"; do
         grep -q "^JobId=$job .*JobState=COMPLETED .*ExitCode=0:0" "$tmp/log/jobcomp.txt" \
             || fail "job $job: not COMPLETED with exit 0 in the job-completion file"
     done
-    echo "job $array_job: $n tasks COMPLETED (exit 0:0); group job $group_job COMPLETED, started $group_start >= last task end $last_end"
+    echo "job $array_job: $n tasks COMPLETED (exit 0:0), input validated; group job $group_job COMPLETED," \
+         "started $group_start >= last task end $last_end"
 }
 check_requests() {  # JOBID CPUS MEMORY TIME [COMMENT]: what each of the job's records asked for
     local lines; lines=$(jobs_of "$1")
