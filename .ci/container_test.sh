@@ -231,7 +231,7 @@ else:
         problems.append(f"dataset_description.json: DatasetType {d.get('DatasetType')!r}, not 'derivative'")
     if (g.get("Name"), g.get("Version")) != ("fnirs-glm", version):
         problems.append(f"dataset_description.json: GeneratedBy {g.get('Name')!r} {g.get('Version')!r}")
-    if g.get("Container", {}).get("Tag") != f"fnirs-glm:{version}":
+    if g.get("Container") != {"Type": "podman", "Tag": f"fnirs-glm:{version}"}:
         problems.append(f"dataset_description.json: GeneratedBy.Container {g.get('Container')!r}")
 
 for rec in recordings:

@@ -103,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--skip_bids_validator", "--skip-bids-validator", "--skip-bids-validation",
                      action="store_true",
                      help="do not validate the input with bids-validator-deno (validated when installed)")
-    run.add_argument("--n_cpus", "--n-cpus", type=int, default=1, metavar="N",
-                     help="recordings processed in parallel processes (default: 1)")
+    run.add_argument("--n_cpus", "--n-cpus", type=int, metavar="N",
+                     help="recordings processed in parallel processes (default: $SLURM_CPUS_PER_TASK inside "
+                     "a SLURM job that asked for CPUs per task, else 1)")
     run.add_argument("--overwrite", action="store_true",
                      help="redo recordings whose outputs exist with the same version, options and inputs "
                      "(default: they are skipped)")
@@ -187,11 +188,22 @@ def parse_args(argv: list[str] | None = None) -> Config:
         task_label=_labels(args.task_label, "task-"),
         run_label=_labels(args.run_label, "run-"),
         skip_bids_validator=args.skip_bids_validator,
-        n_cpus=args.n_cpus,
+        n_cpus=args.n_cpus if args.n_cpus is not None else default_n_cpus(os.environ),
         overwrite=args.overwrite,
         verbose=args.verbose,
         analysis=analysis,
     )
+
+
+def default_n_cpus(environ) -> int:
+    """The CPUs SLURM gave each task of this job (``--cpus-per-task``), else 1: not every cluster confines
+    a job to its CPUs, so the app must not start more processes than the job asked for."""
+    value = environ.get("SLURM_CPUS_PER_TASK", "")
+    if not value:
+        return 1
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"SLURM_CPUS_PER_TASK={value!r} is not a number of CPUs >= 1: give --n_cpus")
+    return int(value)
 
 
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from bids_app import __version__
+from bids_app.container import container_description
 
 logger = logging.getLogger("fnirs_glm")
 
@@ -69,9 +70,9 @@ def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
     source = read_json(bids_dir / "dataset_description.json")
     generated_by = {"Name": "fnirs-glm", "Version": __version__, "CodeURL": CODE_URL,
                     "Description": "First-level GLM of fNIRS haemoglobin signals"}
-    container = os.environ.get("FNIRS_GLM_CONTAINER")
+    container = container_description()
     if container:
-        generated_by["Container"] = {"Type": "docker", "Tag": container}
+        generated_by["Container"] = container
     source_dataset = {"URL": bids_dir.resolve().as_uri()}
     if source.get("DatasetDOI"):
         source_dataset["DOI"] = source["DatasetDOI"]

@@ -1,6 +1,7 @@
 """Command-line parsing, the configuration file, and contrast expressions."""
 
 import json
+import re
 
 import pytest
 
@@ -56,6 +57,21 @@ def test_bad_configuration_is_named(tmp_path, content, message):
 def test_n_cpus_must_be_positive():
     with pytest.raises(UsageError, match="--n_cpus 0"):
         parse_args(["in", "out", "participant", "--n_cpus", "0"])
+
+
+def test_n_cpus_follows_slurm_cpus_per_task_unless_given(monkeypatch):
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    assert parse_args(["in", "out", "participant"]).n_cpus == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "3")
+    assert parse_args(["in", "out", "participant"]).n_cpus == 3
+    assert parse_args(["in", "out", "participant", "--n_cpus", "1"]).n_cpus == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "")
+    assert parse_args(["in", "out", "participant"]).n_cpus == 1
+    for value in ("0", "two", "2(x2)"):
+        monkeypatch.setenv("SLURM_CPUS_PER_TASK", value)
+        with pytest.raises(UsageError, match=rf"SLURM_CPUS_PER_TASK='{re.escape(value)}' is not a number"):
+            parse_args(["in", "out", "participant"])
+        assert parse_args(["in", "out", "participant", "--n_cpus", "2"]).n_cpus == 2
 
 
 CONDITIONS = ["Tapping/Left", "Tapping/Right", "Control", "A-B"]

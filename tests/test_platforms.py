@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bids_app import brainlife
+from bids_app import brainlife, container
 from bids_app.cli import build_parser, parse_args
+from bids_app.derivatives import write_dataset_files
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "tests" / "data" / "grptap"  # sub-01 (ses-01, ses-02) and sub-02 (ses-01)
@@ -310,6 +311,60 @@ def test_apptainer_definition_matches_version_and_entry_point():
     assert 'ENTRYPOINT ["python", "/app/run.py"]' in (REPO / "Dockerfile").read_text()
 
 
+# --- GeneratedBy.Container: the runtime and image ---------------------------------------------------------
+
+CONTAINER_VARIABLES = ("FNIRS_GLM_CONTAINER", "APPTAINER_CONTAINER", "SINGULARITY_CONTAINER", "container")
+
+
+@pytest.fixture
+def no_container(monkeypatch, tmp_path):
+    """No container variable set, and the runtimes' marker files pointed at files that do not exist."""
+    for variable in CONTAINER_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(container, "DOCKER_MARKER", tmp_path / ".dockerenv")
+    monkeypatch.setattr(container, "PODMAN_MARKER", tmp_path / ".containerenv")
+    return tmp_path
+
+
+IMAGE = "fnirs-glm:1.2.3"
+
+
+@pytest.mark.parametrize("environment, markers, expected", [
+    ({}, [], None),
+    ({}, [".dockerenv"], None),  # the app installed in some other image: unknown, not recorded
+    ({"FNIRS_GLM_CONTAINER": IMAGE}, [".dockerenv"], {"Type": "docker", "Tag": IMAGE}),
+    ({"FNIRS_GLM_CONTAINER": IMAGE}, [".containerenv"], {"Type": "podman", "Tag": IMAGE}),
+    ({"FNIRS_GLM_CONTAINER": IMAGE, "container": "podman"}, [], {"Type": "podman", "Tag": IMAGE}),
+    ({"FNIRS_GLM_CONTAINER": IMAGE, "container": "oci"}, [], {"Type": "oci", "Tag": IMAGE}),
+    ({"FNIRS_GLM_CONTAINER": IMAGE}, [], {"Tag": IMAGE}),  # runtime unknown
+    ({"FNIRS_GLM_CONTAINER": IMAGE, "APPTAINER_CONTAINER": "/home/me/fnirs-glm.sif",
+      "SINGULARITY_CONTAINER": "/home/me/fnirs-glm.sif"}, [],
+     {"Type": "apptainer", "Tag": IMAGE, "URI": "file:///home/me/fnirs-glm.sif"}),
+    ({"SINGULARITY_CONTAINER": "/scratch/app.sif"}, [".dockerenv"],
+     {"Type": "singularity", "Tag": "app.sif", "URI": "file:///scratch/app.sif"}),
+])
+def test_container_runtime_and_image(no_container, monkeypatch, environment, markers, expected):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for marker in markers:
+        (no_container / marker).write_text("")
+    assert container.container_description() == expected
+
+
+def test_dataset_description_records_the_container(no_container, monkeypatch, tmp_path):
+    monkeypatch.setenv("FNIRS_GLM_CONTAINER", f"fnirs-glm:{VERSION}")
+    monkeypatch.setenv("APPTAINER_CONTAINER", "/images/fnirs-glm.sif")
+    write_dataset_files(tmp_path / "out", bids_dir=EXAMPLE)
+    generated_by = json.loads((tmp_path / "out" / "dataset_description.json").read_text())["GeneratedBy"][0]
+    assert generated_by["Container"] == {"Type": "apptainer", "Tag": f"fnirs-glm:{VERSION}",
+                                         "URI": "file:///images/fnirs-glm.sif"}
+    monkeypatch.delenv("FNIRS_GLM_CONTAINER")
+    monkeypatch.delenv("APPTAINER_CONTAINER")
+    write_dataset_files(tmp_path / "out", bids_dir=EXAMPLE)
+    generated_by = json.loads((tmp_path / "out" / "dataset_description.json").read_text())["GeneratedBy"][0]
+    assert "Container" not in generated_by and generated_by["Name"] == "fnirs-glm"
+
+
 # --- SLURM -----------------------------------------------------------------------------------------------
 
 
@@ -318,6 +373,12 @@ def test_slurm_list_participants():
     assert result.stdout.split() == ["01", "02"]
     result = run(["bash", SLURM_TASK, "--list", EXAMPLE], env={"PARTICIPANTS": "sub-02 01"})
     assert result.stdout.split() == ["02", "01"]
+
+
+def test_slurm_job_requests_are_the_documented_ones():
+    requests = re.findall(r"^#SBATCH --([a-z-]+)=(\S+)$", SLURM_TASK.read_text(), flags=re.MULTILINE)
+    assert dict(requests) == {"job-name": "fnirs-glm", "cpus-per-task": "1", "mem": "2G", "time": "01:00:00"}
+    assert "asks for 1 CPU, 2 GB and 1 hour per job" in (REPO / "README.md").read_text()
 
 
 def test_slurm_submit_array_then_dependent_group(tmp_path):
