@@ -37,15 +37,9 @@ recordings=(sub-01/ses-01/nirs/sub-01_ses-01_task-tapping sub-01/ses-02/nirs/sub
 prefix=fnirs-glm-ci-$$
 
 # ---------------------------------------------------------------------------------------------- helpers
-stage_names=() stage_times=() stage=setup started=$(date +%s.%N) stage_started=$started tmp="" containers=()
-
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-begin() { stage=$1; stage_started=$(date +%s.%N); echo; echo "== $stage"; }
-end() {
-    local took; took=$(elapsed "$stage_started")
-    stage_names+=("$stage"); stage_times+=("$took"); echo "-- $stage: ${took} s"
-}
-fail() { echo "container test FAILED in stage '$stage': $*" >&2; exit 1; }
+test_name="container test" tmp="" containers=()
+# shellcheck source=.ci/stages.sh
+source .ci/stages.sh
 show_log() { echo "---- $1"; sed 's/^/    /' "$2"; }
 
 cleanup() {

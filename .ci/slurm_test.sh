@@ -35,14 +35,9 @@ slurmd_port=${SLURMD_PORT:-6818}
 export DENO_DIR=${DENO_DIR:-${TMPDIR:-/tmp}/fnirs-glm-ci-deno}
 
 # ---------------------------------------------------------------------------------------------- helpers
-stage_names=() stage_times=() stage=setup started=$(date +%s.%N) stage_started=$started tmp=""
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-begin() { stage=$1; stage_started=$(date +%s.%N); echo; echo "== $stage"; }
-end() {
-    local took; took=$(elapsed "$stage_started")
-    stage_names+=("$stage"); stage_times+=("$took"); echo "-- $stage: ${took} s"
-}
-fail() { echo "SLURM test FAILED in stage '$stage': $*" >&2; exit 1; }
+test_name="SLURM test" tmp=""
+# shellcheck source=.ci/stages.sh
+source .ci/stages.sh
 
 stop_daemon() {  # NAME PIDFILE: TERM the process whose pid the file holds, if it is NAME; KILL after 20 s
     local name=$1 pid_file=$2 pid i

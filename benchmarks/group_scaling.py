@@ -82,7 +82,7 @@ def clone_study(bids_dir: Path, output_dir: Path, *, n: int, into: Path) -> tupl
 
     from bids_app.derivatives import read_tsv, tsv_text
 
-    first = sorted(p for p in output_dir.glob("sub-*") if p.is_dir())[0]
+    first = min(p for p in output_dir.glob("sub-*") if p.is_dir())
     label = first.name
     bids, out = into / "bids", into / "out"
     bids.mkdir(parents=True)

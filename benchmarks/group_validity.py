@@ -32,7 +32,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.validity import markdown  # noqa: E402
+from benchmarks.validity import markdown
 
 METHODS = ("random-effects", "ols", "mixedlm")
 QUIET, ACTIVE = (0.02, 0.03), (0.25, 0.08)  # (tau, typical first-level se), uM

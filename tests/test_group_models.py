@@ -30,11 +30,11 @@ def _rscript(code: str, data: pd.DataFrame) -> pd.DataFrame:
 
     if shutil.which("Rscript") is None:
         unavailable("Rscript not found")
-    if subprocess.run(["Rscript", "-e", "library(metafor)"], capture_output=True).returncode:
+    if subprocess.run(["Rscript", "-e", "library(metafor)"], capture_output=True, check=False).returncode:
         unavailable("R package metafor not installed")
     done = subprocess.run(["Rscript", "-e", "d <- read.csv(file('stdin'), stringsAsFactors = FALSE)\n"
                            "suppressMessages(library(metafor))\n" + code],
-                          input=data.to_csv(index=False), capture_output=True, text=True)
+                          input=data.to_csv(index=False), capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return pd.read_csv(io.StringIO(done.stdout))
 
@@ -129,7 +129,7 @@ def test_random_effects_with_a_numeric_covariate_equals_metafor():
 
 
 def _participant_level(data: pd.DataFrame) -> pd.DataFrame:
-    keys, subjects, y, v = participant_matrices(data, cells=["cell"])
+    keys, subjects, y, _ = participant_matrices(data, cells=["cell"])
     means = pd.DataFrame({"cell": np.repeat(keys["cell"], len(subjects)), "subject": subjects * len(keys),
                           "effect": y.ravel()}).dropna()
     return means.merge(data.drop_duplicates("subject")[["subject", "sex", "age"]], on="subject")
