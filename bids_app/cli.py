@@ -36,7 +36,7 @@ logger = logging.getLogger("fnirs_glm")
 _DEFAULTS = AnalysisOptions()
 
 
-class _Parser(argparse.ArgumentParser):
+class SuggestingParser(argparse.ArgumentParser):
     """argparse with a "did you mean" for a misspelt option or choice (e.g. an analysis level)."""
 
     def parse_args(self, args=None, namespace=None):
@@ -46,6 +46,13 @@ class _Parser(argparse.ArgumentParser):
             self.error(f"unrecognized argument {unknown}" + _did_you_mean(unknown.split("=")[0],
                                                                             list(self._option_string_actions)))
         return parsed
+
+    def _get_option_tuples(self, option_string):
+        """Abbreviations: two spellings of one option (--psp-threshold, --psp_threshold) are not ambiguous."""
+        unique = {}
+        for candidate in super()._get_option_tuples(option_string):
+            unique.setdefault(id(candidate[0]), candidate)
+        return list(unique.values())
 
     def error(self, message):
         choice = re.match(r"argument (.+?): invalid choice: '?(.*?)'? \(choose from", message)
@@ -73,7 +80,7 @@ class _ChoicesAndRemoved(tuple):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = SuggestingParser(
         prog="fnirs-glm",
         description="First-level (participant) and group-level GLM analysis of BIDS fNIRS (SNIRF) "
         "datasets, written as BIDS-Derivatives.",

@@ -33,7 +33,13 @@ def find_recordings(config: Config) -> list:
         filters = {"participant": config.participant_label, "session": config.session_label,
                    "task": config.task_label, "run": config.run_label}
         given = "; ".join(f"{k} {', '.join(v)}" for k, v in filters.items() if v) or "no filter"
-        raise UsageError(f"{root}: no NIRS recording (*_nirs.snirf) matches ({given})")
+        everything = find_matching_paths(root, datatypes="nirs", suffixes="nirs", extensions=".snirf")
+        available = "; ".join(f"{name} {', '.join(values)}" for name, values in (
+            ("tasks", sorted({p.task for p in everything if p.task})),
+            ("sessions", sorted({p.session for p in everything if p.session})),
+            ("runs", sorted({p.run for p in everything if p.run}))) if values)
+        raise UsageError(f"{root}: no NIRS recording (*_nirs.snirf) matches ({given})"
+                         + (f"; the dataset has {available}" if available else ""))
     return sorted(paths, key=lambda p: str(p.fpath))
 
 

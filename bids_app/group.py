@@ -160,9 +160,12 @@ def _cell_model_notes(fits, *, keys: pd.DataFrame, method: str, levels: int, gro
     if few.any():
         notes.append(f"{few.sum()} of {len(few)} cell(s) have fewer than 3 participants"
                      + (f" in a group of {group_by}" if group_by else "") + " ("
-                     + _examples(label[few]) + "): with 2 the t interval on 1 degree of freedom is very wide, "
-                     "with 1 there is no group inference (se, p and interval n/a); check which participants "
-                     "lack these cells (bad channels) before reading their rows")
+                     + _examples(label[few]) + "): their estimates rest on one or two participants (see n and "
+                     "df), so their intervals are very wide, and with 1 participant "
+                     + ("in a group its rows have no group inference" if group_by else
+                        "there is no group inference (se, p and interval n/a)")
+                     + "; either there are so few participants" + (" in that group" if group_by else "")
+                     + ", or some lack these cells because their channels were bad")
     if method == "random-effects":
         fitted = fits.df >= 1
         boundary = fitted & (fits.tau2 == 0)
@@ -321,8 +324,10 @@ def run_group_level(config: Config) -> int:
     output_dir = config.output_dir
     method = config.analysis.group_method
     covariates = read_covariates(config) if config.analysis.group_covariates else None
-    # validated before any model is fitted; said once the run is known to go ahead (usage errors stay one line)
+    # validated before any model is fitted; said (then the models' warnings) once the run is known to go ahead,
+    # so that a usage error stays one line
     validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
+    warnings_of_models: list[str] = []
     group_by, numeric = _covariate_roles(covariates)
     notes_of_run: list[str] = []
     orphans = orphan_recordings(output_dir, bids_dir=config.bids_dir)
@@ -356,20 +361,21 @@ def run_group_level(config: Config) -> int:
                 continue
             subjects = sorted(data["subject"].unique())
             if len(subjects) < 2:
-                logger.warning(f"task {task}: {spec.description} table skipped: the group level needs at "
-                               f"least 2 participants, found {len(subjects)}")
+                warnings_of_models.append(f"task {task}: {spec.description} table skipped: the group level needs "
+                                          f"at least 2 participants, found {len(subjects)}")
                 continue
             rows, notes = group_table(data, spec=spec, method=method, group_by=group_by, numeric=numeric)
             sidecar = group_stats_sidecar(spec=spec, method=method, subjects=subjects,
                                           recordings=sorted(data["recording"].unique()), notes=notes,
                                           group_by=group_by, numeric=numeric)
             results.setdefault(task, {})[spec.description] = (rows, sidecar)
-            for note in notes:
-                logger.warning(f"task {task}, {spec.description} table: {note}")
+            warnings_of_models += [f"task {task}, {spec.description} table: {note}" for note in notes]
     if not results:
+        for warning in warnings_of_models:
+            logger.warning(warning)
         raise UsageError(f"{output_dir}: no task with at least 2 participants to aggregate")
     say(validation)
-    for note in notes_of_run:
+    for note in warnings_of_models + notes_of_run:
         logger.warning(note)
     write_dataset_files(output_dir, bids_dir=config.bids_dir)
     failed = False

@@ -49,6 +49,12 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
     """(paragraph, references numbered by first citation) of the recordings whose design sidecars are
     ``designs``: everything stated is what those sidecars recorded (options, sampling rates, AR orders,
     short-channel regressors), never recomputed from options."""
+    differing = _differing_options(designs)
+    if differing:
+        statement = (f"The participant-level outputs behind these results were made with different options "
+                     f"({', '.join(differing)} differ between recordings): no single methods paragraph describes "
+                     "them. Rerun the participant level with one configuration.")
+        return statement, []
     o = designs[0]["GeneratedBy"]["Options"]
     versions = {**versions, **_recorded_versions(designs)}
     without_short = sum(not d.get("ShortChannelRegressors") for d in designs)
@@ -153,6 +159,13 @@ def _without_short(method: str, missing: int, total: int) -> str:
     if method == "none" or not missing:
         return ""
     return f" {missing} of {total} recordings had no good short channel and were modelled without them."
+
+
+def _differing_options(designs: list[dict]) -> list[str]:
+    """The participant-level options whose recorded values differ between ``designs``."""
+    options = [d["GeneratedBy"]["Options"] for d in designs]
+    names = sorted(set().union(*options))
+    return [name for name in names if len({repr(o.get(name)) for o in options}) > 1]
 
 
 def _recorded_versions(designs: list[dict]) -> dict[str, str]:

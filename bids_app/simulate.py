@@ -58,6 +58,19 @@ class SimulationOptions:
     bad_channels: int = 0  # per recording: half flat, half very noisy (not marked in channels.tsv)
     ppf: float = 6.0
 
+    def __post_init__(self):
+        for name in ("subjects", "sessions", "runs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} {getattr(self, name)}: give at least 1")
+        for name in ("motion_spikes", "motion_per_minute", "bad_channels"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)}: give a number >= 0")
+        for name in ("task_locked_motion", "baseline_shift_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)}: give a share between 0 and 1")
+        if self.duration_s is not None and self.duration_s < 60:
+            raise ValueError(f"--duration {self.duration_s:g}: give at least 60 seconds")
+
 
 def simulate_dataset(out_dir: Path, *, options: SimulationOptions) -> Path:
     """Write the dataset to ``out_dir`` (created; must be empty or absent); return it."""
@@ -319,7 +332,12 @@ def _write_truth(out_dir, bids_path, *, pairs, gains, bad, hbr_fraction, conditi
 def _write_dataset_files(out_dir: Path, *, participants, options: SimulationOptions) -> None:
     import pandas as pd
 
-    pd.DataFrame(participants).to_csv(out_dir / "participants.tsv", sep="\t", index=False)
+    table = pd.DataFrame(participants)
+    table.to_csv(out_dir / "participants.tsv", sep="\t", index=False)
+    sidecar = out_dir / "participants.json"  # mne-bids describes columns (hand, weight, ...) we do not write
+    if sidecar.is_file():
+        described = json.loads(sidecar.read_text())
+        sidecar.write_text(json.dumps({k: v for k, v in described.items() if k in table.columns}, indent=2) + "\n")
     description = json.loads((out_dir / "dataset_description.json").read_text())
     description.update({
         "Name": "fnirs-glm simulated finger-tapping study",
@@ -334,14 +352,19 @@ def _write_dataset_files(out_dir: Path, *, participants, options: SimulationOpti
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fnirs-glm-simulate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("out_dir", type=Path)
+    from bids_app import __version__
+    from bids_app.cli import SuggestingParser
+
+    parser = SuggestingParser(prog="fnirs-glm-simulate", description=__doc__.split("\n\n")[0],
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("out_dir", type=Path, help="where the BIDS dataset is written (absent or empty)")
     defaults = SimulationOptions()
-    parser.add_argument("--subjects", type=int, default=defaults.subjects)
-    parser.add_argument("--sessions", type=int, default=defaults.sessions)
-    parser.add_argument("--runs", type=int, default=defaults.runs)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--duration", type=float, dest="duration_s", help="recording length in seconds")
+    parser.add_argument("--subjects", type=int, default=defaults.subjects, help="participants")
+    parser.add_argument("--sessions", type=int, default=defaults.sessions, help="sessions per participant")
+    parser.add_argument("--runs", type=int, default=defaults.runs, help="runs per session")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (same seed, same data)")
+    parser.add_argument("--duration", type=float, dest="duration_s", metavar="SECONDS",
+                        help="recording length (default: each template participant's own, 40-50 min)")
     parser.add_argument("--null", action="store_true", help="no responses at all")
     parser.add_argument("--noise-free", dest="noise", action="store_false", help="the responses alone")
     parser.add_argument("--motion-spikes", type=int, default=0, help="motion spikes per recording")
@@ -350,11 +373,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task-locked-motion", type=float, default=0.0, metavar="SHARE",
                         help="share of Tapping trials followed by a motion artefact within 10 s")
     parser.add_argument("--baseline-shift-fraction", type=float, default=0.5,
-                        help="share of the artefacts above that are baseline shifts (default 0.5)")
+                        help="share of the motion artefacts that are baseline shifts rather than spikes")
     parser.add_argument("--bad-channels", type=int, default=0, help="flat or noisy long pairs per recording")
+    parser.add_argument("--version", action="version", version=f"fnirs-glm-simulate {__version__}")
     args = parser.parse_args(argv)
-    options = SimulationOptions(**{k: v for k, v in vars(args).items() if k != "out_dir"})
     try:
+        options = SimulationOptions(**{k: v for k, v in vars(args).items() if k != "out_dir"})
         simulate_dataset(args.out_dir, options=options)
     except (FileExistsError, ValueError) as exc:
         print(f"fnirs-glm-simulate: error: {exc}", file=sys.stderr)

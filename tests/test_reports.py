@@ -178,6 +178,15 @@ def test_methods_paragraph_states_quality_metrics_as_recorded():
     assert "peak spectral power" not in text and REFERENCES["psp"] not in references
 
 
+def test_methods_paragraph_refuses_to_describe_outputs_made_with_different_options():
+    """A paragraph pasted into a paper must not describe one recording's options as everyone's."""
+    designs = [_design(AnalysisOptions(), sfreq=0.6, ar_order=2),
+               _design(AnalysisOptions(noise_model="ar-irls", motion_correction="tddr"), sfreq=0.6, ar_order=2)]
+    text, references = methods_paragraph(designs=designs, versions={}, group_method="random-effects")
+    assert "motion_correction, noise_model differ between recordings" in text and references == []
+    assert "AR(P)" not in text
+
+
 def test_methods_paragraph_states_the_recorded_rates_and_ar_orders():
     """A slower recording keeps its own rate; the paragraph says what the design sidecars recorded."""
     options = AnalysisOptions(resample_hz=50)

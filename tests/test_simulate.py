@@ -105,3 +105,15 @@ def test_task_locked_motion_and_baseline_shifts(tmp_path):
 
     quiet = simulate_dataset(tmp_path / "quiet", options=SimulationOptions(subjects=1, duration_s=120, seed=2))
     assert pd.read_csv(quiet / "sourcedata/ground_truth/sub-01_task-tapping_motion.tsv", sep="\t").empty
+
+
+def test_invalid_options_are_one_line_errors_and_participants_json_matches_the_table(tmp_path, capsys):
+    for argv, text in ((["--subjects", "0"], "--subjects 0: give at least 1"),
+                       (["--motion-per-minute", "-1"], "--motion-per-minute -1.0: give a number >= 0"),
+                       (["--task-locked-motion", "2"], "give a share between 0 and 1")):
+        assert main([str(tmp_path / "never"), *argv]) == 2
+        assert text in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
+    root = simulate_dataset(tmp_path / "sim", options=SimulationOptions(subjects=1, duration_s=60, seed=1))
+    described = json.loads((root / "participants.json").read_text())
+    assert set(described) == set(pd.read_csv(root / "participants.tsv", sep="\t").columns)
