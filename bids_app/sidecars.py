@@ -55,6 +55,33 @@ def contrast_stats_sidecar(*, contrasts: dict[str, dict[str, float]], noise_mode
     }
 
 
+def waveform_stats_sidecar(*, noise_model: str, window: tuple[float, float], bin_width: float,
+                           design_rate: str) -> dict:
+    return {
+        "Description": "Response waveforms: a finite-impulse-response (FIR) deconvolution per long channel and "
+        "per region of interest (the ROI's average signal, as in the ROI table). Each condition's response is "
+        "modelled over the window as a piecewise-constant time course, one free value per bin of the fitted "
+        "sampling interval (regressor of a bin: 1 while the time since an onset of the condition lies in the "
+        f"bin; built at the recording's rate and resampled as the data when the design rate is native, here "
+        f"{design_rate}); the GLM's nuisance regressors (short channels, cosine drifts, constant) and noise "
+        f"model ({noise_model}) are kept. An effect is the mean response over its bin to one event of the "
+        "condition as it occurred (with its duration).",
+        "FIRWindow": list(window),
+        "FIRWindowUnits": "s",
+        "FIRBinWidth": bin_width,
+        "FIRBinWidthUnits": "s",
+        "roi": {"Description": "Region of interest of the row (n/a on a channel row); ROIs without a good "
+                "channel have no rows"},
+        "ch_name": {"Description": _CHANNEL_COLUMNS["ch_name"]["Description"] + " (n/a on an ROI row)"},
+        "chroma": _CHANNEL_COLUMNS["chroma"],
+        **_CONDITION,
+        "time": {"Description": "Centre of the FIR bin, from the onset of the events", "Units": "s"},
+        "effect": {"Description": "FIR estimate: mean haemoglobin change over the bin, relative to the "
+                   "signal's baseline (constant and drifts)", "Units": "uM"},
+        "se": {"Description": "Standard error of the effect", "Units": "uM"},
+    }
+
+
 def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | None,
                         coordinate_system: str | None, warnings: list[str]) -> dict:
     from bids_app import quality

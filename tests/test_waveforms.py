@@ -1,0 +1,133 @@
+"""Response waveforms (FIR deconvolution): the known response shape of a simulation is recovered, the
+table and its sidecar are complete and valid BIDS, and the FIR fit is the GLM fit of an independent
+FIR design (statsmodels)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import validate
+
+pytest.importorskip("mne_nirs", reason="the simulator writes SNIRF with mne-nirs: pip install -r requirements-test.txt")
+
+NIRS = "sub-01/nirs/sub-01_task-tapping_"
+
+
+@pytest.fixture(scope="module")
+def noise_free(tmp_path_factory):
+    from bids_app.cli import main
+    from bids_app.simulate import SimulationOptions, simulate_dataset
+
+    root = tmp_path_factory.mktemp("waveforms")
+    bids = simulate_dataset(root / "bids", options=SimulationOptions(subjects=1, duration_s=600, noise=False,
+                                                                     seed=1))
+    out = root / "out"
+    assert main([str(bids), str(out), "participant", "--skip_bids_validator"]) == 0
+    return bids, out
+
+
+def _true_response(window_bins: np.ndarray, width: float, *, duration: float) -> np.ndarray:
+    """The simulator's response to one event (a boxcar of ``duration`` convolved with the glover HRF, as
+    nilearn builds it), averaged over each bin [start, start + width) around onset."""
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    step = 0.01
+    onset = 30.0
+    times = np.arange(0, 90, step)
+    design = make_first_level_design_matrix(
+        times, pd.DataFrame({"onset": [onset], "duration": [duration], "trial_type": ["x"]}),
+        hrf_model="glover", drift_model=None, oversampling=1)
+    response = design["x"].to_numpy()
+    return np.array([response[(times - onset >= s) & (times - onset < s + width)].mean() for s in window_bins])
+
+
+def test_fir_waveform_recovers_the_known_response(noise_free):
+    bids, out = noise_free
+    waveforms = pd.read_csv(out / f"{NIRS}desc-waveform_stats.tsv", sep="\t")
+    sidecar = json.loads((out / f"{NIRS}desc-waveform_stats.json").read_text())
+    design = json.loads((out / f"{NIRS}design.json").read_text())
+    truth = pd.read_csv(bids / "sourcedata/ground_truth/sub-01_task-tapping_truth.tsv", sep="\t")
+    width = sidecar["FIRBinWidth"]
+    assert sidecar["FIRWindow"] == [-5.0, 20.0]
+    assert width == pytest.approx(1 / design["SamplingFrequency"])
+    starts = np.sort(waveforms["time"].unique()) - width / 2
+    assert starts[0] == pytest.approx(-5.0) and starts[-1] + width <= 20.0 + 1e-6
+    shape = _true_response(starts, width, duration=5.0)
+
+    activated = truth[(truth["role"] == "long") & (truth["chroma"] == "hbo") & (truth["effect_um"] > 0.3)]
+    assert len(activated) >= 10
+    for row in activated.itertuples():
+        for chroma, fraction in (("hbo", 1.0), ("hbr", -0.35)):
+            name = row.ch_name.replace(" hbo", f" {chroma}")
+            fir = waveforms[(waveforms["ch_name"] == name) & (waveforms["condition"] == row.condition)]
+            fir = fir.sort_values("time")
+            assert len(fir) == len(starts)
+            expected = fraction * row.effect_um * shape
+            assert np.corrcoef(fir["effect"], expected)[0, 1] > 0.95, (name, row.condition)
+            peak = fir["time"].to_numpy()[np.argmax(np.abs(fir["effect"].to_numpy()))]
+            true_peak = starts[np.argmax(np.abs(expected))] + width / 2
+            assert abs(peak - true_peak) <= width + 1e-9, (name, row.condition)
+            # the amplitude too, within 15% of the truth at the peak
+            assert np.abs(fir["effect"]).max() == pytest.approx(np.abs(expected).max(), rel=0.15)
+    control = waveforms[(waveforms["condition"] == "Control") & (waveforms["ch_name"] != "n/a")]
+    assert control["effect"].abs().max() < 0.1  # no response where the truth has none
+
+
+def test_waveform_table_columns_sidecar_outputs_and_validator(noise_free):
+    _, out = noise_free
+    waveforms = pd.read_csv(out / f"{NIRS}desc-waveform_stats.tsv", sep="\t", keep_default_na=False)
+    sidecar = json.loads((out / f"{NIRS}desc-waveform_stats.json").read_text())
+    columns = ["roi", "ch_name", "chroma", "condition", "time", "effect", "se"]
+    assert list(waveforms.columns) == columns
+    assert all(c in sidecar and sidecar[c]["Description"] for c in columns)
+    rois = waveforms[waveforms["roi"] != "n/a"]
+    assert set(rois["ch_name"]) == {"n/a"} and set(rois["roi"]) == {"left_hemisphere", "right_hemisphere"}
+    channels = pd.read_csv(out / f"{NIRS}desc-channel_stats.tsv", sep="\t")
+    assert set(waveforms.loc[waveforms["roi"] == "n/a", "ch_name"]) == set(channels["ch_name"])
+    assert (waveforms["se"].astype(float) > 0).all()
+    design = json.loads((out / f"{NIRS}design.json").read_text())
+    assert f"{NIRS.split('/')[-1]}desc-waveform_stats.tsv" in design["Outputs"]
+    assert design["GeneratedBy"]["Options"]["fir_window"] == [-5.0, 20.0]
+    assert validate(out)[1] == []
+
+
+def test_fir_fit_matches_statsmodels_on_an_independent_fir_design():
+    """Effects and standard errors of the FIR model (ols) are those of statsmodels OLS on a FIR design
+    built here by counting onsets per bin at the fitted rate (design rate 'resampled')."""
+    import statsmodels.api as sm
+
+    from bids_app.fir import fir_design, waveform_table
+    from bids_app.glm import fit_glm
+
+    class Haemo:  # the attributes fir_design reads
+        sfreq = 2.0
+        times = np.arange(600) / 2.0
+        native_sfreq, native_times = sfreq, times
+
+    rng = np.random.default_rng(3)
+    events = pd.DataFrame({"onset": [20.0, 51.3, 90.7, 130.2, 170.0, 200.4, 240.9, 270.1],
+                           "trial_type": ["A", "B"] * 4})
+    nuisance = pd.DataFrame({"A": 0.0, "B": 0.0, "drift_1": np.cos(np.pi * Haemo.times / 300),
+                             "constant": 1.0}, index=Haemo.times)
+    design, bins = fir_design(events, Haemo, design=nuisance, conditions=["A", "B"], window=(-2.0, 10.0),
+                              native=False)
+    assert len(bins) == 2 * 24 and list(design.columns[-2:]) == ["drift_1", "constant"]
+    expected = np.zeros((600, 48))
+    for e, (onset, condition) in enumerate(zip(events["onset"], events["trial_type"])):
+        offset = 0 if condition == "A" else 24
+        for k in range(24):
+            lo, hi = onset - 2 + k * 0.5, onset - 2 + (k + 1) * 0.5
+            expected[(Haemo.times >= lo) & (Haemo.times < hi), offset + k] += 1
+    np.testing.assert_array_equal(design.to_numpy()[:, :48], expected)
+
+    y = rng.normal(size=(600, 2))
+    fit = fit_glm(y, design.to_numpy(), ar_order=0)
+    table = waveform_table(fit, bins=bins, signals={("n/a", "S1_D1 hbo", "hbo"): 0, ("n/a", "S1_D1 hbr", "hbr"): 1})
+    for column, chroma in enumerate(("hbo", "hbr")):
+        reference = sm.OLS(y[:, column], design.to_numpy()).fit()
+        rows = table[table["chroma"] == chroma]
+        np.testing.assert_allclose(rows["effect"], reference.params[:48], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(rows["se"], reference.bse[:48], rtol=1e-8)
+    np.testing.assert_allclose(table["time"].iloc[:24], -2 + 0.25 + 0.5 * np.arange(24))
