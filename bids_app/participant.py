@@ -255,6 +255,7 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     ``inputs``: checksums of the input files (see recording.input_fingerprint), computed when not given.
     """
     from bids_app import sidecars
+    from bids_app.block_average import block_average_table
     from bids_app.collinearity import collinearity_warnings, condition_vif
     from bids_app.derivatives import json_text, output_path, tsv_text
     from bids_app.design import build_design
@@ -307,6 +308,7 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
                    what="the FIR model of the response waveforms", source=source)
 
     columns = list(design.columns)
+    signals = _waveform_signals(roi_rows, ch_names=haemo.ch_names, rows=long_rows)
     out = config.output_dir
 
     def path(suffix, extension, description=None):
@@ -321,11 +323,13 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
             fit, roi_rows=roi_rows, n_channels={k: len(v) for k, v in roi_indices.items()},
             design_columns=columns, conditions=conditions)),
         path("stats", ".json", "roi"): json_text(sidecars.roi_stats_sidecar(rois=rois, noise_model=fit.noise_model)),
-        path("stats", ".tsv", "waveform"): tsv_text(waveform_table(
-            fir_fit, bins=bins, signals=_waveform_signals(roi_rows, ch_names=haemo.ch_names, rows=long_rows))),
+        path("stats", ".tsv", "waveform"): tsv_text(waveform_table(fir_fit, bins=bins, signals=signals)),
         path("stats", ".json", "waveform"): json_text(sidecars.waveform_stats_sidecar(
             noise_model=fir_fit.noise_model, window=options.fir_window, bin_width=1 / haemo.sfreq,
             design_rate=options.design_rate)),
+        path("stats", ".tsv", "blockaverage"): tsv_text(block_average_table(
+            events, Y, sfreq=haemo.sfreq, conditions=conditions, window=options.fir_window, signals=signals)),
+        path("stats", ".json", "blockaverage"): json_text(sidecars.block_average_sidecar(window=options.fir_window)),
         path("channels", ".tsv", "qc"): tsv_text(qc),
         path("channels", ".json", "qc"): json_text(sidecars.qc_channels_sidecar(
             sci_threshold=options.sci_threshold, psp_threshold=options.psp_threshold,

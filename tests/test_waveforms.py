@@ -88,7 +88,7 @@ def test_waveform_table_columns_sidecar_outputs_and_validator(noise_free):
     assert set(waveforms.loc[waveforms["roi"] == "n/a", "ch_name"]) == set(channels["ch_name"])
     assert (waveforms["se"].astype(float) > 0).all()
     design = json.loads((out / f"{NIRS}design.json").read_text())
-    assert f"{NIRS.split('/')[-1]}desc-waveform_stats.tsv" in design["Outputs"]
+    assert {f"{NIRS.split('/')[-1]}desc-{d}_stats.tsv" for d in ("waveform", "blockaverage")} <= set(design["Outputs"])
     assert design["GeneratedBy"]["Options"]["fir_window"] == [-5.0, 20.0]
     assert validate(out)[1] == []
 
@@ -131,3 +131,34 @@ def test_fir_fit_matches_statsmodels_on_an_independent_fir_design():
         np.testing.assert_allclose(rows["effect"], reference.params[:48], rtol=1e-8, atol=1e-12)
         np.testing.assert_allclose(rows["se"], reference.bse[:48], rtol=1e-8)
     np.testing.assert_allclose(table["time"].iloc[:24], -2 + 0.25 + 0.5 * np.arange(24))
+
+
+def test_block_averages_equal_mne_epochs():
+    """Mean and standard error of baseline-corrected epochs equal MNE's Epochs (baseline (None, 0)) and
+    numpy on its epoch array; events whose epoch leaves the recording are dropped as MNE drops them."""
+    import mne
+
+    from bids_app.block_average import block_average_table
+
+    sfreq = 2.0
+    rng = np.random.default_rng(5)
+    Y = np.cumsum(rng.normal(size=(400, 2)), axis=0)
+    events = pd.DataFrame({"onset": [1.0, 30.2, 60.7, 95.1, 120.4, 150.0, 190.0],
+                           "trial_type": ["A", "A", "B", "A", "B", "B", "A"]})
+    signals = {("left", "n/a", "hbo"): 0, ("n/a", "S1_D1 hbo", "hbo"): 1}
+    table = block_average_table(events, Y, sfreq=sfreq, conditions=["A", "B"], window=(-5.0, 20.0), signals=signals)
+    raw = mne.io.RawArray(Y.T, mne.create_info(["a", "b"], sfreq, ch_types="eeg"), verbose="error")
+    codes = {"A": 1, "B": 2}
+    mne_events = np.array([[round(o * sfreq), 0, codes[t]] for o, t in zip(events["onset"], events["trial_type"])])
+    for condition, code in codes.items():
+        epochs = mne.Epochs(raw, mne_events, event_id={condition: code}, tmin=-5.0, tmax=20.0, baseline=(None, 0),
+                            picks="all", preload=True, reject_by_annotation=False, verbose="error")
+        data = epochs.get_data(copy=True)  # (n_epochs, 2, n_times)
+        for (roi, ch_name, _), column in signals.items():
+            rows = table[(table["condition"] == condition) & (table["roi"] == roi) & (table["ch_name"] == ch_name)]
+            np.testing.assert_allclose(rows["time"], epochs.times)
+            np.testing.assert_allclose(rows["effect"], data[:, column].mean(axis=0), atol=1e-10)
+            np.testing.assert_allclose(rows["se"], data[:, column].std(axis=0, ddof=1) / np.sqrt(len(data)),
+                                       atol=1e-10)
+            assert (rows["n"] == len(data)).all()
+    assert table.loc[table["condition"] == "A", "n"].iloc[0] == 2  # the epochs at 1 s and 190 s leave the recording
