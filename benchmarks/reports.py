@@ -43,7 +43,7 @@ def main() -> None:
             times = []
             for _ in range(args.repeat):
                 started = time.perf_counter()
-                outcome = write_participant_report(out, subject=subject)
+                outcome = write_participant_report(out, subject=subject, overwrite=True)
                 times.append(time.perf_counter() - started)
                 assert outcome.status == "done", outcome.message
             recordings = len(list(out.glob(f"sub-{subject}/**/*_design.tsv")))
@@ -60,7 +60,7 @@ def main() -> None:
         group_times = []
         for _ in range(args.repeat):
             started = time.perf_counter()
-            report = write_figures_and_report(config, task=task, results=results, group_by=None)
+            report = write_figures_and_report(config, task=task, results=results, group_by=None)[-1]
             group_times.append(time.perf_counter() - started)
         figure_sizes = sum(p.stat().st_size for p in (out / "figures").glob("*.png"))
         report_size = report.stat().st_size
