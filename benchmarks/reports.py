@@ -27,7 +27,7 @@ def main() -> None:
 
     from bids_app.cli import main as cli
     from bids_app.cli import parse_args
-    from bids_app.group import TABLES, group_table, read_participant_tables
+    from bids_app.group import TABLES, group_input, group_table, read_participant_tables
     from bids_app.group_figures import write_figures_and_report
     from bids_app.participant import write_participant_report
 
@@ -52,7 +52,7 @@ def main() -> None:
         config = parse_args([str(args.bids_dir), str(out), "group"])
         results = {}
         for spec in TABLES:
-            tables = read_participant_tables(out, description=spec.description)
+            tables = group_input(out, spec=spec)
             if not tables.empty:
                 rows, _ = group_table(tables, spec=spec, method="random-effects")
                 results[spec.description] = (rows, {"Participants": subjects, "Recordings": []})

@@ -110,6 +110,12 @@ def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.Dat
                                      title=f"task {task}: group {description} effects")
         drawn[f"task-{task}_desc-{description}_topomap.png"] = (
             f"Group {description} effects (\u00b5M) per {panel}, HbO and HbR{masked}", figures.png_bytes(fig))
+    if "waveform" in results:
+        rows = _with_panel(results["waveform"][0], panel="condition", group_by=group_by)
+        fig = figures.waveform_figure(rows.assign(condition=rows["panel"]), band="ci",
+                                      title=f"task {task}: group ROI response waveforms")
+        drawn[f"task-{task}_desc-waveform_effects.png"] = (
+            "Group ROI response waveforms (FIR, \u00b5M) with 95% intervals per time bin", figures.png_bytes(fig))
     if "roi" in results:
         rows = _with_panel(results["roi"][0], panel="condition", group_by=group_by)
         fig = figures.roi_figure(rows.assign(condition=rows["panel"]), title=f"task {task}: group ROI effects")

@@ -222,6 +222,8 @@ _GROUP_COLUMNS = {
     "chroma": _CHANNEL_COLUMNS["chroma"],
     "condition": _CONDITION["condition"],
     "contrast": {"Description": "Contrast expression (as in the participant-level contrast tables)"},
+    "time": {"Description": "Centre of the FIR bin, from the onset of the events (as in the participant-level "
+             "waveform tables)", "Units": "s"},
     "term": {"Description": "What the row estimates: 'mean' = the cell's group effect (for the participants "
              "of the row's covariate level, at the participants' mean of any numeric covariate); the name of a "
              "numeric covariate = the cell's slope of the participant effects on that covariate (effect, se and "

@@ -40,7 +40,7 @@ def test_group_report_embeds_the_figures_written_beside_it(simulated):
     _assert_self_contained(report)
     files = {p.name: p.read_bytes() for p in (out / "figures").glob("*.png")}
     assert set(files) == {"task-tapping_desc-channel_topomap.png", "task-tapping_desc-contrast_topomap.png",
-                          "task-tapping_desc-roi_effects.png"}
+                          "task-tapping_desc-roi_effects.png", "task-tapping_desc-waveform_effects.png"}
     assert sorted(_embedded_images(report)) == sorted(files.values())
     for png in files.values():
         height, width, _ = _png_shape(png)

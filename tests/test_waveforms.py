@@ -162,3 +162,41 @@ def test_block_averages_equal_mne_epochs():
                                        atol=1e-10)
             assert (rows["n"] == len(data)).all()
     assert table.loc[table["condition"] == "A", "n"].iloc[0] == 2  # the epochs at 1 s and 190 s leave the recording
+
+
+@pytest.mark.slow
+def test_group_waveforms_are_the_random_effects_model_per_time_bin_as_metafor(simulated):
+    """Each row of the group waveform table is R metafor's rma(REML, knha) of the participants' ROI FIR
+    effects and standard errors of that ROI, condition, chroma and time bin; the figure is drawn."""
+    from tests.test_group_models import _rscript
+
+    bids, out = simulated
+    group = pd.read_csv(out / "task-tapping_desc-waveform_stats.tsv", sep="\t")
+    sidecar = json.loads((out / "task-tapping_desc-waveform_stats.json").read_text())
+    assert sidecar["time"]["Units"] == "s" and sidecar["Method"] == "random-effects"
+    assert list(group.columns[:5]) == ["roi", "chroma", "condition", "time", "term"]
+    parts = []
+    for path in sorted(out.glob("sub-*/nirs/*_desc-waveform_stats.tsv")):
+        table = pd.read_csv(path, sep="\t")
+        parts.append(table[table["roi"].notna()].assign(subject=path.name[4:6]))
+    data = pd.concat(parts)
+    assert len(group) == len(data.groupby(["roi", "chroma", "condition", "time"]))
+    picked = data[(data["roi"] == "right_hemisphere") & (data["condition"] == "Tapping/Left")]
+    picked = picked.assign(cell=picked["chroma"] + "|" + picked["time"].map("{:.6f}".format))
+    reference = _rscript("""
+out <- NULL
+for (cell in sort(unique(d$cell))) {
+  x <- d[d$cell == cell, ]
+  m <- rma(effect, sei = se, data = x, method = "REML", test = "knha", control = list(threshold = 1e-13, maxiter = 10000))
+  out <- rbind(out, data.frame(cell = cell, effect = m$b[1], se = m$se[1], ci_low = m$ci.lb, ci_high = m$ci.ub))
+}
+write.csv(out, stdout(), row.names = FALSE)
+""", picked[["cell", "subject", "effect", "se"]])
+    ours = group[(group["roi"] == "right_hemisphere") & (group["condition"] == "Tapping/Left")]
+    ours = ours.assign(cell=ours["chroma"] + "|" + ours["time"].map("{:.6f}".format))
+    merged = ours.merge(reference, on="cell", suffixes=("", "_r"), validate="one_to_one")
+    assert len(merged) == len(reference) == 2 * len(picked["time"].unique())
+    for column in ("effect", "se", "ci_low", "ci_high"):
+        np.testing.assert_allclose(merged[column], merged[f"{column}_r"], rtol=1e-5, atol=1e-9)
+    assert (out / "figures" / "task-tapping_desc-waveform_effects.png").is_file()
+    assert "Group ROI response waveforms" in (out / "task-tapping_report.html").read_text()
