@@ -269,6 +269,25 @@ def design_figure(design: pd.DataFrame, *, kinds: dict[str, str], sfreq: float, 
 
 
 
+PRINT_DPI = 200  # group figures written to figures/: PNG at this resolution, and SVG
+
+
+def png_and_svg(fig, *, dpi: int = PRINT_DPI) -> tuple[bytes, bytes]:
+    """The figure as PNG bytes at ``dpi`` and as SVG (vector, text as text), reproducibly (no date, fixed
+    element ids); the figure is closed."""
+    import io
+
+    import matplotlib
+
+    plt = _pyplot()
+    buffers = io.BytesIO(), io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "fnirs-glm", "svg.fonttype": "none"}):
+        fig.savefig(buffers[0], format="png", dpi=dpi, metadata={"Software": None})
+        fig.savefig(buffers[1], format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return buffers[0].getvalue(), buffers[1].getvalue()
+
+
 def png_bytes(fig, *, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (the figure is closed)."""
     import io

@@ -422,7 +422,9 @@ def orphan_recordings(output_dir: Path, *, bids_dir: Path) -> list[str]:
 
 def _remove_stale_task_outputs(output_dir: Path, *, task: str, keep: set[Path]) -> None:
     """Group outputs of ``task`` from earlier runs that this run did not rewrite (e.g. a dropped contrast)."""
-    candidates = [*output_dir.glob(f"task-{task}_desc-*_stats.*"), *(output_dir / "figures").glob(f"task-{task}_desc-*.png")]
+    candidates = [*output_dir.glob(f"task-{task}_desc-*_stats.*"),
+                  *(output_dir / "figures").glob(f"task-{task}_desc-*.png"),
+                  *(output_dir / "figures").glob(f"task-{task}_desc-*.svg")]
     for path in candidates:
         if path not in keep:
             path.unlink(missing_ok=True)

@@ -44,7 +44,15 @@ def test_group_report_embeds_the_figures_written_beside_it(simulated):
     assert sorted(_embedded_images(report)) == sorted(files.values())
     for png in files.values():
         height, width, _ = _png_shape(png)
-        assert height > 300 and width > 400
+        assert height > 600 and width > 800  # 200 dpi, for print
+    import xml.etree.ElementTree as ElementTree
+
+    for name in files:  # every figure also as SVG, vector with its text as text, without a date
+        svg = (out / "figures" / name).with_suffix(".svg").read_text()
+        root = ElementTree.fromstring(svg)
+        assert root.tag.endswith("svg") and "<dc:date>" not in svg
+        assert "task tapping" in "".join(root.itertext())
+        assert f"figures/{name}; vector: {name[:-4]}.svg" in report
     # the tables in the report are the group tables
     roi = pd.read_csv(out / "task-tapping_desc-roi_stats.tsv", sep="\t")
     for effect in roi["effect"]:
