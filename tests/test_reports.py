@@ -233,14 +233,16 @@ def _design(options: AnalysisOptions, *, sfreq: float, ar_order: int, short: tup
 
 def test_methods_paragraph_states_non_default_parameters():
     options = AnalysisOptions(sci_threshold=0.8, psp_threshold=0.1, noise_model="ar1", short_regression="none",
-                              stim_dur=5, hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled")
+                              stim_dur=5, hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled",
+                              fir_window=(-2, 30))
     text, references = methods_paragraph(designs=[_design(options, sfreq=1.0, ar_order=1)],
                                          versions={"fnirs-glm": "9.9", "mne": "1.0"}, group_method="random-effects",
                                          covariates=("age",))
     for phrase in ("fnirs-glm 9.9", "scalp coupling index below 0.8", "power of the cardiac band below 0.1",
                    "AR(1) noise model", "No short-channel",
                    "a duration of 5 s", "SPM haemodynamic", "resampled to 1 Hz", "factor 0.1",
-                   "built at the resampled rate", "random-effects meta-regression", "Covariates from participants.tsv (age)"):
+                   "built at the resampled rate", "random-effects meta-regression", "Covariates from participants.tsv (age)",
+                   "Response waveforms were estimated from -2 to 30 s around onset"):
         assert phrase in text, phrase
     assert references[-5:] == [REFERENCES[k] for k in ("reml", "knha", "inthout", "metafor", "bh")]
     assert REFERENCES["psp"] in references and REFERENCES["sci"] in references
