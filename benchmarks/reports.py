@@ -10,6 +10,7 @@ process after a warm-up: ``write_participant_report`` for each participant, and 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -40,14 +41,16 @@ def main() -> None:
         write_participant_report(out, subject=subjects[0])  # warm-up: imports, fonts
         per_report = []
         for subject in subjects:
-            times = []
+            times, cpu = [], []
             for _ in range(args.repeat):
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 outcome = write_participant_report(out, subject=subject, overwrite=True)
                 times.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - started_cpu)
                 assert outcome.status == "done", outcome.message
             recordings = len(list(out.glob(f"sub-{subject}/**/*_design.tsv")))
-            per_report.append((subject, recordings, statistics.median(times), (out / f"sub-{subject}.html").stat().st_size))
+            per_report.append((subject, recordings, statistics.median(times), statistics.median(cpu),
+                               (out / f"sub-{subject}.html").stat().st_size))
 
         config = parse_args([str(args.bids_dir), str(out), "group"])
         results = {}
@@ -67,10 +70,12 @@ def main() -> None:
 
     print(f"## Reports and figures: {args.bids_dir.name}\n")
     print(f"Participant level (tables, then reports) with --n_cpus 1: {participant_s:.1f} s in all.\n")
-    print("| participant report | recordings | median time (s) | size (kB) |")
-    print("|---|---|---|---|")
-    for subject, recordings, seconds, size in per_report:
-        print(f"| sub-{subject}.html | {recordings} | {seconds:.2f} | {size / 1000:.0f} |")
+    print(f"Load average when done: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other processes slow the wall "
+          "time; CPU time is this process's own).\n")
+    print("| participant report | recordings | median time (s) | median CPU time (s) | size (kB) |")
+    print("|---|---|---|---|---|")
+    for subject, recordings, seconds, cpu_seconds, size in per_report:
+        print(f"| sub-{subject}.html | {recordings} | {seconds:.2f} | {cpu_seconds:.2f} | {size / 1000:.0f} |")
     print(f"\nGroup figures + report of task {task}: median {statistics.median(group_times):.2f} s "
           f"(of {args.repeat}); report {report_size / 1000:.0f} kB, "
           f"figures {figure_sizes / 1000:.0f} kB.")
