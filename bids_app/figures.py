@@ -98,11 +98,13 @@ def topomap_figure(table: pd.DataFrame, positions: pd.DataFrame, *, panel_column
             block_axes = axes[block * rows_per_chroma:(block + 1) * rows_per_chroma]
             bar = fig.colorbar(image, ax=block_axes, shrink=0.8, fraction=0.05)
             bar.set_label(f"{CHROMA_LABELS[chroma]} effect ({UNITS})")
-    note = f"; channels with q \u2265 {q_threshold:g} shown as 0" if q_threshold is not None else ""
+    notes = ["flat probe layout (not head positions)" if flat else "head positions", "one colour scale per chroma"]
+    if q_threshold is not None:
+        notes.append(f"channels with q \u2265 {q_threshold:g} shown as 0")
     if mark_q is not None:
-        note += f"; \u25cf q < {mark_q:g} (FDR)"
-    layout = "flat probe layout (not head positions)" if flat else "head positions"
-    fig.suptitle(plain_text(f"{title}\n{layout}{note}; one colour scale per chroma"), fontsize=10)
+        notes.append(f"\u25cf q < {mark_q:g} (FDR)")
+    lines = [", ".join(notes[i:i + 2]) for i in range(0, len(notes), 2)] if columns < 3 else ["; ".join(notes)]
+    fig.suptitle(plain_text("\n".join([title, *lines])), fontsize=10)
     return fig
 
 
