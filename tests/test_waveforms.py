@@ -200,3 +200,19 @@ write.csv(out, stdout(), row.names = FALSE)
         np.testing.assert_allclose(merged[column], merged[f"{column}_r"], rtol=1e-5, atol=1e-9)
     assert (out / "figures" / "task-tapping_desc-waveform_effects.png").is_file()
     assert "Group ROI response waveforms" in (out / "task-tapping_report.html").read_text()
+
+
+@pytest.mark.parametrize("window", [(5.0, 1.0), (0.0, 0.0), (-5.0,), "-5 20", (-5.0, float("inf"))])
+def test_invalid_fir_windows_are_one_line_usage_errors(window):
+    from bids_app.config import AnalysisOptions
+    from bids_app.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"invalid fir_window .*: give START END in seconds around onset"):
+        AnalysisOptions(fir_window=window)
+
+
+def test_a_window_narrower_than_two_bins_fails_the_recording_naming_the_option(example_copy, run_cli, tmp_path):
+    code, _, err = run_cli(example_copy, tmp_path / "out", "participant", "--participant_label", "02",
+                           "--skip_bids_validator", "--fir-window", "0", "1")
+    assert code == 1 and "fewer than 2 bins" in err and "--fir-window" in err
+    assert not list((tmp_path / "out").glob("sub-02/**/*_stats.tsv"))  # no half-written output
