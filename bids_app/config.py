@@ -42,7 +42,7 @@ class AnalysisOptions:
     motion_correction: str = "none"
     roi_file: str | None = None
     contrast: tuple[str, ...] = ()
-    fir_window: tuple[float, float] = (-5.0, 20.0)
+    fir_window: tuple[float, float] = (-5.0, 30.0)  # see README: a window that ends before the undershoot does biases the peak
     short_channel_max_mm: float = 10.0
     long_channel_min_mm: float = 15.0
     long_channel_max_mm: float = 45.0

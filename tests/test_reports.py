@@ -92,7 +92,7 @@ def test_participant_reports_show_each_recording(simulated):
 
         marked = int((fdrcorrection(channels["p"])[1] < 0.05).sum())
         assert f"dots mark the {marked} of {len(channels)} channel effects with q &lt; 0.05" in html
-        assert "from -5.0 to 20.0 s around onset" in html
+        assert "from -5.0 to 30.0 s around onset" in html
         assert f"sub-{k:02d}_task-tapping" in html and "Tapping/Left, Tapping/Right" in html
         roi = pd.read_csv(out / f"sub-{k:02d}" / "nirs" / f"sub-{k:02d}_task-tapping_desc-roi_stats.tsv", sep="\t")
         assert all(f">{value:.3g}<" in html for value in roi["effect"])

@@ -50,10 +50,10 @@ def test_fir_waveform_recovers_the_known_response(noise_free):
     design = json.loads((out / f"{NIRS}design.json").read_text())
     truth = pd.read_csv(bids / "sourcedata/ground_truth/sub-01_task-tapping_truth.tsv", sep="\t")
     width = sidecar["FIRBinWidth"]
-    assert sidecar["FIRWindow"] == [-5.0, 20.0]
+    assert sidecar["FIRWindow"] == [-5.0, 30.0]
     assert width == pytest.approx(1 / design["SamplingFrequency"])
     starts = np.sort(waveforms["time"].unique()) - width / 2
-    assert starts[0] == pytest.approx(-5.0) and starts[-1] + width <= 20.0 + 1e-6
+    assert starts[0] == pytest.approx(-5.0) and starts[-1] + width <= 30.0 + 1e-6
     shape = _true_response(starts, width, duration=5.0)
 
     activated = truth[(truth["role"] == "long") & (truth["chroma"] == "hbo") & (truth["effect_um"] > 0.3)]
@@ -69,8 +69,8 @@ def test_fir_waveform_recovers_the_known_response(noise_free):
             peak = fir["time"].to_numpy()[np.argmax(np.abs(fir["effect"].to_numpy()))]
             true_peak = starts[np.argmax(np.abs(expected))] + width / 2
             assert abs(peak - true_peak) <= width + 1e-9, (name, row.condition)
-            # the amplitude too, within 15% of the truth at the peak
-            assert np.abs(fir["effect"]).max() == pytest.approx(np.abs(expected).max(), rel=0.15)
+            # the amplitude too, within 10% of the truth at the peak (4% too high at 0.6 Hz, see README)
+            assert np.abs(fir["effect"]).max() == pytest.approx(np.abs(expected).max(), rel=0.10)
     control = waveforms[(waveforms["condition"] == "Control") & (waveforms["ch_name"] != "n/a")]
     assert control["effect"].abs().max() < 0.1  # no response where the truth has none
 
@@ -89,7 +89,7 @@ def test_waveform_table_columns_sidecar_outputs_and_validator(noise_free):
     assert (waveforms["se"].astype(float) > 0).all()
     design = json.loads((out / f"{NIRS}design.json").read_text())
     assert {f"{NIRS.split('/')[-1]}desc-{d}_stats.tsv" for d in ("waveform", "blockaverage")} <= set(design["Outputs"])
-    assert design["GeneratedBy"]["Options"]["fir_window"] == [-5.0, 20.0]
+    assert design["GeneratedBy"]["Options"]["fir_window"] == [-5.0, 30.0]
     assert validate(out)[1] == []
 
 
