@@ -70,7 +70,8 @@ def measure(n: int, method: str) -> dict:
 
     tables = participant_tables(n)
     started = time.perf_counter()
-    rows = sum(len(group_table(tables[spec.description], spec=spec, method=method)[0]) for spec in TABLES)
+    rows = sum(len(group_table(tables[spec.description], spec=spec, method=method)[0]) for spec in TABLES
+               if spec.description in tables)
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": seconds, "peak_mb": peak_mb, "rows": rows, "input_rows": sum(map(len, tables.values()))}

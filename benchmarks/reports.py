@@ -10,6 +10,7 @@ process after a warm-up: ``write_participant_report`` for each participant, and 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -27,7 +28,7 @@ def main() -> None:
 
     from bids_app.cli import main as cli
     from bids_app.cli import parse_args
-    from bids_app.group import TABLES, group_table, read_participant_tables
+    from bids_app.group import TABLES, group_input, group_table, read_participant_tables
     from bids_app.group_figures import write_figures_and_report
     from bids_app.participant import write_participant_report
 
@@ -40,19 +41,21 @@ def main() -> None:
         write_participant_report(out, subject=subjects[0])  # warm-up: imports, fonts
         per_report = []
         for subject in subjects:
-            times = []
+            times, cpu = [], []
             for _ in range(args.repeat):
-                started = time.perf_counter()
-                outcome = write_participant_report(out, subject=subject)
+                started, started_cpu = time.perf_counter(), time.process_time()
+                outcome = write_participant_report(out, subject=subject, overwrite=True)
                 times.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - started_cpu)
                 assert outcome.status == "done", outcome.message
             recordings = len(list(out.glob(f"sub-{subject}/**/*_design.tsv")))
-            per_report.append((subject, recordings, statistics.median(times), (out / f"sub-{subject}.html").stat().st_size))
+            per_report.append((subject, recordings, statistics.median(times), statistics.median(cpu),
+                               (out / f"sub-{subject}.html").stat().st_size))
 
         config = parse_args([str(args.bids_dir), str(out), "group"])
         results = {}
         for spec in TABLES:
-            tables = read_participant_tables(out, description=spec.description)
+            tables = group_input(out, spec=spec)
             if not tables.empty:
                 rows, _ = group_table(tables, spec=spec, method="random-effects")
                 results[spec.description] = (rows, {"Participants": subjects, "Recordings": []})
@@ -60,17 +63,19 @@ def main() -> None:
         group_times = []
         for _ in range(args.repeat):
             started = time.perf_counter()
-            report = write_figures_and_report(config, task=task, results=results, group_by=None)
+            report = write_figures_and_report(config, task=task, results=results, group_by=None)[-1]
             group_times.append(time.perf_counter() - started)
         figure_sizes = sum(p.stat().st_size for p in (out / "figures").glob("*.png"))
         report_size = report.stat().st_size
 
     print(f"## Reports and figures: {args.bids_dir.name}\n")
     print(f"Participant level (tables, then reports) with --n_cpus 1: {participant_s:.1f} s in all.\n")
-    print("| participant report | recordings | median time (s) | size (kB) |")
-    print("|---|---|---|---|")
-    for subject, recordings, seconds, size in per_report:
-        print(f"| sub-{subject}.html | {recordings} | {seconds:.2f} | {size / 1000:.0f} |")
+    print(f"Load average when done: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other processes slow the wall "
+          "time; CPU time is this process's own).\n")
+    print("| participant report | recordings | median time (s) | median CPU time (s) | size (kB) |")
+    print("|---|---|---|---|---|")
+    for subject, recordings, seconds, cpu_seconds, size in per_report:
+        print(f"| sub-{subject}.html | {recordings} | {seconds:.2f} | {cpu_seconds:.2f} | {size / 1000:.0f} |")
     print(f"\nGroup figures + report of task {task}: median {statistics.median(group_times):.2f} s "
           f"(of {args.repeat}); report {report_size / 1000:.0f} kB, "
           f"figures {figure_sizes / 1000:.0f} kB.")

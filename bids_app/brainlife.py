@@ -70,11 +70,14 @@ def _option_argv(key: str, action: argparse.Action, value) -> list[str]:
     if isinstance(action, argparse._AppendAction):  # repeatable: one flag per value
         values = value if isinstance(value, list) else [value]
         return [arg for item in values if not _is_empty(item) for arg in (flag, _scalar(key, item))]
-    if action.nargs in ("+", "*"):
+    if action.nargs in ("+", "*") or isinstance(action.nargs, int):  # a list, or values separated by spaces
         values = value.split() if isinstance(value, str) else value
         if not isinstance(values, list):
             values = [values]
         values = [_scalar(key, item) for item in values if not _is_empty(item)]
+        if isinstance(action.nargs, int) and values and len(values) != action.nargs:
+            raise ConfigError(f"config.json: {key!r} takes {action.nargs} values, e.g. "
+                              f"{json.dumps(' '.join(action.metavar or ()))}; got {json.dumps(value)}")
         return [flag, *values] if values else []
     return [flag, _scalar(key, value)]
 

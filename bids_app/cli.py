@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     glm.add_argument("--contrast", action="append", metavar="EXPR",
                      help='a contrast of conditions, e.g. "Tapping/Left - Tapping/Right" or '
                      '"0.5*A + 0.5*B - C" (repeatable)')
+    glm.add_argument("--fir-window", "--fir_window", nargs=2, type=float, metavar=("START", "END"),
+                     help="seconds around onset of the response waveforms (FIR deconvolution, one bin per "
+                     f"fitted sample) (default: {_DEFAULTS.fir_window[0]:g} {_DEFAULTS.fir_window[1]:g})")
     group = parser.add_argument_group("group level")
     group.add_argument("--group-method", "--group_method", choices=_ChoicesAndRemoved(GROUP_METHOD_CHOICES),
                        help="random-effects: per cell, participants weighted by first-level variance plus a "
@@ -183,6 +186,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     flag_values = {name: getattr(args, name, None) for name in vars(AnalysisOptions())}
     if args.contrast:
         flag_values["contrast"] = tuple(args.contrast)
+    if args.fir_window:
+        flag_values["fir_window"] = tuple(args.fir_window)
     if args.group_covariates:
         flag_values["group_covariates"] = tuple(args.group_covariates)
     analysis = build_analysis_options(file_values=file_values, flag_values=flag_values)

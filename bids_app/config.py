@@ -42,6 +42,7 @@ class AnalysisOptions:
     motion_correction: str = "none"
     roi_file: str | None = None
     contrast: tuple[str, ...] = ()
+    fir_window: tuple[float, float] = (-5.0, 30.0)  # see README: a window that ends before the undershoot does biases the peak
     short_channel_max_mm: float = 10.0
     long_channel_min_mm: float = 15.0
     long_channel_max_mm: float = 45.0
@@ -95,11 +96,17 @@ class AnalysisOptions:
         if isinstance(self.contrast, str) or not all(isinstance(c, str) for c in self.contrast):
             raise UsageError(f"invalid contrast {self.contrast!r}: give a list of expressions")
         object.__setattr__(self, "contrast", tuple(self.contrast))
+        window = self.fir_window
+        if (isinstance(window, str) or not hasattr(window, "__len__") or len(window) != 2
+                or not all(_is_number(v) for v in window) or not window[0] < window[1]):
+            raise UsageError(f"invalid fir_window {window!r}: give START END in seconds around onset, START < END")
+        object.__setattr__(self, "fir_window", tuple(float(v) for v in window))
 
     def participant_level(self) -> dict:
         """The options that shape the participant-level outputs (recorded with them, compared on reruns)."""
         data = dataclasses.asdict(self)
         data["contrast"] = list(self.contrast)
+        data["fir_window"] = list(self.fir_window)
         return {name: value for name, value in data.items() if name not in GROUP_LEVEL_OPTIONS}
 
 
@@ -159,7 +166,7 @@ def load_config_file(path: Path) -> dict:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
             raise UsageError(f"{path}: unknown configuration key {key!r}{hint}")
-        values[name] = tuple(value) if name == "contrast" and isinstance(value, list) else value
+        values[name] = tuple(value) if name in ("contrast", "fir_window") and isinstance(value, list) else value
     return values
 
 

@@ -61,57 +61,69 @@ def symmetric_limit(values) -> float:
 
 
 def topomap_figure(table: pd.DataFrame, positions: pd.DataFrame, *, panel_column: str,
-                   flat: bool, title: str, q_threshold: float | None = None):
+                   flat: bool, title: str, q_threshold: float | None = None, mark_q: float | None = None):
     """A grid of maps: one row per chroma, one column per value of ``panel_column``.
 
     ``table`` has columns ch_name ("S1_D1 hbo"), chroma, ``panel_column`` and effect (and q when
-    ``q_threshold`` is given: channels with q >= threshold are drawn as 0 and the others marked).
-    The colour scale is symmetric around zero and shared by all panels.
+    ``q_threshold`` or ``mark_q`` is given: with ``q_threshold`` channels with q >= threshold are drawn
+    as 0 and the others marked; with ``mark_q`` channels with q < mark_q are marked, every channel drawn
+    with its effect). Each chroma has its own colour scale, symmetric around zero and shared by its
+    panels (HbR responses are a fraction of HbO's). On a flat layout the channels carry their pair names.
     """
     plt = _pyplot()
     table = table.assign(pair=table["ch_name"].str.split(" ").str[0])
     table = table[table["pair"].isin(positions.index)]
     panels = sorted(table[panel_column].unique(), key=natural_key)
     chromas = [c for c in CHROMA_LABELS if c in set(table["chroma"])]
-    limit = symmetric_limit(table["effect"])
     columns = min(len(panels), MAX_COLUMNS)
     rows_per_chroma = -(-len(panels) // columns)
+    size = 3.6 if flat else 2.9
     fig, axes = plt.subplots(len(chromas) * rows_per_chroma, columns, squeeze=False, layout="constrained",
-                             figsize=(max(2.9 * columns + 1.2, 5.0), 2.7 * len(chromas) * rows_per_chroma + 0.7))
+                             figsize=(max(size * columns + 1.4, 5.0), (size - 0.2) * len(chromas) * rows_per_chroma
+                                      + 0.7))
     for ax in axes.ravel():
         ax.set_axis_off()
-    image = None
     for block, chroma in enumerate(chromas):
+        limit = symmetric_limit(table.loc[table["chroma"] == chroma, "effect"])
+        image = None
         for index, panel in enumerate(panels):
             ax = axes[block * rows_per_chroma + index // columns, index % columns]
             ax.set_axis_on()
             cell = table[(table["chroma"] == chroma) & (table[panel_column] == panel)]
             cell = cell.sort_values("pair", key=lambda s: s.map(natural_key))
-            image = _draw_map(ax, cell, positions, flat=flat, limit=limit, q_threshold=q_threshold)
+            drawn = _draw_map(ax, cell, positions, flat=flat, limit=limit, q_threshold=q_threshold, mark_q=mark_q)
+            image = drawn if drawn is not None else image
             ax.set_title(plain_text(f"{CHROMA_LABELS[chroma]} \u00b7 {panel}"), fontsize=9)
-    if image is not None:
-        bar = fig.colorbar(image, ax=axes, shrink=0.8, fraction=0.05)
-        bar.set_label(f"effect ({UNITS})")
-    note = f"; channels with q \u2265 {q_threshold:g} shown as 0" if q_threshold is not None else ""
-    layout = "flat probe layout (not head positions)" if flat else "head positions"
-    fig.suptitle(plain_text(f"{title}\n{layout}{note}"), fontsize=10)
+        if image is not None:
+            block_axes = axes[block * rows_per_chroma:(block + 1) * rows_per_chroma]
+            bar = fig.colorbar(image, ax=block_axes, shrink=0.8, fraction=0.05)
+            bar.set_label(f"{CHROMA_LABELS[chroma]} effect ({UNITS})")
+    notes = ["flat probe layout (not head positions)" if flat else "head positions", "one colour scale per chroma"]
+    if q_threshold is not None:
+        notes.append(f"channels with q \u2265 {q_threshold:g} shown as 0")
+    if mark_q is not None:
+        notes.append(f"\u25cf q < {mark_q:g} (FDR)")
+    lines = [", ".join(notes[i:i + 2]) for i in range(0, len(notes), 2)] if columns < 3 else ["; ".join(notes)]
+    fig.suptitle(plain_text("\n".join([title, *lines])), fontsize=10)
     return fig
 
 
-def masked_effects(cell: pd.DataFrame, *, q_threshold: float | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """(values to draw, mask of marked channels): with a threshold, effects with q >= it become 0."""
+def masked_effects(cell: pd.DataFrame, *, q_threshold: float | None,
+                   mark_q: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(values to draw, mask of marked channels): with a threshold, effects with q >= it become 0; with
+    ``mark_q`` the channels with q below it are marked and every effect is kept."""
     values = cell["effect"].to_numpy(dtype=float)
     if q_threshold is None:
-        return values, None
+        return values, (None if mark_q is None else cell["q"].to_numpy(dtype=float) < mark_q)
     mask = cell["q"].to_numpy(dtype=float) < q_threshold
     return np.where(mask, values, 0.0), mask
 
 
 def _draw_map(ax, cell: pd.DataFrame, positions: pd.DataFrame, *, flat: bool, limit: float,
-              q_threshold: float | None):
+              q_threshold: float | None, mark_q: float | None = None):
     import mne
 
-    values, mask = masked_effects(cell, q_threshold=q_threshold)
+    values, mask = masked_effects(cell, q_threshold=q_threshold, mark_q=mark_q)
     if len(values) < 3:
         ax.text(0.5, 0.5, "fewer than 3 channels", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -125,6 +137,9 @@ def _draw_map(ax, cell: pd.DataFrame, positions: pd.DataFrame, *, flat: bool, li
             radius = float(np.abs(xy).max()) * 1.15 or 1.0
             image, _ = mne.viz.plot_topomap(values, xy, sphere=(0.0, 0.0, 0.0, radius), outlines=None,
                                             extrapolate="local", res=128, **common)
+            for (x, y), pair in zip(xy, cell["pair"]):
+                ax.annotate(pair, (x, y), xytext=(0, 3), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=5, color="0.15")
             ax.set_aspect("equal")
         else:
             info = mne.create_info(list(cell["pair"]), 1.0, ch_types="hbo", verbose="error")
@@ -163,16 +178,116 @@ def roi_figure(table: pd.DataFrame, *, value_columns=("effect", "ci_low", "ci_hi
     return fig
 
 
-def design_figure(design: pd.DataFrame, *, title: str):
-    """The design matrix as an image (nilearn's design-matrix plot)."""
+def waveform_figure(table: pd.DataFrame, *, title: str, band: str = "se", kind: str = "response waveforms (FIR)"):
+    """Response waveforms: one panel per ROI (rows) and condition (columns), HbO red and HbR blue over
+    time from onset, with a band of +/-1.96 ``se`` (``band="se"``) or from ci_low to ci_high
+    (``band="ci"``). ``table``: roi, chroma, condition, time, effect and se (or ci_low, ci_high)."""
     plt = _pyplot()
-    from nilearn.plotting import plot_design_matrix
-
-    fig, ax = plt.subplots(figsize=(min(2 + 0.35 * design.shape[1], 14), 5))
-    plot_design_matrix(design.rename(columns=plain_text), axes=ax)
-    ax.set_title(plain_text(title), fontsize=10)
-    fig.tight_layout()
+    rois = sorted(table["roi"].unique(), key=natural_key)
+    conditions = sorted(table["condition"].unique(), key=natural_key)
+    width, height = 2.9 * len(conditions) + 0.8, 2.2 * len(rois) + 1.0
+    fig, axes = plt.subplots(len(rois), len(conditions), squeeze=False, sharex=True, sharey=True,
+                             figsize=(width, height))
+    fig.subplots_adjust(left=0.6 / width, right=1 - 0.15 / width, bottom=0.5 / height, top=1 - 0.75 / height,
+                        wspace=0.08, hspace=0.25)  # fixed margins: constrained layout doubles the drawing time
+    for i, roi in enumerate(rois):
+        for j, condition in enumerate(conditions):
+            ax = axes[i, j]
+            for chroma, label in CHROMA_LABELS.items():
+                rows = table[(table["roi"] == roi) & (table["condition"] == condition) & (table["chroma"] == chroma)]
+                if rows.empty:
+                    continue
+                rows = rows.sort_values("time")
+                low, high = ((rows["effect"] - 1.96 * rows["se"], rows["effect"] + 1.96 * rows["se"]) if band == "se"
+                             else (rows["ci_low"], rows["ci_high"]))
+                ax.fill_between(rows["time"], low, high, color=CHROMA_COLOURS[chroma], alpha=0.2, linewidth=0)
+                ax.plot(rows["time"], rows["effect"], color=CHROMA_COLOURS[chroma], label=label, linewidth=1.5)
+            ax.axhline(0, color="0.5", linewidth=0.6)
+            ax.axvline(0, color="0.3", linewidth=0.8, linestyle="--")
+            ax.set_title(plain_text(f"{roi} \u00b7 {condition}"), fontsize=8)
+            if i == len(rois) - 1:
+                ax.set_xlabel("time from onset (s)", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(UNITS, fontsize=8)
+            ax.tick_params(labelsize=7)
+    axes[0, -1].legend(fontsize=7, loc="upper right")
+    shown = "\u00b11.96 se" if band == "se" else "95% interval"
+    fig.suptitle(plain_text(f"{title}\n{kind} with {shown}"), fontsize=10)
     return fig
+
+
+def design_figure(design: pd.DataFrame, *, kinds: dict[str, str], sfreq: float, title: str):
+    """The design matrix in three readable parts: the condition regressors over time, the short-channel
+    regressors over time (each scaled to its range), and the correlation of the condition, short-channel
+    and constant columns with each other and with the drifts as one group (largest absolute correlation
+    with any drift). ``kinds``: column -> its kind as the design sidecar records it ("condition: ...",
+    "short-channel ...", "constant", "cosine drift")."""
+    plt = _pyplot()
+    conditions = [c for c in design.columns if kinds.get(c, "").startswith("condition")]
+    short = [c for c in design.columns if kinds.get(c, "").startswith("short")]
+    drifts = [c for c in design.columns if kinds.get(c) == "cosine drift"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), width_ratios=[2.2, 2.2, 1.6])
+    fig.subplots_adjust(left=0.02, right=0.97, bottom=0.27, top=0.86, wspace=0.12)
+    seconds = np.arange(len(design)) / sfreq
+    offset = 0.0
+    for column in conditions:
+        values = design[column].to_numpy(dtype=float)
+        axes[0].plot(seconds, values + offset, linewidth=0.8, label=plain_text(column))
+        offset += 1.2 * (np.ptp(values) or 1.0)
+    axes[0].set_title("condition regressors (HRF-convolved, stacked)", fontsize=9)
+    axes[0].set_xlabel("time (s)", fontsize=8)
+    axes[0].set_yticks([])
+    axes[0].legend(fontsize=7, loc="upper right")
+    for index, column in enumerate(short):
+        values = design[column].to_numpy(dtype=float)
+        span = np.ptp(values) or 1.0
+        axes[1].plot(seconds, (values - values.min()) / span + 1.1 * index, linewidth=0.6, label=plain_text(column))
+    axes[1].set_title(f"short-channel regressors ({len(short) or 'none'}), each scaled to its range", fontsize=9)
+    axes[1].set_xlabel("time (s)", fontsize=8)
+    axes[1].set_yticks([])
+    if short:
+        axes[1].legend(fontsize=7, loc="upper right")
+    else:
+        axes[1].text(0.5, 0.5, "no short-channel regressor", ha="center", va="center", transform=axes[1].transAxes)
+        axes[1].set_xticks([])
+    labels = conditions + short
+    matrix = design[labels].corr().to_numpy() if labels else np.zeros((0, 0))
+    if drifts and labels:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            to_drifts = np.array([[np.nanmax(np.abs(design[drifts].corrwith(design[c]).to_numpy()))]
+                                  for c in labels])
+        matrix = np.hstack([matrix, to_drifts])
+    names = [plain_text(c) for c in labels] + ([f"{len(drifts)} drifts (max |r|)"] if drifts else [])
+    image = axes[2].imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
+    axes[2].set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    axes[2].set_yticks(range(len(labels)), [plain_text(c) for c in labels], fontsize=7)
+    for (r, c), value in np.ndenumerate(matrix):
+        axes[2].text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                     color="white" if abs(value) > 0.6 else "black")
+    axes[2].set_title("correlation of the regressors", fontsize=9)
+    fig.colorbar(image, ax=axes[2], shrink=0.8)
+    fig.suptitle(plain_text(title), fontsize=10)
+    return fig
+
+
+
+PRINT_DPI = 200  # group figures written to figures/: PNG at this resolution, and SVG
+
+
+def png_and_svg(fig, *, dpi: int = PRINT_DPI) -> tuple[bytes, bytes]:
+    """The figure as PNG bytes at ``dpi`` and as SVG (vector, text as text), reproducibly (no date, fixed
+    element ids); the figure is closed."""
+    import io
+
+    import matplotlib
+
+    plt = _pyplot()
+    buffers = io.BytesIO(), io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "fnirs-glm", "svg.fonttype": "none"}):
+        fig.savefig(buffers[0], format="png", dpi=dpi, metadata={"Software": None})
+        fig.savefig(buffers[1], format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return buffers[0].getvalue(), buffers[1].getvalue()
 
 
 def png_bytes(fig, *, dpi: int = 110) -> bytes:

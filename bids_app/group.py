@@ -1,8 +1,8 @@
 """Group level: aggregate the participant-level tables of OUTPUT_DIR across participants.
 
-For each task and table (ROI, channel, contrast) the participant effects are modelled per cell
-(ROI x condition x chroma; channel x condition x chroma; contrast x channel x chroma), each cell with its
-own variance (``--group-method``):
+For each task and table (ROI, channel, contrast, ROI waveform) the participant effects are modelled per cell
+(ROI x condition x chroma; channel x condition x chroma; contrast x channel x chroma; ROI x condition x
+chroma x time of the FIR waveforms), each cell with its own variance (``--group-method``):
 - ``random-effects`` (default): per cell, effect_i = x_i'beta + u_i + e_i with e_i ~ N(0, se_i^2) from the
   first level and u_i ~ N(0, tau^2) between participants; tau^2 by REML, Knapp-Hartung t inference on
   n - p degrees of freedom (bids_app.cell_models);
@@ -49,14 +49,17 @@ class TableSpec:
     @property
     def cell_columns(self) -> list[str]:
         """Every column that defines a cell, in table order."""
-        return [c for c in ["contrast", "roi", "ch_name", "chroma", "condition"] if c in self.cells + self.split]
+        return [c for c in ["contrast", "roi", "ch_name", "chroma", "condition", "time"] if c in self.cells + self.split]
 
 
 TABLES = (
     TableSpec("roi", ["roi", "condition", "chroma"], [], "effect ~ -1 + roi:condition:chroma"),
     TableSpec("channel", ["ch_name", "condition"], ["chroma"], "effect ~ -1 + ch_name:condition"),
     TableSpec("contrast", ["ch_name"], ["contrast", "chroma"], "effect ~ -1 + ch_name"),
+    # the ROI response waveforms: each FIR bin (time) one more cell column
+    TableSpec("waveform", ["roi", "condition", "time"], ["chroma"], "effect ~ -1 + roi:condition:time"),
 )
+OPTIONAL_TABLES = ("contrast", "waveform")  # absent without contrasts / from versions before the waveforms
 METHODS = ("random-effects", "ols", "mixedlm")
 STAT_COLUMNS = ["effect", "se", "t", "df", "z", "p", "q", "ci_low", "ci_high", "n"]
 MEAN = "mean"  # the ``term`` of a cell's effect (other terms: the numeric covariates' slopes)
@@ -77,6 +80,14 @@ def read_participant_tables(output_dir: Path, *, description: str) -> pd.DataFra
     return table.assign(subject=names.map({k: e["subject"] for k, e in entities.items()}).astype(str),
                         task=names.map({k: e["task"] for k, e in entities.items()}).astype(str),
                         recording=names.map({k: k.split(f"_desc-{description}")[0] for k in entities}).astype(str))
+
+
+def group_input(output_dir: Path, *, spec: TableSpec) -> pd.DataFrame:
+    """The participant tables a group table is made of: for the waveforms, their ROI rows."""
+    tables = read_participant_tables(output_dir, description=spec.description)
+    if spec.description == "waveform" and not tables.empty:
+        tables = tables[tables["roi"].notna()].drop(columns=["ch_name"])
+    return tables
 
 
 def participant_matrices(data: pd.DataFrame, *, cells: list[str]
@@ -336,9 +347,9 @@ def run_group_level(config: Config) -> int:
                             + ", ".join(orphans))
     results: dict[str, dict[str, tuple[pd.DataFrame, dict]]] = {}
     for spec in TABLES:
-        tables = read_participant_tables(output_dir, description=spec.description)
+        tables = group_input(output_dir, spec=spec)
         if tables.empty:
-            if spec.description != "contrast":
+            if spec.description not in OPTIONAL_TABLES:
                 raise UsageError(f"{output_dir}: no participant-level *_desc-{spec.description}_stats.tsv; "
                                  "run the participant level first")
             continue
@@ -417,7 +428,9 @@ def orphan_recordings(output_dir: Path, *, bids_dir: Path) -> list[str]:
 
 def _remove_stale_task_outputs(output_dir: Path, *, task: str, keep: set[Path]) -> None:
     """Group outputs of ``task`` from earlier runs that this run did not rewrite (e.g. a dropped contrast)."""
-    candidates = [*output_dir.glob(f"task-{task}_desc-*_stats.*"), *(output_dir / "figures").glob(f"task-{task}_desc-*.png")]
+    candidates = [*output_dir.glob(f"task-{task}_desc-*_stats.*"),
+                  *(output_dir / "figures").glob(f"task-{task}_desc-*.png"),
+                  *(output_dir / "figures").glob(f"task-{task}_desc-*.svg")]
     for path in candidates:
         if path not in keep:
             path.unlink(missing_ok=True)

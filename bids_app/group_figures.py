@@ -42,10 +42,12 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
         figures_of_task = task_figures(output_dir, task=task, results=results, group_by=group_by,
                                        recordings=used, q_threshold=config.analysis.topomap_q_threshold,
                                        notes=notes)
-    for name, (caption, png) in figures_of_task.items():
-        write_atomic(output_dir / "figures" / name, png)
-        written.append(output_dir / "figures" / name)
-        images[f"{caption} (figures/{name})"] = png
+    for name, (caption, png, svg) in figures_of_task.items():
+        for path, content in ((output_dir / "figures" / name, png),
+                              (output_dir / "figures" / name.replace(".png", ".svg"), svg)):
+            write_atomic(path, content)
+            written.append(path)
+        images[f"{caption} (figures/{name}; vector: {name.replace('.png', '.svg')})"] = png
     software = library_versions()
     participant_version = ", ".join(sorted({str(r.get("Version", "?")) for r in records.values()})) or "?"
     recorded = [design for design in designs.values() if design.get("GeneratedBy", {}).get("Options")]
@@ -85,11 +87,11 @@ def mixed_record_notes(records: dict[str, dict]) -> list[str]:
 
 def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.DataFrame, dict]],
                  group_by: str | None, recordings: set[str], q_threshold: float | None,
-                 notes: list[str]) -> dict[str, tuple[str, bytes]]:
-    """File name -> (caption, PNG) of the topographic maps and the ROI plot of one task."""
+                 notes: list[str]) -> dict[str, tuple[str, bytes, bytes]]:
+    """PNG file name -> (caption, PNG, SVG) of the topographic maps, the ROI plot and the waveforms of one task."""
     from bids_app.derivatives import read_json, read_tsvs
 
-    drawn: dict[str, tuple[str, bytes]] = {}
+    drawn: dict[str, tuple[str, bytes, bytes]] = {}
     qc_paths = [p for p in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*desc-qc_channels.tsv"))
                 if p.name.removesuffix("_desc-qc_channels.tsv") in recordings]
     qc = read_tsvs(qc_paths)
@@ -109,12 +111,18 @@ def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.Dat
         fig = figures.topomap_figure(rows, positions, panel_column="panel", flat=flat, q_threshold=q_threshold,
                                      title=f"task {task}: group {description} effects")
         drawn[f"task-{task}_desc-{description}_topomap.png"] = (
-            f"Group {description} effects (\u00b5M) per {panel}, HbO and HbR{masked}", figures.png_bytes(fig))
+            f"Group {description} effects (\u00b5M) per {panel}, HbO and HbR{masked}", *figures.png_and_svg(fig))
+    if "waveform" in results:
+        rows = _with_panel(results["waveform"][0], panel="condition", group_by=group_by)
+        fig = figures.waveform_figure(rows.assign(condition=rows["panel"]), band="ci",
+                                      title=f"task {task}: group ROI response waveforms")
+        drawn[f"task-{task}_desc-waveform_effects.png"] = (
+            "Group ROI response waveforms (FIR, \u00b5M) with 95% intervals per time bin", *figures.png_and_svg(fig))
     if "roi" in results:
         rows = _with_panel(results["roi"][0], panel="condition", group_by=group_by)
         fig = figures.roi_figure(rows.assign(condition=rows["panel"]), title=f"task {task}: group ROI effects")
         drawn[f"task-{task}_desc-roi_effects.png"] = ("Group ROI effects (\u00b5M) with 95% intervals",
-                                                      figures.png_bytes(fig))
+                                                      *figures.png_and_svg(fig))
     return drawn
 
 

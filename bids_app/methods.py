@@ -95,6 +95,13 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
     ]
     if o.get("contrast"):
         text.append("Contrasts of conditions: " + "; ".join(o["contrast"]) + ".")
+    if o.get("fir_window"):  # recorded by versions with response waveforms
+        start, end = o["fir_window"]
+        text.append(f"Response waveforms were estimated from {start:g} to {end:g} s around onset by a "
+                    "finite-impulse-response deconvolution, one regressor per condition and bin of one sample "
+                    "of the fitted rate, with the same nuisance regressors and noise model"
+                    + (", and aggregated across participants per time bin with the group model below." if group_method
+                       else "."))
     with_covariates = (f" Covariates from participants.tsv ({', '.join(covariates)}) entered every cell's model: "
                        "a categorical one with a coefficient per level (and level differences), numeric ones "
                        "centred, with a slope per cell." if covariates else "")

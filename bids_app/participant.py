@@ -255,11 +255,13 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     ``inputs``: checksums of the input files (see recording.input_fingerprint), computed when not given.
     """
     from bids_app import sidecars
+    from bids_app.block_average import block_average_table
     from bids_app.collinearity import collinearity_warnings, condition_vif
     from bids_app.derivatives import json_text, output_path, tsv_text
     from bids_app.design import build_design
     from bids_app.events import read_events
-    from bids_app.glm import fit_glm, noise_model_order
+    from bids_app.fir import fir_design, waveform_table
+    from bids_app.glm import noise_model_order
     from bids_app.preprocessing import assess_channels, to_haemoglobin
     from bids_app.recording import coordinate_system, input_fingerprint, read_channels_tsv, read_raw_intensity
     from bids_app.rois import read_roi_file, resolve_rois, roi_signal_indices
@@ -299,17 +301,14 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     Y = np.column_stack([haemo.data] + roi_signals)
 
     ar_order = noise_model_order(options.noise_model, sfreq=haemo.sfreq)
-    try:
-        if options.noise_model == "ar-irls":
-            from bids_app.ar_irls import fit_ar_irls
-
-            fit, _ = fit_ar_irls(Y, design.to_numpy(), max_order=ar_order)
-        else:
-            fit = fit_glm(Y, design.to_numpy(), ar_order=ar_order)
-    except ValueError as exc:
-        raise RecordingError(f"{source}: the GLM cannot be fitted ({exc})") from None
+    fit = _fit(Y, design, noise_model=options.noise_model, ar_order=ar_order, what="the GLM", source=source)
+    fir, bins = fir_design(events, haemo, design=design, conditions=conditions, window=options.fir_window,
+                           native=options.design_rate == "native")
+    fir_fit = _fit(Y, fir, noise_model=options.noise_model, ar_order=ar_order,
+                   what="the FIR model of the response waveforms", source=source)
 
     columns = list(design.columns)
+    signals = _waveform_signals(roi_rows, ch_names=haemo.ch_names, rows=long_rows)
     out = config.output_dir
 
     def path(suffix, extension, description=None):
@@ -324,6 +323,13 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
             fit, roi_rows=roi_rows, n_channels={k: len(v) for k, v in roi_indices.items()},
             design_columns=columns, conditions=conditions)),
         path("stats", ".json", "roi"): json_text(sidecars.roi_stats_sidecar(rois=rois, noise_model=fit.noise_model)),
+        path("stats", ".tsv", "waveform"): tsv_text(waveform_table(fir_fit, bins=bins, signals=signals)),
+        path("stats", ".json", "waveform"): json_text(sidecars.waveform_stats_sidecar(
+            noise_model=fir_fit.noise_model, window=options.fir_window, bin_width=1 / haemo.sfreq,
+            design_rate=options.design_rate)),
+        path("stats", ".tsv", "blockaverage"): tsv_text(block_average_table(
+            events, Y, sfreq=haemo.sfreq, conditions=conditions, window=options.fir_window, signals=signals)),
+        path("stats", ".json", "blockaverage"): json_text(sidecars.block_average_sidecar(window=options.fir_window)),
         path("channels", ".tsv", "qc"): tsv_text(qc),
         path("channels", ".json", "qc"): json_text(sidecars.qc_channels_sidecar(
             sci_threshold=options.sci_threshold, psp_threshold=options.psp_threshold,
@@ -341,6 +347,31 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
         short_regressors=short_names, condition_vif=vif, inputs=inputs,
         outputs=sorted(p.name for p in [*files, design_json])))
     return files
+
+
+def _fit(Y: np.ndarray, design, *, noise_model: str, ar_order: int, what: str, source: str):
+    """The fit of the signals ``Y`` on ``design`` with the noise model of the options."""
+    from bids_app.glm import fit_glm
+
+    try:
+        if noise_model == "ar-irls":
+            from bids_app.ar_irls import fit_ar_irls
+
+            return fit_ar_irls(Y, design.to_numpy(), max_order=ar_order)[0]
+        return fit_glm(Y, design.to_numpy(), ar_order=ar_order)
+    except ValueError as exc:
+        raise RecordingError(f"{source}: {what} cannot be fitted ({exc})") from None
+
+
+def _waveform_signals(roi_rows: dict, *, ch_names: list[str], rows: np.ndarray) -> dict:
+    """{(roi, ch_name, chroma): row in the fit} for the waveform table: ROIs (with good channels) first,
+    then the long channels in natural order."""
+    from bids_app.preprocessing import natural_key
+
+    signals = {(roi, "n/a", chroma): row for (roi, chroma), row in sorted(roi_rows.items()) if row is not None}
+    for row in sorted(rows, key=lambda r: natural_key(ch_names[r])):
+        signals[("n/a", ch_names[row], ch_names[row].split(" ")[1])] = int(row)
+    return signals
 
 
 def _write_all(files: dict[Path, str]) -> None:

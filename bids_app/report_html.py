@@ -67,3 +67,11 @@ def bullet_list(items: list[str], *, css_class: str | None = None) -> str:
 
 def details(summary: str, content: str) -> str:
     return f"<details><summary>{escape(summary)}</summary>{content}</details>"
+
+
+def contents(entries: list[tuple[str, list[tuple[str, str]]]]) -> str:
+    """A table of contents: per entry (its anchor and title), links to its subsections (anchor, title)."""
+    items = "".join(f'<li><a href="#{escape(name)}">{escape(name)}</a><ul>'
+                    + "".join(f'<li><a href="#{escape(a)}">{escape(t)}</a></li>' for a, t in sub) + "</ul></li>"
+                    for name, sub in entries)
+    return f'<nav class="toc"><ul>{items}</ul></nav>'

@@ -1,7 +1,9 @@
 """HTML reports, built from what is in OUTPUT_DIR (so a report always matches the files beside it).
 
-- ``sub-<label>.html`` (participant level): per recording, a summary, the channel quality, the design
-  matrix, maps of the channel effects per condition and the ROI table;
+- ``sub-<label>.html`` (participant level): a table of contents; per recording, a summary, the channel
+  quality, the design matrix (conditions, short channels, regressor correlations), the response waveforms,
+  maps of the channel effects per condition (FDR-significant channels marked), the contrasts and the
+  ROI table;
 - ``task-<label>_report.html`` (group level): model summaries, figures, tables, software versions and
   a methods paragraph with references.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bids_app import figures
@@ -52,14 +55,20 @@ def participant_report(output_dir: Path, *, subject: str, digest: str = "") -> s
     stems = recording_stems(output_dir, subject=subject)
     body = [html.paragraph(f"{len(stems)} recording(s) of participant {subject}. "
                            "Effects are in \u00b5M; every table is a file beside this report.")]
-    body.append(html.bullet_list([stem.name.rstrip("_") for stem in stems]))
-    for stem in stems:
-        body += _recording_section(stem)
+    sections = [_recording_section(stem) for stem in stems]
+    body.append(html.heading("Contents"))
+    body.append(html.contents([(name, titles) for name, titles, _ in sections]))
+    for _, _, section in sections:
+        body += section
     return html.page(title=f"fnirs-glm: participant {subject}", body=body,
                      meta={"fnirs-glm-sources": digest} if digest else None)
 
 
-def _recording_section(stem: Path) -> list[str]:
+FDR_Q = 0.05  # channels marked on the participant maps: Benjamini-Hochberg q below this, within the recording
+
+
+def _recording_section(stem: Path) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """(recording name, [(anchor, title)] of its subsections, HTML parts)."""
     name = stem.name.rstrip("_")
     design = read_tsv(Path(f"{stem}design.tsv"))
     design_info = read_json(Path(f"{stem}design.json"))
@@ -70,6 +79,13 @@ def _recording_section(stem: Path) -> list[str]:
     pairs = qc.assign(pair=qc["name"].str.split(" ").str[0]).drop_duplicates("pair")
     bad = qc[qc["status"] == "bad"]
     sfreq = design_info.get("SamplingFrequency")
+    titles: list[tuple[str, str]] = []
+
+    def subsection(title: str) -> str:
+        anchor = f"{name}-{len(titles)}"
+        titles.append((anchor, title))
+        return html.heading(title, level=3, anchor=anchor)
+
     section = [html.heading(name, anchor=name)]
     section.append(html.definitions({
         "Duration": f"{len(design) / sfreq:.0f} s ({len(design)} samples at {sfreq:g} Hz)" if sfreq else "n/a",
@@ -82,9 +98,9 @@ def _recording_section(stem: Path) -> list[str]:
     }))
     warnings = qc_info.get("Warnings", [])
     if warnings:
-        section.append(html.heading("Warnings", level=3))
+        section.append(subsection("Warnings"))
         section.append(html.bullet_list(warnings, css_class="warn"))
-    section.append(html.heading("Channel quality", level=3))
+    section.append(subsection("Channel quality"))
     columns = [c for c in QC_COLUMNS if c in qc.columns]  # outputs of versions before psp lack some
     if len(bad):
         section.append(html.paragraph(f"Bad channels ({len(bad)}) and why:"))
@@ -92,23 +108,97 @@ def _recording_section(stem: Path) -> list[str]:
     else:
         section.append(html.paragraph("No bad channel."))
     section.append(html.details(f"All {len(qc)} channels", html.table(qc[columns])))
-    section.append(html.heading("Design matrix", level=3))
-    section.append(html.image(figures.png_bytes(figures.design_figure(design, title=name)),
-                              alt=f"design matrix of {name}",
-                              caption=_design_caption(design_info)))
-    section.append(html.heading("Channel effects", level=3))
+    section.append(subsection("Design matrix"))
+    if sfreq:
+        fig = figures.design_figure(design, kinds=design_info.get("Columns", {}), sfreq=sfreq, title=name)
+        section.append(html.image(figures.png_bytes(fig), alt=f"design matrix of {name}",
+                                  caption=_design_caption(design_info)))
+    waveform_path = Path(f"{stem}desc-waveform_stats.tsv")
+    if waveform_path.is_file():  # outputs of versions before the waveforms lack it
+        section.append(subsection("Response waveforms"))
+        section += _waveform_parts(waveform_path, name=name)
+    block_path = Path(f"{stem}desc-blockaverage_stats.tsv")
+    if block_path.is_file():
+        section.append(subsection("Block averages"))
+        section += _block_average_parts(block_path, name=name)
     positions = figures.channel_positions([qc])
-    if len(positions):
-        flat = figures.is_flat_layout(positions, coordinate_system=qc_info.get("NIRSCoordinateSystem"))
-        fig = figures.topomap_figure(channels, positions, panel_column="condition", flat=flat,
-                                     title=f"{name}: channel effects")
-        section.append(html.image(figures.png_bytes(fig), alt=f"channel effect maps of {name}",
-                                  caption="GLM effect per long channel, condition and chroma (\u00b5M)."))
-    else:
-        section.append(html.paragraph("No channel positions: maps not drawn.", css_class="warn"))
-    section.append(html.heading("Regions of interest", level=3))
+    flat = figures.is_flat_layout(positions, coordinate_system=qc_info.get("NIRSCoordinateSystem"))
+    section.append(subsection("Channel effects"))
+    section += _map_parts(channels, positions, flat=flat, panel="condition", name=name, what="GLM effect")
+    contrast_path = Path(f"{stem}desc-contrast_stats.tsv")
+    if contrast_path.is_file():
+        contrasts = read_tsv(contrast_path)
+        section.append(subsection("Contrasts"))
+        section += _map_parts(contrasts, positions, flat=flat, panel="contrast", name=name, what="Contrast effect")
+        section.append(html.details(f"All {len(contrasts)} contrast rows", html.table(
+            _with_q(contrasts).drop(columns=["source", "detector"], errors="ignore"))))
+    section.append(subsection("Regions of interest"))
     section.append(html.table(rois))
-    return section
+    return name, titles, section
+
+
+def _with_q(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with q: Benjamini-Hochberg adjusted p over all its rows (one recording's table)."""
+    from statsmodels.stats.multitest import fdrcorrection
+
+    p = pd.to_numeric(table["p"], errors="coerce").to_numpy(dtype=float)
+    q = np.full(len(p), np.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        q[finite] = fdrcorrection(p[finite])[1]
+    return table.assign(q=q)
+
+
+def _map_parts(table: pd.DataFrame, positions: pd.DataFrame, *, flat: bool, panel: str, name: str,
+               what: str) -> list[str]:
+    if not len(positions):
+        return [html.paragraph("No channel positions: maps not drawn.", css_class="warn")]
+    rows = _with_q(table)
+    fig = figures.topomap_figure(rows, positions, panel_column=panel, flat=flat, mark_q=FDR_Q,
+                                 title=f"{name}: {what.lower()}s")
+    marked = int((rows["q"] < FDR_Q).sum())
+    return [html.image(figures.png_bytes(fig), alt=f"{what.lower()} maps of {name}",
+                       caption=f"{what} per long channel, {panel} and chroma (\u00b5M), one colour scale per "
+                       f"chroma; dots mark the {marked} of {len(rows)} channel effects with q < {FDR_Q:g} "
+                       "(Benjamini-Hochberg over all rows of the recording's table, from the p column).")]
+
+
+def _roi_rows(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["roi"].notna() & (table["roi"] != "n/a")]
+
+
+def _block_average_parts(path: Path, *, name: str) -> list[str]:
+    averages = _roi_rows(read_tsv(path))
+    info = read_json(path.with_suffix(".json"))
+    if averages.empty:
+        return [html.paragraph(f"No ROI with a good channel: no block average drawn (see {path.name}).")]
+    window = info.get("Window", ["n/a", "n/a"])
+    epochs = averages.groupby("condition")["n"].first()
+    fig = figures.waveform_figure(averages.assign(se=averages["se"].fillna(0.0)), title=name,
+                                  kind="block averages")
+    return [html.image(figures.png_bytes(fig), alt=f"block averages of {name}",
+                       caption=f"Each ROI's average signal from {window[0]} to {window[1]} s around every onset, "
+                       "minus its mean up to the onset, averaged per condition ("
+                       + ", ".join(f"{c}: {n} epochs" for c, n in epochs.items())
+                       + "); HbO red, HbR blue, bands \u00b11.96 standard errors of the mean. No regressor is "
+                       f"removed (drifts, systemic signals and overlapping responses stay). Per channel: {path.name}.")]
+
+
+def _waveform_parts(path: Path, *, name: str) -> list[str]:
+    waveforms = read_tsv(path)
+    info = read_json(path.with_suffix(".json"))
+    rois = _roi_rows(waveforms)
+    if rois.empty:
+        return [html.paragraph("No ROI with a good channel: no waveform drawn (the channel waveforms are in "
+                               f"{path.name}).")]
+    window = info.get("FIRWindow", ["n/a", "n/a"])
+    width = info.get("FIRBinWidth")
+    fig = figures.waveform_figure(rois, title=name)
+    return [html.image(figures.png_bytes(fig), alt=f"response waveforms of {name}",
+                       caption=f"FIR deconvolution of each ROI's average signal from {window[0]} to {window[1]} s "
+                       f"around onset, bins of {width:.3g} s (noise model and nuisance regressors of the GLM); "
+                       "HbO red, HbR blue, bands \u00b11.96 standard errors. Per channel: "
+                       f"{path.name}." if width else "FIR response waveforms.")]
 
 
 def quality_summary(qc: pd.DataFrame) -> str:

@@ -55,6 +55,56 @@ def contrast_stats_sidecar(*, contrasts: dict[str, dict[str, float]], noise_mode
     }
 
 
+_SIGNAL_COLUMNS = {  # the waveform and block-average tables: one signal per row, an ROI or a channel
+    "roi": {"Description": "Region of interest of the row (n/a on a channel row); ROIs without a good "
+            "channel have no rows"},
+    "ch_name": {"Description": _CHANNEL_COLUMNS["ch_name"]["Description"] + " (n/a on an ROI row)"},
+    "chroma": _CHANNEL_COLUMNS["chroma"],
+    **_CONDITION,
+}
+
+
+def waveform_stats_sidecar(*, noise_model: str, window: tuple[float, float], bin_width: float,
+                           design_rate: str) -> dict:
+    return {
+        "Description": "Response waveforms: a finite-impulse-response (FIR) deconvolution per long channel and "
+        "per region of interest (the ROI's average signal, as in the ROI table). Each condition's response is "
+        "modelled over the window as a piecewise-constant time course, one free value per bin of the fitted "
+        "sampling interval (regressor of a bin: 1 while the time since an onset of the condition lies in the "
+        f"bin; built at the recording's rate and resampled as the data when the design rate is native, here "
+        f"{design_rate}); the GLM's nuisance regressors (short channels, cosine drifts, constant) and noise "
+        f"model ({noise_model}) are kept. An effect is the mean response over its bin to one event of the "
+        "condition as it occurred (with its duration).",
+        "FIRWindow": list(window),
+        "FIRWindowUnits": "s",
+        "FIRBinWidth": bin_width,
+        "FIRBinWidthUnits": "s",
+        **_SIGNAL_COLUMNS,
+        "time": {"Description": "Centre of the FIR bin, from the onset of the events", "Units": "s"},
+        "effect": {"Description": "FIR estimate: mean haemoglobin change over the bin, relative to the "
+                   "signal's baseline (constant and drifts)", "Units": "uM"},
+        "se": {"Description": "Standard error of the effect", "Units": "uM"},
+    }
+
+
+def block_average_sidecar(*, window: tuple[float, float]) -> dict:
+    return {
+        "Description": "Block averages: the haemoglobin signals the GLM fits (good long channels, and each ROI's "
+        "average signal; no regressor removed) cut around every event of a condition, at lags from round(START x "
+        "rate) to round(END x rate) samples of the sample nearest the onset (MNE's Epochs), epochs not wholly "
+        "inside the recording left out; each epoch minus its mean over the lags up to and including 0 (MNE's "
+        "baseline (None, 0); none when the window starts after onset); then the mean over the epochs.",
+        "Window": list(window),
+        "WindowUnits": "s",
+        **_SIGNAL_COLUMNS,
+        "time": {"Description": "Lag from the sample nearest the onset", "Units": "s"},
+        "effect": {"Description": "Mean baseline-corrected signal over the condition's epochs", "Units": "uM"},
+        "se": {"Description": "Standard error of the mean over epochs: sd (n - 1) / sqrt(n); n/a with one epoch",
+               "Units": "uM"},
+        "n": {"Description": "Number of epochs averaged"},
+    }
+
+
 def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | None,
                         coordinate_system: str | None, warnings: list[str]) -> dict:
     from bids_app import quality
@@ -172,6 +222,8 @@ _GROUP_COLUMNS = {
     "chroma": _CHANNEL_COLUMNS["chroma"],
     "condition": _CONDITION["condition"],
     "contrast": {"Description": "Contrast expression (as in the participant-level contrast tables)"},
+    "time": {"Description": "Centre of the FIR bin, from the onset of the events (as in the participant-level "
+             "waveform tables)", "Units": "s"},
     "term": {"Description": "What the row estimates: 'mean' = the cell's group effect (for the participants "
              "of the row's covariate level, at the participants' mean of any numeric covariate); the name of a "
              "numeric covariate = the cell's slope of the participant effects on that covariate (effect, se and "

@@ -4,7 +4,9 @@
 For each ``*.html`` at the top of OUTPUT_DIR, a copy with a small probe script is loaded by Chromium
 (``--dump-dom``); once the page has loaded, the probe records how many <img> elements the browser decoded
 (complete, with a natural width > 0) and the page's size. A screenshot of each report is written to
-SCREENSHOT_DIR when given. Exits 1 naming the report when one has no image or an image that did not render.
+SCREENSHOT_DIR when given. Then every figure in OUTPUT_DIR/figures: each PNG needs its SVG beside it, and
+every SVG is loaded by Chromium (as images of one probe page) and must render. Exits 1 naming the report or
+figure when one has no image, an image that did not render, or a figure without its SVG.
 
     python scripts/check_reports_render.py OUTPUT_DIR [--screenshots SCREENSHOT_DIR]
 
@@ -63,6 +65,26 @@ def check(report: Path, *, browser: str, screenshot: Path | None) -> str:
     return f"{report.name}: {rendered}/{images} images rendered, page {width}x{height} px"
 
 
+def check_figures(figures: Path, *, browser: str) -> str:
+    """Every PNG of ``figures`` has its SVG, and every SVG renders in Chromium."""
+    pngs = sorted(figures.glob("*.png"))
+    missing = [p.name for p in pngs if not p.with_suffix(".svg").is_file()]
+    if missing:
+        raise SystemExit(f"{figures}: no SVG beside {', '.join(missing)}")
+    svgs = sorted(figures.glob("*.svg"))
+    if not svgs:
+        return f"{figures}: no figure"
+    with tempfile.TemporaryDirectory() as pages:
+        page = Path(pages) / "figures.html"
+        page.write_text("<!DOCTYPE html><html><body>" + "".join(f'<img src="{svg.resolve().as_uri()}">' for svg in svgs)
+                        + "</body></html>")
+        try:
+            result = check(page, browser=browser, screenshot=None)
+        except SystemExit as exc:
+            raise SystemExit(f"{figures}: SVG figures: {str(exc).split(': ', 1)[-1]}") from None
+    return f"figures/: {len(svgs)} SVG figures ({result.split(': ', 1)[1].split(',')[0]}), each beside its PNG"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", type=Path)
@@ -77,6 +99,8 @@ def main() -> None:
     for report in reports:
         shot = args.screenshots / f"{report.stem}.png" if args.screenshots else None
         print(check(report, browser=browser, screenshot=shot))
+    if (args.output_dir / "figures").is_dir():
+        print(check_figures(args.output_dir / "figures", browser=browser))
     print(f"all {len(reports)} reports render their images")
 
 

@@ -106,7 +106,8 @@ def test_group_needs_participant_outputs_and_two_participants(run_cli, tmp_path)
 
 def test_tables_are_the_tutorials_models():
     assert [spec.formula for spec in TABLES] == ["effect ~ -1 + roi:condition:chroma",
-                                                 "effect ~ -1 + ch_name:condition", "effect ~ -1 + ch_name"]
+                                                 "effect ~ -1 + ch_name:condition", "effect ~ -1 + ch_name",
+                                                 "effect ~ -1 + roi:condition:time"]
 
 
 @pytest.mark.slow

@@ -226,6 +226,8 @@ def sample_value(action: argparse.Action):
         value = "x.json" if action.type is Path or action.dest.endswith("_file") else "A - B"
     if action.nargs in ("+", "*"):
         return ["a", "b"]
+    if isinstance(action.nargs, int):  # a fixed number of values, e.g. --fir-window START END
+        return [value] * action.nargs
     return [value] if isinstance(action, argparse._AppendAction) else value
 
 
@@ -251,6 +253,7 @@ def test_every_parser_option_maps_from_config_json(action):
     ({"bids": "/in", "skip_bids_validator": "yes"}, "'skip_bids_validator' is a flag"),
     ({"bids": "/in", "n_cpus": [1, 2]}, "'n_cpus' must be a string or a number"),
     ({"bids": "/in", "bids_dir": "/other"}, "'bids_dir' repeats 'bids'"),
+    ({"bids": "/in", "fir_window": "-5"}, "'fir_window' takes 2 values, e.g. \"START END\"; got \"-5\""),
     ({"output": "/out"}, 'missing key "bids"'),
 ])
 def test_config_to_argv_errors(config, message):

@@ -40,11 +40,19 @@ def test_group_report_embeds_the_figures_written_beside_it(simulated):
     _assert_self_contained(report)
     files = {p.name: p.read_bytes() for p in (out / "figures").glob("*.png")}
     assert set(files) == {"task-tapping_desc-channel_topomap.png", "task-tapping_desc-contrast_topomap.png",
-                          "task-tapping_desc-roi_effects.png"}
+                          "task-tapping_desc-roi_effects.png", "task-tapping_desc-waveform_effects.png"}
     assert sorted(_embedded_images(report)) == sorted(files.values())
     for png in files.values():
         height, width, _ = _png_shape(png)
-        assert height > 300 and width > 400
+        assert height > 600 and width > 800  # 200 dpi, for print
+    import xml.etree.ElementTree as ElementTree
+
+    for name in files:  # every figure also as SVG, vector with its text as text, without a date
+        svg = (out / "figures" / name).with_suffix(".svg").read_text()
+        root = ElementTree.fromstring(svg)
+        assert root.tag.endswith("svg") and "<dc:date>" not in svg
+        assert "task tapping" in "".join(root.itertext())
+        assert f"figures/{name}; vector: {name[:-4]}.svg" in report
     # the tables in the report are the group tables
     roi = pd.read_csv(out / "task-tapping_desc-roi_stats.tsv", sep="\t")
     for effect in roi["effect"]:
@@ -72,8 +80,19 @@ def test_participant_reports_show_each_recording(simulated):
         html = (out / f"sub-{k:02d}.html").read_text()
         _assert_self_contained(html)
         images = _embedded_images(html)
-        assert len(images) == 2  # design matrix, channel maps
+        assert len(images) == 5  # design matrix, response waveforms, block averages, channel maps, contrast maps
         assert all(min(_png_shape(png)[:2]) > 200 for png in images)
+        for title in ("Contents", "Design matrix", "Response waveforms", "Block averages", "Channel effects",
+                      "Contrasts"):
+            assert f">{title}</h" in html, title
+        assert '<a href="#sub-' in html
+        channels = pd.read_csv(out / f"sub-{k:02d}" / "nirs" / f"sub-{k:02d}_task-tapping_desc-channel_stats.tsv",
+                               sep="\t")
+        from statsmodels.stats.multitest import fdrcorrection
+
+        marked = int((fdrcorrection(channels["p"])[1] < 0.05).sum())
+        assert f"dots mark the {marked} of {len(channels)} channel effects with q &lt; 0.05" in html
+        assert "from -5.0 to 30.0 s around onset" in html
         assert f"sub-{k:02d}_task-tapping" in html and "Tapping/Left, Tapping/Right" in html
         roi = pd.read_csv(out / f"sub-{k:02d}" / "nirs" / f"sub-{k:02d}_task-tapping_desc-roi_stats.tsv", sep="\t")
         assert all(f">{value:.3g}<" in html for value in roi["effect"])
@@ -102,10 +121,76 @@ def test_topomap_colour_scale_is_symmetric_and_labelled():
                           "effect": [0.1, 0.4, -0.2, 0.3, -0.7, 0.0, 0.1, 0.2]})
     fig = figures.topomap_figure(table, positions, panel_column="condition", flat=False, title="t")
     images = [im for ax in fig.axes for im in ax.get_images()]
-    assert len(images) == 2
-    assert all(im.norm.vmin == -0.7 and im.norm.vmax == 0.7 for im in images)
-    assert fig.axes[-1].get_ylabel() == "effect (\u00b5M)"
+    assert len(images) == 2  # one colour scale per chroma: HbO up to 0.4, HbR up to 0.7
+    assert [(im.norm.vmin, im.norm.vmax) for im in images] == [(-0.4, 0.4), (-0.7, 0.7)]
+    assert [ax.get_ylabel() for ax in fig.axes[-2:]] == ["HbO effect (\u00b5M)", "HbR effect (\u00b5M)"]
     figures.png_bytes(fig)
+
+
+def test_flat_maps_label_the_pairs_and_mark_q_keeps_every_effect():
+    positions = pd.DataFrame({"x": [0.0, 0.03, 0.06, 0.0, 0.031], "y": [0, 0.001, 0, 0.03, 0.032], "z": 0.0},
+                             index=[f"S{k}_D{k}" for k in range(1, 6)])
+    table = pd.DataFrame({"ch_name": [f"{p} hbo" for p in positions.index], "chroma": "hbo", "condition": "A",
+                          "effect": np.linspace(-1, 1, 5), "q": [0.01, 0.5, 0.04, 0.2, 0.06]})
+    fig = figures.topomap_figure(table, positions, panel_column="condition", flat=True, mark_q=0.05, title="t")
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == list(positions.index)
+    values, mask = figures.masked_effects(table, q_threshold=None, mark_q=0.05)
+    assert values.tolist() == table["effect"].tolist() and mask.tolist() == [True, False, True, False, False]
+    figures.png_bytes(fig)
+
+
+def test_waveform_figure_draws_the_table_with_its_band():
+    time = np.arange(-2, 10, 1.0)
+    table = pd.concat([pd.DataFrame({"roi": roi, "chroma": chroma, "condition": "A", "time": time,
+                                     "effect": np.sin(time) * (1 if chroma == "hbo" else -0.4), "se": 0.1 + 0 * time})
+                       for roi in ("left", "right") for chroma in ("hbo", "hbr")])
+    fig = figures.waveform_figure(table, title="t")
+    assert len(fig.axes) == 2
+    ax = fig.axes[0]
+    hbo = table[(table["roi"] == "left") & (table["chroma"] == "hbo")]
+    line = [line for line in ax.lines if line.get_label() == "HbO"][0]
+    np.testing.assert_allclose(line.get_ydata(), hbo["effect"])
+    band = ax.collections[0].get_paths()[0].vertices
+    assert np.isclose(band[:, 1].max(), (hbo["effect"] + 1.96 * 0.1).max())
+    assert np.isclose(band[:, 1].min(), (hbo["effect"] - 1.96 * 0.1).min())
+    assert line.get_color() == figures.CHROMA_COLOURS["hbo"]
+    figures.png_bytes(fig)
+
+
+def test_design_figure_separates_conditions_short_channels_and_drifts():
+    rng = np.random.default_rng(0)
+    design = pd.DataFrame({"A": rng.normal(size=200), "B": rng.normal(size=200), "short_hbo_mean": rng.normal(size=200),
+                           "drift_1": np.cos(np.arange(200) / 50), "drift_2": np.cos(np.arange(200) / 25),
+                           "constant": 1.0})
+    kinds = {"A": "condition: events convolved with the HRF", "B": "condition: events convolved with the HRF",
+             "short_hbo_mean": "short-channel nuisance regressor (uM)", "drift_1": "cosine drift",
+             "drift_2": "cosine drift", "constant": "constant"}
+    fig = figures.design_figure(design, kinds=kinds, sfreq=2.0, title="t")
+    conditions_ax, short_ax, correlation_ax = fig.axes[:3]
+    assert [line.get_label() for line in conditions_ax.lines] == ["A", "B"]
+    assert [line.get_label() for line in short_ax.lines] == ["short_hbo_mean"]
+    assert conditions_ax.lines[0].get_xdata()[-1] == 199 / 2.0  # seconds at the recorded rate
+    matrix = correlation_ax.get_images()[0].get_array()
+    expected = design[["A", "B", "short_hbo_mean"]].corr().to_numpy()
+    np.testing.assert_allclose(matrix[:, :3], expected)
+    drift_r = [max(abs(np.corrcoef(design[c], design[d])[0, 1]) for d in ("drift_1", "drift_2"))
+               for c in ("A", "B", "short_hbo_mean")]
+    np.testing.assert_allclose(matrix[:, 3], drift_r)
+    figures.png_bytes(fig)
+
+
+def test_recording_q_is_benjamini_hochberg_over_the_table():
+    from bids_app.reports import _with_q
+
+    p = np.array([0.01, 0.04, 0.03, 0.2, np.nan, 0.001])
+    q = _with_q(pd.DataFrame({"p": p}))["q"].to_numpy()
+    finite = p[np.isfinite(p)]
+    order = np.argsort(finite)
+    ranked = finite[order] * len(finite) / np.arange(1, len(finite) + 1)
+    expected = np.empty_like(finite)
+    expected[order] = np.minimum.accumulate(ranked[::-1])[::-1]  # closed form of BH step-up
+    np.testing.assert_allclose(q[np.isfinite(p)], expected)
+    assert np.isnan(q[4])
 
 
 def test_q_mask_draws_non_significant_channels_as_zero():
@@ -148,14 +233,16 @@ def _design(options: AnalysisOptions, *, sfreq: float, ar_order: int, short: tup
 
 def test_methods_paragraph_states_non_default_parameters():
     options = AnalysisOptions(sci_threshold=0.8, psp_threshold=0.1, noise_model="ar1", short_regression="none",
-                              stim_dur=5, hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled")
+                              stim_dur=5, hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled",
+                              fir_window=(-2, 30))
     text, references = methods_paragraph(designs=[_design(options, sfreq=1.0, ar_order=1)],
                                          versions={"fnirs-glm": "9.9", "mne": "1.0"}, group_method="random-effects",
                                          covariates=("age",))
     for phrase in ("fnirs-glm 9.9", "scalp coupling index below 0.8", "power of the cardiac band below 0.1",
                    "AR(1) noise model", "No short-channel",
                    "a duration of 5 s", "SPM haemodynamic", "resampled to 1 Hz", "factor 0.1",
-                   "built at the resampled rate", "random-effects meta-regression", "Covariates from participants.tsv (age)"):
+                   "built at the resampled rate", "random-effects meta-regression", "Covariates from participants.tsv (age)",
+                   "Response waveforms were estimated from -2 to 30 s around onset"):
         assert phrase in text, phrase
     assert references[-5:] == [REFERENCES[k] for k in ("reml", "knha", "inthout", "metafor", "bh")]
     assert REFERENCES["psp"] in references and REFERENCES["sci"] in references
@@ -230,7 +317,7 @@ def test_maps_wrap_after_four_panels_and_show_dollar_signs_as_text():
                           for c in ("hbo", "hbr") for k in panels for p in positions.index])
     fig = figures.topomap_figure(table, positions, panel_column="condition", flat=False, title="cost $5")
     maps = [ax for ax in fig.axes if ax.get_images()]
-    assert len(maps) == 12 and len(fig.axes) == 2 * 2 * 4 + 1  # 2 chroma x 2 rows x 4 columns + colour bar
+    assert len(maps) == 12 and len(fig.axes) == 2 * 2 * 4 + 2  # 2 chroma x 2 rows x 4 columns + a colour bar per chroma
     assert any(ax.get_title() == "HbR \u00b7 \\$5^\\$" for ax in maps)
     assert len(figures.png_bytes(fig)) > 1000  # drawn: no mathtext error
 
