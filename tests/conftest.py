@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bids_app.cli import main
@@ -48,6 +50,25 @@ def validate(directory: Path) -> tuple[int, list[dict]]:
                           check=False, env={**os.environ, "DENO_DIR": os.environ.get("DENO_DIR", "/tmp/deno")})
     issues = json.loads(done.stdout)["issues"]["issues"]
     return done.returncode, [i for i in issues if i["severity"] == "error"]
+
+
+def rscript(code: str, data: pd.DataFrame) -> pd.DataFrame:
+    """Run R ``code`` with ``d`` = ``data`` and metafor loaded; the code prints a CSV table, returned as a
+    DataFrame. Under CI (CI=true) a missing Rscript or metafor fails the test; elsewhere it is skipped."""
+    def unavailable(reason):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}: CI must install r-base-core and r-cran-metafor (.ci/run)")
+        pytest.skip(reason)
+
+    if shutil.which("Rscript") is None:
+        unavailable("Rscript not found")
+    if subprocess.run(["Rscript", "-e", "library(metafor)"], capture_output=True, check=False).returncode:
+        unavailable("R package metafor not installed")
+    done = subprocess.run(["Rscript", "-e", "d <- read.csv(file('stdin'), stringsAsFactors = FALSE)\n"
+                           "suppressMessages(library(metafor))\n" + code],
+                          input=data.to_csv(index=False), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return pd.read_csv(io.StringIO(done.stdout))
 
 
 def tree_checksum(root: Path) -> dict[str, str]:

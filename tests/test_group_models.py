@@ -5,10 +5,6 @@ The metafor tests call Rscript. Under CI (CI=true) R and metafor are installed b
 Rscript or metafor FAILS these tests; elsewhere they are skipped with the reason.
 """
 
-import io
-import os
-import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -17,26 +13,9 @@ from scipy import stats
 
 from bids_app.cell_models import t_inference
 from bids_app.group import add_inference, fit_cell_models, mixedlm_notes, participant_matrices
+from tests.conftest import rscript
 
 REL = 1e-6
-
-
-def _rscript(code: str, data: pd.DataFrame) -> pd.DataFrame:
-    """Run R ``code`` with ``d`` = ``data``; the code prints a CSV table, returned as a DataFrame."""
-    def unavailable(reason):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}: CI must install r-base-core and r-cran-metafor (.ci/run)")
-        pytest.skip(reason)
-
-    if shutil.which("Rscript") is None:
-        unavailable("Rscript not found")
-    if subprocess.run(["Rscript", "-e", "library(metafor)"], capture_output=True, check=False).returncode:
-        unavailable("R package metafor not installed")
-    done = subprocess.run(["Rscript", "-e", "d <- read.csv(file('stdin'), stringsAsFactors = FALSE)\n"
-                           "suppressMessages(library(metafor))\n" + code],
-                          input=data.to_csv(index=False), capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    return pd.read_csv(io.StringIO(done.stdout))
 
 
 _METAFOR = """
@@ -100,7 +79,7 @@ def _compare(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
 def test_random_effects_intercept_only_equals_metafor():
     data = _study()
     ours, notes = _fit(data, method="random-effects")
-    reference = _rscript(_METAFOR % ("m <- fit(per, ~ 1)\n" + _row("mean", "m", 1)), data)
+    reference = rscript(_METAFOR % ("m <- fit(per, ~ 1)\n" + _row("mean", "m", 1)), data)
     assert (reference["tau2"] > 0).sum() == 2 and (reference["tau2"] < 1e-12).sum() == 1  # one at the boundary
     _compare(ours, reference)
     assert ours.set_index("cell").loc["quiet", "n"] == 11 and ours.set_index("cell").loc["active", "n"] == 12
@@ -112,7 +91,7 @@ def test_random_effects_with_a_categorical_covariate_equals_metafor():
     ours, _ = _fit(data, method="random-effects", group_by="sex")
     code = ("m <- fit(per, ~ 0 + sex)\n" + _row("F", "m", 1) + "\n" + _row("M", "m", 2) + "\n"
             "m2 <- fit(per, ~ sex)\n" + _row("M - F", "m2", 2))
-    reference = _rscript(_METAFOR % code, data)
+    reference = rscript(_METAFOR % code, data)
     _compare(ours.assign(term=ours["sex"]), reference)
     difference = ours[ours["sex"] == "M - F"].set_index("cell")
     assert difference.loc["active", "n"] == 12 and set(ours["term"]) == {"mean"}
@@ -122,7 +101,7 @@ def test_random_effects_with_a_numeric_covariate_equals_metafor():
     data = _study(seed=2)
     ours, _ = _fit(data, method="random-effects", numeric=("age",))
     code = "m <- fit(per, ~ age_c)\n" + _row("mean", "m", 1) + "\n" + _row("age", "m", 2)
-    reference = _rscript(_METAFOR % code, data)
+    reference = rscript(_METAFOR % code, data)
     _compare(ours, reference)
     slope = ours[(ours["term"] == "age") & (ours["cell"] == "active")]
     assert slope["n"].iloc[0] == 12 and len(ours) == 6  # a mean and a slope row per cell

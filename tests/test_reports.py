@@ -45,7 +45,7 @@ def test_group_report_embeds_the_figures_written_beside_it(simulated):
     for png in files.values():
         height, width, _ = _png_shape(png)
         assert height > 600 and width > 800  # 200 dpi, for print
-    import xml.etree.ElementTree as ElementTree
+    from xml.etree import ElementTree
 
     for name in files:  # every figure also as SVG, vector with its text as text, without a date
         svg = (out / "figures" / name).with_suffix(".svg").read_text()
@@ -148,7 +148,7 @@ def test_waveform_figure_draws_the_table_with_its_band():
     assert len(fig.axes) == 2
     ax = fig.axes[0]
     hbo = table[(table["roi"] == "left") & (table["chroma"] == "hbo")]
-    line = [line for line in ax.lines if line.get_label() == "HbO"][0]
+    line = next(line for line in ax.lines if line.get_label() == "HbO")
     np.testing.assert_allclose(line.get_ydata(), hbo["effect"])
     band = ax.collections[0].get_paths()[0].vertices
     assert np.isclose(band[:, 1].max(), (hbo["effect"] + 1.96 * 0.1).max())

@@ -168,9 +168,9 @@ def test_block_averages_equal_mne_epochs():
 def test_group_waveforms_are_the_random_effects_model_per_time_bin_as_metafor(simulated):
     """Each row of the group waveform table is R metafor's rma(REML, knha) of the participants' ROI FIR
     effects and standard errors of that ROI, condition, chroma and time bin; the figure is drawn."""
-    from tests.test_group_models import _rscript
+    from tests.conftest import rscript
 
-    bids, out = simulated
+    _, out = simulated
     group = pd.read_csv(out / "task-tapping_desc-waveform_stats.tsv", sep="\t")
     sidecar = json.loads((out / "task-tapping_desc-waveform_stats.json").read_text())
     assert sidecar["time"]["Units"] == "s" and sidecar["Method"] == "random-effects"
@@ -183,7 +183,7 @@ def test_group_waveforms_are_the_random_effects_model_per_time_bin_as_metafor(si
     assert len(group) == len(data.groupby(["roi", "chroma", "condition", "time"]))
     picked = data[(data["roi"] == "right_hemisphere") & (data["condition"] == "Tapping/Left")]
     picked = picked.assign(cell=picked["chroma"] + "|" + picked["time"].map("{:.6f}".format))
-    reference = _rscript("""
+    reference = rscript("""
 out <- NULL
 for (cell in sort(unique(d$cell))) {
   x <- d[d$cell == cell, ]
