@@ -1,7 +1,8 @@
 """Print the README's Quick-start command N (0: the demo, 1: the tests, 2: the bundled recordings), exactly as
 written there.
 
-CI runs these very lines, so the README cannot drift from what is tested. Standard library only.
+.ci/run spells out the commands it runs and checks them against these, so the README cannot drift from
+what is tested. Standard library only.
 """
 
 import re
