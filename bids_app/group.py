@@ -60,7 +60,6 @@ TABLES = (
     TableSpec("waveform", ["roi", "condition", "time"], ["chroma"], "effect ~ -1 + roi:condition:time"),
 )
 OPTIONAL_TABLES = ("contrast", "waveform")  # absent without contrasts / from versions before the waveforms
-METHODS = ("random-effects", "ols", "mixedlm")
 STAT_COLUMNS = ["effect", "se", "t", "df", "z", "p", "q", "ci_low", "ci_high", "n"]
 MEAN = "mean"  # the ``term`` of a cell's effect (other terms: the numeric covariates' slopes)
 
@@ -320,8 +319,13 @@ def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str, group_by: s
     extra = ["tau", "i2"] if method == "random-effects" else []
     rows = rows.astype({"n": int})
     rows["rank"] = rows["term"].map({MEAN: 0, **{c: i for i, c in enumerate(numeric, start=1)}})
-    rows = rows.sort_values(columns, key=lambda column: column.map(natural_key), kind="stable")
+    rows = rows.sort_values(columns, key=_sort_key, kind="stable")
     return rows.sort_values("rank", kind="stable")[order + STAT_COLUMNS + extra].reset_index(drop=True), notes
+
+
+def _sort_key(column: pd.Series) -> pd.Series:
+    """Names in natural order (S2_D1 before S10_D1); numbers (waveform time) by value."""
+    return column if pd.api.types.is_numeric_dtype(column) else column.map(natural_key)
 
 
 def run_group_level(config: Config) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -11,6 +10,7 @@ import pandas as pd
 
 from bids_app import figures
 from bids_app.config import Config
+from bids_app.methods import differing_options
 
 logger = logging.getLogger("fnirs_glm")
 
@@ -78,10 +78,10 @@ def mixed_record_notes(records: dict[str, dict]) -> list[str]:
     versions = sorted({str(r.get("Version", "unknown")) for r in records.values()})
     if len(versions) > 1:
         notes.append(f"participant outputs come from several fnirs-glm versions ({', '.join(versions)})")
-    option_sets = {json.dumps(r.get("Options"), sort_keys=True) for r in records.values()}
-    if len(option_sets) > 1:
-        notes.append(f"participant outputs were made with {len(option_sets)} different option sets: "
-                     "rerun the participant level with one configuration")
+    differing = differing_options([r.get("Options") or {} for r in records.values()])
+    if differing:
+        notes.append(f"participant outputs were made with different options ({', '.join(differing)} differ "
+                     "between recordings): rerun the participant level with one configuration")
     return notes
 
 

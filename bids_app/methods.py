@@ -49,7 +49,7 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
     """(paragraph, references numbered by first citation) of the recordings whose design sidecars are
     ``designs``: everything stated is what those sidecars recorded (options, sampling rates, AR orders,
     short-channel regressors), never recomputed from options."""
-    differing = _differing_options(designs)
+    differing = differing_options([d["GeneratedBy"]["Options"] for d in designs])
     if differing:
         statement = (f"The participant-level outputs behind these results were made with different options "
                      f"({', '.join(differing)} differ between recordings): no single methods paragraph describes "
@@ -168,9 +168,8 @@ def _without_short(method: str, missing: int, total: int) -> str:
     return f" {missing} of {total} recordings had no good short channel and were modelled without them."
 
 
-def _differing_options(designs: list[dict]) -> list[str]:
-    """The participant-level options whose recorded values differ between ``designs``."""
-    options = [d["GeneratedBy"]["Options"] for d in designs]
+def differing_options(options: list[dict]) -> list[str]:
+    """The names of the options whose recorded values differ between the option records ``options``."""
     names = sorted(set().union(*options))
     return [name for name in names if len({repr(o.get(name)) for o in options}) > 1]
 

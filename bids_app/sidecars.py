@@ -155,16 +155,11 @@ def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | N
     }
 
 
-def library_versions() -> dict[str, str]:
-    from bids_app.logs import library_versions
-
-    return library_versions()
-
-
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options,
                    ar_order: int, short_regressors: list[str], condition_vif: dict[str, float],
                    inputs: dict[str, str], outputs: list[str]) -> dict:
     from bids_app.collinearity import VIF_LIMIT
+    from bids_app.logs import library_versions
 
     return {
         "Description": "Design matrix fitted to every haemoglobin signal of the recording; one row "

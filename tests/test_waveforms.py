@@ -181,6 +181,8 @@ def test_group_waveforms_are_the_random_effects_model_per_time_bin_as_metafor(si
         parts.append(table[table["roi"].notna()].assign(subject=path.name[4:6]))
     data = pd.concat(parts)
     assert len(group) == len(data.groupby(["roi", "chroma", "condition", "time"]))
+    for _, cell in group.groupby(["roi", "chroma", "condition", "term"], sort=False):
+        assert cell["time"].is_monotonic_increasing  # numbers by value: -5 before -2.5 before 0
     picked = data[(data["roi"] == "right_hemisphere") & (data["condition"] == "Tapping/Left")]
     picked = picked.assign(cell=picked["chroma"] + "|" + picked["time"].map("{:.6f}".format))
     reference = rscript("""
