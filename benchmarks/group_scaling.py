@@ -7,7 +7,7 @@ For each number of participants N, a fresh Python process builds in memory the p
 study like the tutorial's (56 channels x 3 conditions x 2 chroma, 2 ROIs x 3 conditions x 2 chroma, one
 contrast x 56 channels x 2 chroma: 460 rows per participant, effects with first-level se spread over a
 factor of 3 and cell-specific between-participant spreads), then times ``bids_app.group.group_table`` for
-the three tables (everything the group level computes: per-participant combination, per-cell models,
+the tables (everything the group level computes: per-participant combination, per-cell models,
 inference, FDR, sorting). Printed: seconds for the tables, the process's peak resident memory (ru_maxrss,
 including Python, numpy, pandas, statsmodels and the input tables) and the rows written. Reading the
 participant TSV files and drawing figures are not included.

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bids_app.glm import GLMFit, _lag, _whiten
+from bids_app.glm import GLMFit, _lag, _whiten, design_rank, lagged_gram, whitening_pairs
 
 TUKEY_C = 4.685
 AR_CLIP = 3.0  # residuals are clipped at this many robust SDs before the AR fit
@@ -34,15 +34,14 @@ AR_CHUNK_VALUES = 5_000_000  # lagged residual values per chunk of the BIC searc
 
 
 def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, max_outer: int = 10, outer_tol: float = 1e-4,
-                max_iterations: int = 500, tol: float = 1e-8) -> tuple[GLMFit, np.ndarray]:
-    """(fit, AR order of each signal) for the signals ``Y`` (n_times, n_signals) on the design ``X``."""
+                max_iterations: int = 500, tol: float = 1e-8) -> GLMFit:
+    """The fit of the signals ``Y`` (n_times, n_signals) on the design ``X``; ``GLMFit.ar_orders()`` gives
+    each signal's BIC-chosen AR order."""
     from threadpoolctl import threadpool_limits
 
     Y, X = np.asarray(Y, dtype=float), np.asarray(X, dtype=float)
-    n_times, n_regressors = X.shape
-    rank = int(np.linalg.matrix_rank(X, np.abs(X).sum() * np.finfo(np.float64).eps))
-    if n_times - rank - max_order <= 0:
-        raise ValueError(f"the design has {rank} independent regressors for {n_times} samples")
+    n_regressors = X.shape[1]
+    rank = design_rank(X, reserved=max_order)
     scale = np.linalg.norm(X, axis=0)
     scale[scale == 0] = 1.0
     X = X / scale  # unit-norm columns: well-conditioned normal equations; undone at the end
@@ -63,8 +62,7 @@ def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, max_outer: int 
             active = active[change > outer_tol]
             if not len(active):
                 break
-    orders = np.array([np.flatnonzero(row).max() + 1 if row.any() else 0 for row in coef])
-    return GLMFit(beta / scale, cov / np.outer(scale, scale), df, coef, "ar-irls"), orders
+    return GLMFit(beta / scale, cov / np.outer(scale, scale), df, coef, "ar-irls")
 
 
 def ar_by_bic(residuals: np.ndarray, *, max_order: int) -> np.ndarray:
@@ -178,18 +176,12 @@ def whitened_gram(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
             Xw = _whiten(X[None], coef[start:start + chunk])
             grams.append(Xw.transpose(0, 2, 1) @ Xw)
         return np.concatenate(grams)
-    lagged = [_lag(X, j) for j in range(coef.shape[1] + 1)]
-    products = np.array([[a.T @ b for b in lagged] for a in lagged])  # (P+1, P+1, k, k)
-    c = np.concatenate([np.ones((len(coef), 1)), -coef], axis=1)
-    return np.einsum("sj,sl,jlab->sab", c, c, products, optimize=True)
+    return lagged_gram([_lag(X, j) for j in range(coef.shape[1] + 1)], whitening_pairs(coef))
 
 
 def _whiten_columns(A: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """a[t] - sum_k a_k a[t-k] down each column of ``A`` (n, s), zeros before the first sample."""
-    out = A.copy()
-    for k in range(coef.shape[1]):
-        out[k + 1:] -= coef[:, k] * A[:-(k + 1)]
-    return out
+    """glm._whiten down each column of ``A`` (n, s), signal s with coef[s]."""
+    return _whiten(A.T[:, :, None], coef)[:, :, 0].T
 
 
 def _adjoint_whiten(V: np.ndarray, coef: np.ndarray) -> np.ndarray:

@@ -23,19 +23,19 @@ def block_average_table(events: pd.DataFrame, Y: np.ndarray, *, sfreq: float, co
     """
     lags = np.arange(round(window[0] * sfreq), round(window[1] * sfreq) + 1)
     baseline = lags <= 0 if lags[0] <= 0 else np.zeros(len(lags), dtype=bool)
-    rows = list(signals.values())
+    selected = Y[:, list(signals.values())]  # (n_times, n_signals), taken once
     parts = []
     for condition in conditions:
         onsets = np.round(events.loc[events["trial_type"] == condition, "onset"].to_numpy(float) * sfreq)
         starts = onsets.astype(int) + lags[0]
-        inside = (starts >= 0) & (starts + len(lags) <= len(Y))
+        inside = (starts >= 0) & (starts + len(lags) <= len(selected))
         index = starts[inside, None] + (lags - lags[0])[None, :]  # (n_epochs, n_lags)
-        epochs = Y[:, rows][index]  # (n_epochs, n_lags, n_signals)
+        epochs = selected[index]  # (n_epochs, n_lags, n_signals)
         if baseline.any():
             epochs = epochs - epochs[:, baseline].mean(axis=1, keepdims=True)
         n = len(epochs)
-        mean = epochs.mean(axis=0) if n else np.full((len(lags), len(rows)), np.nan)
-        se = epochs.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full((len(lags), len(rows)), np.nan)
+        mean = epochs.mean(axis=0) if n else np.full((len(lags), len(signals)), np.nan)
+        se = epochs.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full((len(lags), len(signals)), np.nan)
         for column, (roi, ch_name, chroma) in enumerate(signals):
             parts.append(pd.DataFrame({"roi": roi, "ch_name": ch_name, "chroma": chroma, "condition": condition,
                                        "time": lags / sfreq, "effect": mean[:, column], "se": se[:, column],

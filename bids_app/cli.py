@@ -7,7 +7,6 @@ the analysis modules (and mne, nilearn, statsmodels) are imported when a level r
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 import os
 import re
@@ -27,6 +26,7 @@ from bids_app.config import (
     AnalysisOptions,
     Config,
     build_analysis_options,
+    closest,
     load_config_file,
 )
 from bids_app.errors import FnirsGlmError, UsageError
@@ -65,10 +65,9 @@ class SuggestingParser(argparse.ArgumentParser):
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
-    """"; did you mean X?" for the closest candidate (ignoring case, options without their dashes), or ""."""
-    bare = {candidate.lstrip("-").lower(): candidate for candidate in candidates}
-    close = difflib.get_close_matches(word.lstrip("-").lower(), list(bare), n=1, cutoff=0.6)
-    return f"; did you mean {bare[close[0]]}?" if close else ""
+    """"; did you mean X?" for the closest candidate (config.closest), or ""."""
+    close = closest(word, candidates)
+    return f"; did you mean {close}?" if close else ""
 
 
 class _ChoicesAndRemoved(tuple):

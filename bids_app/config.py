@@ -163,11 +163,18 @@ def load_config_file(path: Path) -> dict:
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+            close = closest(name, known)
+            hint = f"; did you mean {close!r}?" if close else f"; known keys: {', '.join(known)}"
             raise UsageError(f"{path}: unknown configuration key {key!r}{hint}")
         values[name] = tuple(value) if name in ("contrast", "fir_window") and isinstance(value, list) else value
     return values
+
+
+def closest(word: str, candidates) -> str | None:
+    """The candidate closest to a misspelt ``word`` (ignoring case and leading dashes), or None."""
+    bare = {str(candidate).lstrip("-").lower(): str(candidate) for candidate in candidates}
+    close = difflib.get_close_matches(word.lstrip("-").lower(), list(bare), n=1, cutoff=0.6)
+    return bare[close[0]] if close else None
 
 
 def build_analysis_options(*, file_values: dict, flag_values: dict) -> AnalysisOptions:

@@ -151,9 +151,9 @@ Per recording, in sub-<label>/[ses-<label>/]nirs/, with the source file's entiti
 sub-<label>.html is a report of each participant's recordings.
 
 Across participants, at the top level, per task (group level):
-- task-<label>_desc-{roi,channel,contrast}_stats.tsv/.json: group effects per cell, se, t, df, z, p, q,
+- task-<label>_desc-{roi,channel,contrast,waveform}_stats.tsv/.json: group effects per cell, se, t, df, z, p, q,
   intervals, n (and tau, i2 for random-effects);
-- figures/task-<label>_desc-*.png: topographic maps and ROI effects;
+- figures/task-<label>_desc-*.png and .svg: topographic maps, ROI effects and waveforms;
 - task-<label>_report.html: models, figures, tables, software versions and a methods paragraph.
 Each JSON sidecar describes its table's columns and units. logs/ holds the configuration and
 software versions of each run.

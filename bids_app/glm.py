@@ -58,6 +58,16 @@ def noise_model_order(noise_model: str, *, sfreq: float) -> int:
     raise ValueError(f"unknown noise model {noise_model!r}")
 
 
+def fit_noise_model(Y: np.ndarray, X: np.ndarray, *, noise_model: str, ar_order: int) -> GLMFit:
+    """Fit with the named noise model, ``ar_order`` from noise_model_order: ar-irls (bids_app.ar_irls,
+    AR order by BIC up to ``ar_order``) or fit_glm (OLS, or AR of that order)."""
+    if noise_model == "ar-irls":
+        from bids_app.ar_irls import fit_ar_irls
+
+        return fit_ar_irls(Y, X, max_order=ar_order)
+    return fit_glm(Y, X, ar_order=ar_order)
+
+
 def fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
     """Fit every column of ``Y`` (n_times, n_signals) on design ``X`` (n_times, n_regressors).
 
@@ -73,11 +83,8 @@ def fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
 def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
     Y = np.asarray(Y, dtype=float)
     X = np.asarray(X, dtype=float)
-    n_times = X.shape[0]
-    rank = np.linalg.matrix_rank(X, np.abs(X).sum() * np.finfo(np.float64).eps)
-    df_resid = int(n_times - rank)
-    if df_resid <= 0:
-        raise ValueError(f"the design has {rank} independent regressors for {n_times} samples")
+    rank = design_rank(X)
+    df_resid = int(X.shape[0] - rank)
 
     pinv = np.linalg.pinv(X)
     beta = (pinv @ Y).T
@@ -115,16 +122,37 @@ def _whitened_fit_from_lagged_products(Y: np.ndarray, X: np.ndarray, ar_coef: np
     lagged_x = [_lag(X / scale, j) for j in range(ar_coef.shape[1] + 1)]
     lagged_y = [_lag(Y, j) for j in range(ar_coef.shape[1] + 1)]
     c = np.concatenate([np.ones((len(ar_coef), 1)), -ar_coef], axis=1)  # (n_signals, P+1)
-    pairs = c[:, :, None] * c[:, None, :]  # (n_signals, P+1, P+1)
-    xx = np.array([[a.T @ b for b in lagged_x] for a in lagged_x])  # (P+1, P+1, k, k)
+    pairs = whitening_pairs(ar_coef)
+    gram = lagged_gram(lagged_x, pairs)
     xy = np.array([[a.T @ b for b in lagged_y] for a in lagged_x])  # (P+1, P+1, k, n_signals)
-    gram = np.einsum("sjl,jlab->sab", pairs, xx, optimize=True)
     cross = np.einsum("sjl,jlas->sa", pairs, xy, optimize=True)
     inverse = np.linalg.inv(gram)
     beta = np.einsum("sab,sb->sa", inverse, cross)
     whitened_y = sum(c[:, j] * lagged_y[j] for j in range(c.shape[1]))  # (n_times, n_signals)
     fitted = sum(c[:, j] * (lagged_x[j] @ beta.T) for j in range(c.shape[1]))
     return beta / scale, inverse / np.outer(scale, scale), (whitened_y - fitted).T
+
+
+def design_rank(X: np.ndarray, *, reserved: int = 0) -> int:
+    """The rank of the design; ValueError when it leaves no residual degree of freedom (beyond ``reserved``
+    samples, e.g. the AR order's start-up)."""
+    rank = int(np.linalg.matrix_rank(X, np.abs(X).sum() * np.finfo(np.float64).eps))
+    if X.shape[0] - rank - reserved <= 0:
+        raise ValueError(f"the design has {rank} independent regressors for {X.shape[0]} samples")
+    return rank
+
+
+def whitening_pairs(ar_coef: np.ndarray) -> np.ndarray:
+    """c_j c_l per signal (n_signals, P+1, P+1), with c = (1, -rho_1, ..., -rho_P)."""
+    c = np.concatenate([np.ones((len(ar_coef), 1)), -ar_coef], axis=1)
+    return c[:, :, None] * c[:, None, :]
+
+
+def lagged_gram(lagged_x: list[np.ndarray], pairs: np.ndarray) -> np.ndarray:
+    """Xw'Xw of every signal, sum_jl c_j c_l (L_j X)'(L_l X), from the lagged designs L_j X (j = 0..P)
+    shared by all signals and ``pairs`` (see whitening_pairs)."""
+    xx = np.array([[a.T @ b for b in lagged_x] for a in lagged_x])  # (P+1, P+1, k, k)
+    return np.einsum("sjl,jlab->sab", pairs, xx, optimize=True)
 
 
 def _lag(A: np.ndarray, j: int) -> np.ndarray:

@@ -351,14 +351,10 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
 
 def _fit(Y: np.ndarray, design, *, noise_model: str, ar_order: int, what: str, source: str):
     """The fit of the signals ``Y`` on ``design`` with the noise model of the options."""
-    from bids_app.glm import fit_glm
+    from bids_app.glm import fit_noise_model
 
     try:
-        if noise_model == "ar-irls":
-            from bids_app.ar_irls import fit_ar_irls
-
-            return fit_ar_irls(Y, design.to_numpy(), max_order=ar_order)[0]
-        return fit_glm(Y, design.to_numpy(), ar_order=ar_order)
+        return fit_noise_model(Y, design.to_numpy(), noise_model=noise_model, ar_order=ar_order)
     except ValueError as exc:
         raise RecordingError(f"{source}: {what} cannot be fitted ({exc})") from None
 

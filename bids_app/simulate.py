@@ -158,13 +158,15 @@ def _write_recording(out_dir: Path, *, template, timing, gains, options, rng, en
                 hb[index, chroma] += scale * options.noise_um * _ar_noise(n_times, rng=rng)
                 hb[index, chroma] += scale * _drift(times, rng=rng)
     od = _haemoglobin_to_od(raw, hb, ppf=options.ppf)
+    motion = []  # every motion artefact (onset, duration, kind), for the truth
     if options.noise:
         od += 5e-5 * rng.standard_normal(od.shape)  # measurement noise
-        for _ in range(options.motion_spikes):
+        for _ in range(options.motion_spikes):  # the same size on every channel, unlike _add_motion's
             start = rng.integers(0, n_times - int(5 * sfreq))
             width = int(rng.uniform(0.5, 3) * sfreq)
             od[:, start:start + width] += rng.uniform(0.02, 0.1) * rng.choice([-1, 1], size=(od.shape[0], 1))
-        motion = _add_motion(od, events=events, sfreq=sfreq, options=options, rng=rng)
+            motion.append({"onset": start / sfreq, "duration": width / sfreq, "kind": "spike"})
+        motion += _add_motion(od, events=events, sfreq=sfreq, options=options, rng=rng)
     bad = _add_bad_channels(od, raw.ch_names, count=options.bad_channels, rng=rng)
     raw._data[:] = 0.05 * np.exp(-od)
     flat = [raw.ch_names.index(label.rsplit(" ", 1)[0]) for label in bad if label.endswith(" flat")]
@@ -180,7 +182,7 @@ def _write_recording(out_dir: Path, *, template, timing, gains, options, rng, en
             write_raw_bids(written, bids_path, overwrite=True, verbose="error")
     _write_truth(out_dir, bids_path, pairs=pairs, gains=gains, bad=bad, hbr_fraction=options.hbr_fraction,
                  conditions=[c for c in CONDITIONS if c in regressors], short=short,
-                 motion=motion if options.noise else [])
+                 motion=sorted(motion, key=lambda artefact: artefact["onset"]))
 
 
 def _template_raw(template: dict, *, n_times: int):

@@ -33,6 +33,23 @@ def test_robust_fit_equals_statsmodels_rlm_tukey_biweight():
         assert reference.weights[100:110].max() < 0.2  # the spike is down-weighted
 
 
+def test_irls_fallback_equals_statsmodels_rlm():
+    """The IRLS iteration that takes over signals the H-algorithm leaves unsettled reaches RLM's estimate."""
+    from bids_app.ar_irls import _irls
+
+    rng = np.random.default_rng(3)
+    n, signals = 400, 3
+    X = _design(n, rng)
+    y = (X @ rng.standard_normal((4, signals))).T + rng.standard_t(3, size=(signals, n))
+    start = np.linalg.lstsq(X, y.T, rcond=None)[0].T
+    beta, resid, scale = _irls(y, np.broadcast_to(X, (signals, n, 4)).copy(), start, max_iterations=1000, tol=1e-13)
+    for s in range(signals):
+        reference = sm.RLM(y[s], X, M=sm.robust.norms.TukeyBiweight()).fit(conv="coefs", tol=1e-14, maxiter=1000)
+        np.testing.assert_allclose(beta[s], reference.params, rtol=1e-6)
+        assert scale[s] == pytest.approx(reference.scale, rel=1e-6)
+        np.testing.assert_allclose(resid[:, s], reference.resid, rtol=1e-6, atol=1e-9)
+
+
 def test_ar_order_and_coefficients_by_bic_equal_statsmodels():
     """On the residuals as ar_by_bic uses them: demeaned, clipped at 3 robust SDs."""
     from statsmodels.tsa.ar_model import AutoReg, ar_select_order
@@ -63,8 +80,8 @@ def test_ar_irls_is_the_robust_fit_of_the_model_whitened_with_its_own_ar_coeffic
                       lfilter([1], [1, -0.5, 0.3], rng.standard_normal(n)), rng.standard_normal(n)], axis=1)
     Y = X @ np.array([[1.0, 0.5, -1], [0.2, 0, 0.1], [0.8, 0.4, 0], [0, 0.3, 0.2]]) + noise
     Y[700:705] += 10
-    fit, orders = fit_ar_irls(Y, X, max_order=6, outer_tol=1e-12, tol=1e-13, max_outer=50)
-    assert list(orders) == [1, 2, 0]
+    fit = fit_ar_irls(Y, X, max_order=6, outer_tol=1e-12, tol=1e-13, max_outer=50)
+    assert list(fit.ar_orders()) == [1, 2, 0]
     for s in range(3):
         Xw = _whiten(X[None], fit.ar_coef[s:s + 1])[0]
         yw = _whiten(Y[None, :, s:s + 1], fit.ar_coef[s:s + 1])[0, :, 0]

@@ -39,6 +39,8 @@ def test_dataset_is_valid_bids_with_sessions_runs_and_truth(tmp_path):
     bad = json.loads((root / "sourcedata/ground_truth/sub-01_ses-01_task-tapping_run-01_bad_channels.json")
                      .read_text())
     assert len(bad) == 2
+    motion = pd.read_csv(root / "sourcedata/ground_truth/sub-01_ses-01_task-tapping_run-01_motion.tsv", sep="\t")
+    assert list(motion["kind"]) == ["spike"]  # --motion-spikes are in the truth too
     participants = pd.read_csv(root / "participants.tsv", sep="\t")
     assert list(participants["participant_id"]) == ["sub-01", "sub-02"]
     assert validate(root) == (0, [])
