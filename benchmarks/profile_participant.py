@@ -4,7 +4,7 @@
     e.g. python benchmarks/profile_participant.py ../shared/data/grptap --resample-hz 0.3
 
 One recording (the first *_nirs.snirf of BIDS_DIR, or the first whose path contains TEXT) is analysed by
-bids_app.participant.process_recording with the Config of `run.py BIDS_DIR TMP participant
+bids_app.run.participant.process_recording with the Config of `run.py BIDS_DIR TMP participant
 --skip_bids_validator --overwrite [fnirs-glm options]` (outputs to a temporary directory) and the BLAS
 thread settings of the command line, in this process:
 1. a first run (lazy imports, cold caches: its time is printed), then one run under cProfile: the 25
@@ -109,9 +109,9 @@ def main() -> None:
     from mne_bids import get_bids_path_from_fname
 
     from bids_app.cli import parse_args
-    from bids_app.contrasts import parse_contrast
     from bids_app.dataset import condition_names
-    from bids_app.participant import process_recording
+    from bids_app.first_level.contrasts import parse_contrast
+    from bids_app.run.participant import process_recording
 
     mne.set_log_level("error")  # as the app's workers do
     fname = next(p for p in sorted(args.bids_dir.resolve().glob("sub-*/**/nirs/*_nirs.snirf"))

@@ -11,7 +11,7 @@ process (this script with --worker):
              to_dataframe, to_dataframe_region_of_interest (left/right hemisphere: the tutorial lists its
              montage's pairs by hand, here they are chosen by the sign of x), compute_contrast + to_dataframe
              of the last two conditions (Tapping/Left - Tapping/Right on the tutorial's data) when >= 2.
-  fnirs-glm  bids_app.participant.process_recording (reads, analyses, writes every output of the recording
+  fnirs-glm  bids_app.run.participant.process_recording (reads, analyses, writes every output of the recording
              into a temporary directory) with the Config of `run.py BIDS_DIR TMP participant
              --skip_bids_validator --resample-hz R --noise-model M --stim-dur S --ppf P
              --short-regression mean --hrf glover [--design-rate resampled, when run.py --help lists it]
@@ -108,10 +108,10 @@ def tutorial_worker(fname: str, args) -> dict:
             "size": f"{raw.n_times} x {len(raw.ch_names)} @ {raw.info['sfreq']:.3g} Hz"}
 
 
-# what bids_app.participant.analyse_recording imports when it first runs: counted as import time
-LAZY_IMPORTS = ("nilearn.glm.first_level", "mne.preprocessing.nirs", "bids_app.sidecars", "bids_app.design",
-                "bids_app.events", "bids_app.glm", "bids_app.preprocessing", "bids_app.recording",
-                "bids_app.rois", "bids_app.tables")
+# what bids_app.run.participant.analyse_recording imports when it first runs: counted as import time
+LAZY_IMPORTS = ("nilearn.glm.first_level", "mne.preprocessing.nirs", "bids_app.first_level.sidecars", "bids_app.first_level.design",
+                "bids_app.first_level.events", "bids_app.first_level.glm", "bids_app.first_level.preprocessing", "bids_app.inputs",
+                "bids_app.first_level.rois", "bids_app.first_level.tables")
 
 
 def fnirs_glm_worker(fname: str, args) -> dict:
@@ -129,10 +129,10 @@ def fnirs_glm_worker(fname: str, args) -> dict:
     from mne_bids import get_bids_path_from_fname
 
     from bids_app.cli import parse_args
-    from bids_app.contrasts import parse_contrast
     from bids_app.dataset import condition_names
     from bids_app.derivatives import output_path
-    from bids_app.participant import process_recording
+    from bids_app.first_level.contrasts import parse_contrast
+    from bids_app.run.participant import process_recording
 
     for module in LAZY_IMPORTS:
         importlib.import_module(module)

@@ -28,7 +28,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bids_app.cli import parse_args
-from bids_app.participant import RecordingWarnings, analyse_recording
+from bids_app.run.participant import RecordingWarnings, analyse_recording
 from bids_app.simulate import SimulationOptions, simulate_dataset
 
 

@@ -235,10 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         check_paths(config)
         check_dependencies()
         if config.analysis_level == "participant":
-            from bids_app.participant import run_participant_level
+            from bids_app.run.participant import run_participant_level
 
             return run_participant_level(config)
-        from bids_app.group import run_group_level
+        from bids_app.run.group import run_group_level
 
         return run_group_level(config)
     except FnirsGlmError as exc:

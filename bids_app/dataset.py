@@ -46,7 +46,7 @@ def find_recordings(config: Config) -> list:
 def condition_names(bids_path) -> set[str]:
     """trial_type values of a recording's events.tsv (empty when absent or unreadable)."""
     from bids_app.errors import RecordingError
-    from bids_app.recording import read_tsv, sidecar
+    from bids_app.inputs import read_tsv, sidecar
 
     path = sidecar(bids_path, suffix="events", extension=".tsv")
     if path is None:

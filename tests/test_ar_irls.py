@@ -7,8 +7,8 @@ import pytest
 import statsmodels.api as sm
 from scipy.signal import lfilter
 
-from bids_app.ar_irls import ar_by_bic, fit_ar_irls, robust_fit
-from bids_app.glm import _whiten
+from bids_app.first_level.ar_irls import ar_by_bic, fit_ar_irls, robust_fit
+from bids_app.first_level.glm import _whiten
 from tests.conftest import EXAMPLE
 
 
@@ -35,7 +35,7 @@ def test_robust_fit_equals_statsmodels_rlm_tukey_biweight():
 
 def test_irls_fallback_equals_statsmodels_rlm():
     """The IRLS iteration that takes over signals the H-algorithm leaves unsettled reaches RLM's estimate."""
-    from bids_app.ar_irls import _irls
+    from bids_app.first_level.ar_irls import _irls
 
     rng = np.random.default_rng(3)
     n, signals = 400, 3
@@ -54,7 +54,7 @@ def test_ar_order_and_coefficients_by_bic_equal_statsmodels():
     """On the residuals as ar_by_bic uses them: demeaned, clipped at 3 robust SDs."""
     from statsmodels.tsa.ar_model import AutoReg, ar_select_order
 
-    from bids_app.ar_irls import AR_CLIP, MAD_NORMAL
+    from bids_app.first_level.ar_irls import AR_CLIP, MAD_NORMAL
 
     rng = np.random.default_rng(1)
     x = lfilter([1], [1, -0.6, 0.25, -0.1], rng.standard_normal((3, 4000)), axis=1)

@@ -25,7 +25,7 @@ def _design_with_a_task_locked_short_channel(seed: int = 0) -> pd.DataFrame:
 def test_condition_vif_equals_statsmodels_and_warns_above_the_limit():
     from statsmodels.stats.outliers_influence import variance_inflation_factor
 
-    from bids_app.collinearity import VIF_LIMIT, collinearity_warnings, condition_vif
+    from bids_app.first_level.collinearity import VIF_LIMIT, collinearity_warnings, condition_vif
 
     design = _design_with_a_task_locked_short_channel()
     assert "constant" in design.columns and sum(c.startswith("drift") for c in design.columns) > 5

@@ -7,8 +7,8 @@ import pytest
 
 from bids_app.cli import parse_args
 from bids_app.config import AnalysisOptions
-from bids_app.contrasts import parse_contrast
 from bids_app.errors import UsageError
+from bids_app.first_level.contrasts import parse_contrast
 
 
 def test_labels_lose_prefixes_and_duplicates(tmp_path):

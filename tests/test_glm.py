@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bids_app.glm import fit_glm, noise_model_order, yule_walker
-from bids_app.tables import _statistics
+from bids_app.first_level.glm import fit_glm, noise_model_order, yule_walker
+from bids_app.first_level.tables import _statistics
 
 
 def _simulate(n=600, signals=4, rho=(0.6, 0.2), seed=0):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bids_app.group import TABLES, add_inference, read_participant_tables
+from bids_app.run.group import TABLES, add_inference, read_participant_tables
 from tests.conftest import EXAMPLE
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bids_app.cell_models import t_inference
-from bids_app.group import add_inference, fit_cell_models, mixedlm_notes, participant_matrices
+from bids_app.group_level.cell_models import t_inference
+from bids_app.run.group import add_inference, fit_cell_models, mixedlm_notes, participant_matrices
 from tests.conftest import rscript
 
 REL = 1e-6

@@ -14,8 +14,8 @@ def test_tddr_haemoglobin_equals_mne_applied_by_hand():
     """Our haemoglobin with tddr = MNE's TDDR, Beer-Lambert law and resampling applied by hand."""
     from mne.preprocessing.nirs import beer_lambert_law, temporal_derivative_distribution_repair
 
-    from bids_app.preprocessing import assess_channels, to_haemoglobin
-    from bids_app.recording import read_channels_tsv, read_raw_intensity
+    from bids_app.first_level.preprocessing import assess_channels, to_haemoglobin
+    from bids_app.inputs import read_channels_tsv, read_raw_intensity
 
     bids_path = mne_bids.BIDSPath(subject="01", session="01", task="tapping", datatype="nirs", suffix="nirs",
                                   extension=".snirf", root=EXAMPLE)

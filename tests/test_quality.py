@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 
 from bids_app.config import AnalysisOptions
-from bids_app.quality import PSP_WINDOW_S, motion_burden
+from bids_app.first_level.quality import PSP_WINDOW_S, motion_burden
 from tests.conftest import EXAMPLE
 
 
 def _assessed(flat_channel: int):
     """QC table and optical density of the first bundled recording, one channel's intensity made invalid."""
-    from bids_app.preprocessing import assess_channels
-    from bids_app.recording import read_channels_tsv, read_raw_intensity
+    from bids_app.first_level.preprocessing import assess_channels
+    from bids_app.inputs import read_channels_tsv, read_raw_intensity
 
     bids_path = mne_bids.BIDSPath(subject="01", session="01", task="tapping", datatype="nirs", suffix="nirs",
                                   extension=".snirf", root=EXAMPLE)
@@ -29,7 +29,7 @@ def test_peak_spectral_power_and_scalp_coupling_equal_mne_nirs_and_mne():
     from mne.preprocessing.nirs import scalp_coupling_index
     from mne_nirs.preprocessing import peak_power
 
-    from bids_app import quality
+    from bids_app.first_level import quality
 
     qc, od = _assessed(flat_channel=2)
     _, reference, _ = peak_power(od, time_window=PSP_WINDOW_S, threshold=0)  # threshold None fails in 0.7.3
@@ -68,7 +68,7 @@ def test_motion_burden_is_the_share_of_steps_with_known_jumps():
 
 
 def test_report_quality_line_is_read_from_the_qc_table():
-    from bids_app.reports import quality_summary
+    from bids_app.report.reports import quality_summary
 
     qc = pd.DataFrame({
         "name": ["S1_D1 690", "S1_D1 830", "S2_D2 690", "S2_D2 830", "S3_D3 690", "S3_D3 830"],

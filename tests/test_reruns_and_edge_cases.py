@@ -61,7 +61,7 @@ def test_duplicated_events_are_counted_once_and_said(example_copy, run_cli, tmp_
 def test_library_warnings_reach_the_qc_sidecar(run_cli, tmp_path, monkeypatch):
     import warnings
 
-    from bids_app import design
+    from bids_app.first_level import design
 
     original = design.short_channel_regressors
 

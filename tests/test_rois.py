@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from bids_app.errors import RecordingError
-from bids_app.preprocessing import Haemoglobin
-from bids_app.rois import resolve_rois, roi_signal_indices
+from bids_app.first_level.preprocessing import Haemoglobin
+from bids_app.first_level.rois import resolve_rois, roi_signal_indices
 from tests.conftest import EXAMPLE
 
 

@@ -98,8 +98,8 @@ def test_fir_fit_matches_statsmodels_on_an_independent_fir_design():
     built here by counting onsets per bin at the fitted rate (design rate 'resampled')."""
     import statsmodels.api as sm
 
-    from bids_app.fir import fir_design, waveform_table
-    from bids_app.glm import fit_glm
+    from bids_app.first_level.fir import fir_design, waveform_table
+    from bids_app.first_level.glm import fit_glm
 
     class Haemo:  # the attributes fir_design reads
         sfreq = 2.0
@@ -138,7 +138,7 @@ def test_block_averages_equal_mne_epochs():
     numpy on its epoch array; events whose epoch leaves the recording are dropped as MNE drops them."""
     import mne
 
-    from bids_app.block_average import block_average_table
+    from bids_app.first_level.block_average import block_average_table
 
     sfreq = 2.0
     rng = np.random.default_rng(5)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from bids_app.config import AnalysisOptions
 from bids_app.errors import RecordingError
-from bids_app.preprocessing import Haemoglobin
+from bids_app.first_level.preprocessing import Haemoglobin
 
 
 def build_design(events: pd.DataFrame, haemo: Haemoglobin, *, options: AnalysisOptions,
@@ -56,7 +56,7 @@ def _conditions_resampled_like_data(events: pd.DataFrame, haemo: Haemoglobin, *,
     """
     from nilearn.glm.first_level import compute_regressor
 
-    from bids_app.preprocessing import resample_columns
+    from bids_app.first_level.preprocessing import resample_columns
 
     conditions = sorted(events["trial_type"].unique())
     oversampling = max(1, math.ceil(OVERSAMPLED_HZ / haemo.native_sfreq))

@@ -5,7 +5,7 @@ For each task and table (ROI, channel, contrast, ROI waveform) the participant e
 chroma x time of the FIR waveforms), each cell with its own variance (``--group-method``):
 - ``random-effects`` (default): per cell, effect_i = x_i'beta + u_i + e_i with e_i ~ N(0, se_i^2) from the
   first level and u_i ~ N(0, tau^2) between participants; tau^2 by REML, Knapp-Hartung t inference on
-  n - p degrees of freedom (bids_app.cell_models);
+  n - p degrees of freedom (bids_app.group_level.cell_models);
 - ``ols``: per cell, unweighted least squares of the participant effects (one-sample t-test, or OLS with
   the covariates), t on n - p degrees of freedom;
   for both, a participant's recordings (sessions, runs) are first combined by inverse variance, so n counts
@@ -34,7 +34,7 @@ import pandas as pd
 
 from bids_app.config import Config
 from bids_app.errors import UsageError
-from bids_app.preprocessing import natural_key
+from bids_app.first_level.preprocessing import natural_key
 
 logger = logging.getLogger("fnirs_glm")
 
@@ -130,7 +130,7 @@ def participant_design(data: pd.DataFrame, *, subjects: list[str], group_by: str
 def fit_cell_models(data: pd.DataFrame, *, cells: list[str], method: str, group_by: str | None = None,
                     numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
     """Per-cell random-effects or OLS models of every cell of ``data`` at once; (rows, warnings)."""
-    from bids_app.cell_models import fit_cells
+    from bids_app.group_level.cell_models import fit_cells
 
     keys, subjects, y, v = participant_matrices(data, cells=cells)
     X, names = participant_design(data, subjects=subjects, group_by=group_by, numeric=numeric)
@@ -285,7 +285,7 @@ def add_inference(rows: pd.DataFrame, *, fdr_within: list[str]) -> pd.DataFrame:
     or from the normal distribution where df is NaN (mixedlm)."""
     from statsmodels.stats.multitest import fdrcorrection
 
-    from bids_app.cell_models import t_inference
+    from bids_app.group_level.cell_models import t_inference
 
     rows = rows.copy()
     rows["t"], rows["p"], rows["z"], rows["ci_low"], rows["ci_high"] = t_inference(rows["effect"], rows["se"],
@@ -330,9 +330,9 @@ def _sort_key(column: pd.Series) -> pd.Series:
 
 def run_group_level(config: Config) -> int:
     from bids_app.derivatives import json_text, tsv_text, write_atomic, write_dataset_files
-    from bids_app.group_figures import write_figures_and_report
+    from bids_app.first_level.sidecars import group_stats_sidecar
     from bids_app.logs import write_run_log
-    from bids_app.sidecars import group_stats_sidecar
+    from bids_app.report.group_figures import write_figures_and_report
     from bids_app.validation import say, validate_input
 
     started = time.time()
@@ -444,7 +444,7 @@ def _remove_stale_task_outputs(output_dir: Path, *, task: str, keep: set[Path]) 
 def read_covariates(config: Config) -> pd.DataFrame:
     """participants.tsv columns named by --group-covariates, one row per participant with all values."""
     from bids_app.errors import RecordingError
-    from bids_app.recording import read_tsv
+    from bids_app.inputs import read_tsv
 
     path = config.bids_dir / "participants.tsv"
     try:

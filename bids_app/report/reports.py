@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bids_app import figures
-from bids_app import report_html as html
 from bids_app.derivatives import read_json, read_tsv
+from bids_app.report import figures, html
 
 QC_COLUMNS = ["name", "distance_mm", "role", "sci", "psp", "motion_burden", "status", "status_description"]
 

@@ -31,11 +31,11 @@ class Outcome:
 
 
 def run_participant_level(config: Config) -> int:
-    from bids_app.contrasts import parse_contrast
     from bids_app.dataset import condition_names, find_recordings
     from bids_app.derivatives import write_dataset_files
+    from bids_app.first_level.contrasts import parse_contrast
+    from bids_app.first_level.rois import read_roi_file
     from bids_app.logs import write_run_log
-    from bids_app.rois import read_roi_file
     from bids_app.validation import say, validate_input
 
     recordings = find_recordings(config)
@@ -165,7 +165,7 @@ def write_participant_report(output_dir: Path, *, subject: str, overwrite: bool 
     options, input checksums and outputs) and is skipped when that digest is unchanged.
     """
     from bids_app.derivatives import write_atomic
-    from bids_app.reports import participant_report, recording_stems, report_digest, written_digest
+    from bids_app.report.reports import participant_report, recording_stems, report_digest, written_digest
 
     path = output_dir / f"sub-{subject}.html"
     started = time.perf_counter()
@@ -193,8 +193,8 @@ def process_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     Outputs of this recording from an earlier run that this run does not rewrite are removed,
     also when it fails, so the output directory never mixes results of different runs.
     """
-    from bids_app.recording import input_fingerprint
-    from bids_app.sidecars import generated_by
+    from bids_app.first_level.sidecars import generated_by
+    from bids_app.inputs import input_fingerprint
 
     name = Path(bids_path.fpath).name
     started = time.perf_counter()
@@ -254,18 +254,18 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
 
     ``inputs``: checksums of the input files (see recording.input_fingerprint), computed when not given.
     """
-    from bids_app import sidecars
-    from bids_app.block_average import block_average_table
-    from bids_app.collinearity import collinearity_warnings, condition_vif
     from bids_app.derivatives import json_text, output_path, tsv_text
-    from bids_app.design import build_design
-    from bids_app.events import read_events
-    from bids_app.fir import fir_design, waveform_table
-    from bids_app.glm import noise_model_order
-    from bids_app.preprocessing import assess_channels, to_haemoglobin
-    from bids_app.recording import coordinate_system, input_fingerprint, read_channels_tsv, read_raw_intensity
-    from bids_app.rois import read_roi_file, resolve_rois, roi_signal_indices
-    from bids_app.tables import channel_table, contrast_table, roi_table
+    from bids_app.first_level import sidecars
+    from bids_app.first_level.block_average import block_average_table
+    from bids_app.first_level.collinearity import collinearity_warnings, condition_vif
+    from bids_app.first_level.design import build_design
+    from bids_app.first_level.events import read_events
+    from bids_app.first_level.fir import fir_design, waveform_table
+    from bids_app.first_level.glm import noise_model_order
+    from bids_app.first_level.preprocessing import assess_channels, to_haemoglobin
+    from bids_app.first_level.rois import read_roi_file, resolve_rois, roi_signal_indices
+    from bids_app.first_level.tables import channel_table, contrast_table, roi_table
+    from bids_app.inputs import coordinate_system, input_fingerprint, read_channels_tsv, read_raw_intensity
 
     options = config.analysis
     source = str(bids_path.fpath)
@@ -351,7 +351,7 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
 
 def _fit(Y: np.ndarray, design, *, noise_model: str, ar_order: int, what: str, source: str):
     """The fit of the signals ``Y`` on ``design`` with the noise model of the options."""
-    from bids_app.glm import fit_noise_model
+    from bids_app.first_level.glm import fit_noise_model
 
     try:
         return fit_noise_model(Y, design.to_numpy(), noise_model=noise_model, ar_order=ar_order)
@@ -362,7 +362,7 @@ def _fit(Y: np.ndarray, design, *, noise_model: str, ar_order: int, what: str, s
 def _waveform_signals(roi_rows: dict, *, ch_names: list[str], rows: np.ndarray) -> dict:
     """{(roi, ch_name, chroma): row in the fit} for the waveform table: ROIs (with good channels) first,
     then the long channels in natural order."""
-    from bids_app.preprocessing import natural_key
+    from bids_app.first_level.preprocessing import natural_key
 
     signals = {(roi, "n/a", chroma): row for (roi, chroma), row in sorted(roi_rows.items()) if row is not None}
     for row in sorted(rows, key=lambda r: natural_key(ch_names[r])):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bids_app.glm import GLMFit, _lag, _whiten, design_rank, lagged_gram, whitening_pairs
+from bids_app.first_level.glm import GLMFit, _lag, _whiten, design_rank, lagged_gram, whitening_pairs
 
 TUKEY_C = 4.685
 AR_CLIP = 3.0  # residuals are clipped at this many robust SDs before the AR fit

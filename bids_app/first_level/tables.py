@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bids_app.glm import GLMFit
-from bids_app.preprocessing import natural_key
+from bids_app.first_level.glm import GLMFit
+from bids_app.first_level.preprocessing import natural_key
 
 
 def _statistics(fit: GLMFit, weights: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:

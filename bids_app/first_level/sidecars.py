@@ -107,7 +107,7 @@ def block_average_sidecar(*, window: tuple[float, float]) -> dict:
 
 def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | None,
                         coordinate_system: str | None, warnings: list[str]) -> dict:
-    from bids_app import quality
+    from bids_app.first_level import quality
 
     low, high = quality.CARDIAC_BAND_HZ
     return {
@@ -158,7 +158,7 @@ def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | N
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options,
                    ar_order: int, short_regressors: list[str], condition_vif: dict[str, float],
                    inputs: dict[str, str], outputs: list[str]) -> dict:
-    from bids_app.collinearity import VIF_LIMIT
+    from bids_app.first_level.collinearity import VIF_LIMIT
     from bids_app.logs import library_versions
 
     return {

@@ -4,7 +4,7 @@ Bad channels come from channels.tsv (``status`` bad), from the data (non-finite,
 negative, or flat intensity) and, when asked, from a low scalp coupling index or a low peak spectral
 power. A source-detector pair is bad when any of its wavelengths is: both of its haemoglobin signals
 leave the GLM, the ROI estimates and the short-channel regressors. The QC table also gives each pair's
-motion burden (bids_app.quality).
+motion burden (bids_app.first_level.quality).
 """
 
 from __future__ import annotations
@@ -189,9 +189,9 @@ def _described(described: pd.DataFrame, name: str, column: str, default: str) ->
 
 
 def _quality_metrics(od) -> tuple[np.ndarray, np.ndarray, str, np.ndarray]:
-    """Per channel, the value of its source-detector pair (see bids_app.quality): scalp coupling index and
+    """Per channel, the value of its source-detector pair (see bids_app.first_level.quality): scalp coupling index and
     peak spectral power (NaN where they cannot be computed), why not, and the motion burden."""
-    from bids_app import quality
+    from bids_app.first_level import quality
 
     data, n_channels = od.get_data(), len(od.ch_names)
     groups = quality.wavelength_groups(od.ch_names, [ch["loc"][9] for ch in od.info["chs"]])

@@ -46,7 +46,7 @@ def fir_design(events: pd.DataFrame, haemo, *, design: pd.DataFrame, conditions:
             index.append((condition, start + width / 2))
     values = np.column_stack(columns)
     if native:
-        from bids_app.preprocessing import resample_columns
+        from bids_app.first_level.preprocessing import resample_columns
 
         values = resample_columns(values, native_sfreq=haemo.native_sfreq, sfreq=haemo.sfreq)
     names = [f"fir_{i}" for i in range(len(index))]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bids_app import figures
 from bids_app.config import Config
-from bids_app.methods import differing_options
+from bids_app.report import figures
+from bids_app.report.methods import differing_options
 
 logger = logging.getLogger("fnirs_glm")
 
@@ -24,8 +24,8 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
     """
     from bids_app.derivatives import write_atomic
     from bids_app.logs import library_versions
-    from bids_app.methods import methods_paragraph
-    from bids_app.reports import group_report
+    from bids_app.report.methods import methods_paragraph
+    from bids_app.report.reports import group_report
 
     output_dir = config.output_dir
     used = set().union(*(sidecar.get("Recordings", []) for _, sidecar in results.values()))

@@ -59,10 +59,10 @@ def noise_model_order(noise_model: str, *, sfreq: float) -> int:
 
 
 def fit_noise_model(Y: np.ndarray, X: np.ndarray, *, noise_model: str, ar_order: int) -> GLMFit:
-    """Fit with the named noise model, ``ar_order`` from noise_model_order: ar-irls (bids_app.ar_irls,
+    """Fit with the named noise model, ``ar_order`` from noise_model_order: ar-irls (bids_app.first_level.ar_irls,
     AR order by BIC up to ``ar_order``) or fit_glm (OLS, or AR of that order)."""
     if noise_model == "ar-irls":
-        from bids_app.ar_irls import fit_ar_irls
+        from bids_app.first_level.ar_irls import fit_ar_irls
 
         return fit_ar_irls(Y, X, max_order=ar_order)
     return fit_glm(Y, X, ar_order=ar_order)

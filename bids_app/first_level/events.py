@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from bids_app.errors import RecordingError
-from bids_app.recording import read_tsv, sidecar
+from bids_app.inputs import read_tsv, sidecar
 
 
 def read_events(bids_path, *, duration_s: float, stim_dur: float | None,

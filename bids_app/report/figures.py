@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bids_app.preprocessing import natural_key
+from bids_app.first_level.preprocessing import natural_key
 
 CHROMA_LABELS = {"hbo": "HbO", "hbr": "HbR"}
 CHROMA_COLOURS = {"hbo": "#c0392b", "hbr": "#2457a6"}
@@ -45,7 +45,7 @@ def channel_positions(qc_tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 def is_flat_layout(positions: pd.DataFrame, *, coordinate_system: str | None) -> bool:
     """Whether the positions are a flat probe layout rather than positions on a head."""
-    from bids_app.rois import NON_HEAD_COORDINATE_SYSTEMS
+    from bids_app.first_level.rois import NON_HEAD_COORDINATE_SYSTEMS
 
     if (coordinate_system or "").strip().lower() in NON_HEAD_COORDINATE_SYSTEMS:
         return True

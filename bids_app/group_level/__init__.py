@@ -1,0 +1,1 @@
+"""The group level's statistics: participants' first-level effects combined per cell."""

@@ -1,0 +1,1 @@
+"""Reports, figures and the methods paragraph, drawn from the values the outputs record."""
