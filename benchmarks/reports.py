@@ -28,7 +28,7 @@ def main() -> None:
 
     from bids_app.cli import main as cli
     from bids_app.cli import parse_args
-    from bids_app.report.group_figures import write_figures_and_report
+    from bids_app.report.group import write_figures_and_report
     from bids_app.run.group import TABLES, group_input, group_table, read_participant_tables
     from bids_app.run.participant import write_participant_report
 

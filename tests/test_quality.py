@@ -68,7 +68,7 @@ def test_motion_burden_is_the_share_of_steps_with_known_jumps():
 
 
 def test_report_quality_line_is_read_from_the_qc_table():
-    from bids_app.report.reports import quality_summary
+    from bids_app.report.participant import quality_summary
 
     qc = pd.DataFrame({
         "name": ["S1_D1 690", "S1_D1 830", "S2_D2 690", "S2_D2 830", "S3_D3 690", "S3_D3 830"],

@@ -180,7 +180,7 @@ def test_design_figure_separates_conditions_short_channels_and_drifts():
 
 
 def test_recording_q_is_benjamini_hochberg_over_the_table():
-    from bids_app.report.reports import _with_q
+    from bids_app.report.participant import _with_q
 
     p = np.array([0.01, 0.04, 0.03, 0.2, np.nan, 0.001])
     q = _with_q(pd.DataFrame({"p": p}))["q"].to_numpy()

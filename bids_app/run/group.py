@@ -332,7 +332,7 @@ def run_group_level(config: Config) -> int:
     from bids_app.derivatives import json_text, tsv_text, write_atomic, write_dataset_files
     from bids_app.first_level.sidecars import group_stats_sidecar
     from bids_app.logs import write_run_log
-    from bids_app.report.group_figures import write_figures_and_report
+    from bids_app.report.group import write_figures_and_report
     from bids_app.validation import say, validate_input
 
     started = time.time()

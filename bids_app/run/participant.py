@@ -165,7 +165,7 @@ def write_participant_report(output_dir: Path, *, subject: str, overwrite: bool 
     options, input checksums and outputs) and is skipped when that digest is unchanged.
     """
     from bids_app.derivatives import write_atomic
-    from bids_app.report.reports import participant_report, recording_stems, report_digest, written_digest
+    from bids_app.report.participant import participant_report, recording_stems, report_digest, written_digest
 
     path = output_dir / f"sub-{subject}.html"
     started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Group-level figures (PNG in OUTPUT_DIR/figures/) and the group report of one task."""
+"""The group report of one task, ``task-<label>_report.html``, and its figures (PNG and SVG in
+OUTPUT_DIR/figures/)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from bids_app.config import Config
-from bids_app.report import figures
+from bids_app.report import figures, html
 from bids_app.report.methods import differing_options
 
 logger = logging.getLogger("fnirs_glm")
@@ -25,7 +26,6 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
     from bids_app.derivatives import write_atomic
     from bids_app.logs import library_versions
     from bids_app.report.methods import methods_paragraph
-    from bids_app.report.reports import group_report
 
     output_dir = config.output_dir
     used = set().union(*(sidecar.get("Recordings", []) for _, sidecar in results.values()))
@@ -134,3 +134,41 @@ def _with_panel(rows: pd.DataFrame, *, panel: str, group_by: str | None) -> pd.D
     if group_by:
         label = label + " \u00b7 " + rows[group_by].astype(str)
     return rows.assign(panel=label)
+
+
+def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], images: dict[str, bytes],
+                 methods: tuple[str, list[str]], versions: dict[str, str], notes: list[str]) -> str:
+    """``results``: table description -> (group table, its sidecar); ``images``: caption -> PNG."""
+    first = next(iter(results.values()))[1]
+    body = [html.paragraph(f"Group-level results of task {task}: {len(first.get('Participants', []))} "
+                           f"participants, {len(first.get('Recordings', []))} recordings. Effects in \u00b5M; "
+                           "every table and figure is a file beside this report.")]
+    if notes:
+        body.append(html.heading("Notes"))
+        body.append(html.bullet_list(notes, css_class="warn"))
+    body.append(html.heading("Methods"))
+    paragraph, references = methods
+    body.append(html.paragraph(paragraph, css_class="methods"))
+    body.append(html.heading("References", level=3))
+    body.append("<ol>" + "".join(f"<li>{html.escape(r)}</li>" for r in references) + "</ol>")
+    body.append(html.heading("Figures"))
+    for caption, png in images.items():
+        body.append(html.image(png, alt=caption, caption=caption))
+    body.append(html.heading("Models and tables"))
+    for description, (rows, sidecar) in results.items():
+        body.append(html.heading(f"{description} table", level=3))
+        body.append(html.definitions({
+            "Method": sidecar.get("Method", "n/a"),
+            "Model": sidecar.get("Model", "n/a"),
+            "Formula": sidecar.get("Formula") or "n/a",
+            "Participants": ", ".join(sidecar.get("Participants", [])),
+            "Rows": len(rows),
+            "Rows with q < 0.05": int((rows["q"] < 0.05).sum()),
+        }))
+        if sidecar.get("Warnings"):
+            body.append(html.bullet_list(sidecar["Warnings"], css_class="warn"))
+        table_html = html.table(rows)
+        body.append(table_html if len(rows) <= 60 else html.details(f"All {len(rows)} rows", table_html))
+    body.append(html.heading("Software"))
+    body.append(html.definitions(versions))
+    return html.page(title=f"fnirs-glm: group report, task {task}", body=body)

@@ -1,12 +1,7 @@
-"""HTML reports, built from what is in OUTPUT_DIR (so a report always matches the files beside it).
-
-- ``sub-<label>.html`` (participant level): a table of contents; per recording, a summary, the channel
-  quality, the design matrix (conditions, short channels, regressor correlations), the response waveforms,
-  maps of the channel effects per condition (FDR-significant channels marked), the contrasts and the
-  ROI table;
-- ``task-<label>_report.html`` (group level): model summaries, figures, tables, software versions and
-  a methods paragraph with references.
-"""
+"""The participant report ``sub-<label>.html``, built from what is in OUTPUT_DIR (so a report always matches
+the files beside it): a table of contents; per recording, a summary, the channel quality, the design matrix
+(conditions, short channels, regressor correlations), the response waveforms, maps of the channel effects per
+condition (FDR-significant channels marked), the contrasts and the ROI table."""
 
 from __future__ import annotations
 
@@ -230,44 +225,6 @@ def _reason_kind(reason: str) -> str:
     index < 0.8", "marked bad in channels.tsv (cable loose)" -> "marked bad in channels.tsv"."""
     reason = re.sub(r" \(.*\)$", "", reason)
     return re.sub(r" -?[\d.]+(e[-+]?\d+)? < ", " < ", reason)
-
-
-def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], images: dict[str, bytes],
-                 methods: tuple[str, list[str]], versions: dict[str, str], notes: list[str]) -> str:
-    """``results``: table description -> (group table, its sidecar); ``images``: caption -> PNG."""
-    first = next(iter(results.values()))[1]
-    body = [html.paragraph(f"Group-level results of task {task}: {len(first.get('Participants', []))} "
-                           f"participants, {len(first.get('Recordings', []))} recordings. Effects in \u00b5M; "
-                           "every table and figure is a file beside this report.")]
-    if notes:
-        body.append(html.heading("Notes"))
-        body.append(html.bullet_list(notes, css_class="warn"))
-    body.append(html.heading("Methods"))
-    paragraph, references = methods
-    body.append(html.paragraph(paragraph, css_class="methods"))
-    body.append(html.heading("References", level=3))
-    body.append("<ol>" + "".join(f"<li>{html.escape(r)}</li>" for r in references) + "</ol>")
-    body.append(html.heading("Figures"))
-    for caption, png in images.items():
-        body.append(html.image(png, alt=caption, caption=caption))
-    body.append(html.heading("Models and tables"))
-    for description, (rows, sidecar) in results.items():
-        body.append(html.heading(f"{description} table", level=3))
-        body.append(html.definitions({
-            "Method": sidecar.get("Method", "n/a"),
-            "Model": sidecar.get("Model", "n/a"),
-            "Formula": sidecar.get("Formula") or "n/a",
-            "Participants": ", ".join(sidecar.get("Participants", [])),
-            "Rows": len(rows),
-            "Rows with q < 0.05": int((rows["q"] < 0.05).sum()),
-        }))
-        if sidecar.get("Warnings"):
-            body.append(html.bullet_list(sidecar["Warnings"], css_class="warn"))
-        table_html = html.table(rows)
-        body.append(table_html if len(rows) <= 60 else html.details(f"All {len(rows)} rows", table_html))
-    body.append(html.heading("Software"))
-    body.append(html.definitions(versions))
-    return html.page(title=f"fnirs-glm: group report, task {task}", body=body)
 
 
 def _design_caption(design_info: dict) -> str:
