@@ -40,7 +40,7 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         figures_of_task = task_figures(output_dir, task=task, results=results, group_by=group_by,
-                                       recordings=used, q_threshold=config.analysis.topomap_q_threshold,
+                                       recordings=used, q_threshold=config.group.topomap_q_threshold,
                                        notes=notes)
     for name, (caption, png, svg) in figures_of_task.items():
         for path, content in ((output_dir / "figures" / name, png),

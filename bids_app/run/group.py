@@ -337,8 +337,8 @@ def run_group_level(config: Config) -> int:
 
     started = time.time()
     output_dir = config.output_dir
-    method = config.analysis.group_method
-    covariates = read_covariates(config) if config.analysis.group_covariates else None
+    method = config.group.group_method
+    covariates = read_covariates(config) if config.group.group_covariates else None
     # validated before any model is fitted; said (then the models' warnings) once the run is known to go ahead,
     # so that a usage error stays one line
     validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
@@ -451,12 +451,12 @@ def read_covariates(config: Config) -> pd.DataFrame:
         table = read_tsv(path)
     except RecordingError as exc:
         raise UsageError(str(exc)) from None
-    missing = [c for c in config.analysis.group_covariates if c not in table.columns]
+    missing = [c for c in config.group.group_covariates if c not in table.columns]
     if missing:
         raise UsageError(f"{path}: no column {', '.join(missing)}; columns are: "
                          + ", ".join(c for c in table.columns if c != "participant_id"))
     table = table.assign(subject=table["participant_id"].str.removeprefix("sub-"))
-    table = table[["subject", *config.analysis.group_covariates]]
+    table = table[["subject", *config.group.group_covariates]]
     incomplete = table[table.isna().any(axis=1)]["subject"].tolist()
     if incomplete:
         logger.warning(f"{path}: participant(s) {', '.join(incomplete)} without a value for every covariate "

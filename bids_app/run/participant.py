@@ -39,10 +39,11 @@ def run_participant_level(config: Config) -> int:
     from bids_app.validation import say, validate_input
 
     recordings = find_recordings(config)
-    if config.analysis.roi_file:
-        read_roi_file(config.analysis.roi_file)
+    if config.first_level.roi_file:
+        read_roi_file(config.first_level.roi_file)
     conditions = sorted(set().union(*(condition_names(r) for r in recordings)))
-    contrasts = {expression: parse_contrast(expression, conditions) for expression in config.analysis.contrast}
+    contrasts = {expression: parse_contrast(expression, conditions)
+                 for expression in config.first_level.contrast}
     validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
     say(validation)
 
@@ -144,7 +145,7 @@ def _init_worker(verbose: int) -> None:
     """Logging and MNE verbosity, in this process and in each worker whatever the start method."""
     import mne
 
-    from bids_app.cli import setup_logging
+    from bids_app.logs import setup_logging
 
     setup_logging(verbose)
     mne.set_log_level("error" if verbose < 2 else "info")
@@ -200,8 +201,8 @@ def process_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     started = time.perf_counter()
     warn = RecordingWarnings(name)
     try:
-        inputs = input_fingerprint(bids_path, roi_file=config.analysis.roi_file)
-        record = json.loads(json.dumps(generated_by(config.analysis, inputs=inputs)))
+        inputs = input_fingerprint(bids_path, roi_file=config.first_level.roi_file)
+        record = json.loads(json.dumps(generated_by(config.first_level, inputs=inputs)))
         existing = _existing_record(bids_path, config.output_dir)
         previous = None if existing is None else existing.get("GeneratedBy", {})
         if previous == record and not config.overwrite and _all_exist(existing.get("Outputs"), bids_path, config):
@@ -267,7 +268,7 @@ def analyse_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     from bids_app.first_level.tables import channel_table, contrast_table, roi_table
     from bids_app.inputs import coordinate_system, input_fingerprint, read_channels_tsv, read_raw_intensity
 
-    options = config.analysis
+    options = config.first_level
     source = str(bids_path.fpath)
     if inputs is None:
         inputs = input_fingerprint(bids_path, roi_file=options.roi_file)
