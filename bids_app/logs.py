@@ -1,13 +1,13 @@
 """Messages on stderr, and logs/: the resolved configuration, software versions and outcome of each invocation.
 
-Only the standard library at import time: the command line imports setup_logging, and --help stays fast.
+Light at import time (the command line imports setup_logging and --help must stay fast): the rest is imported
+where it is used.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import platform
 import sys
 import time
 
@@ -19,6 +19,7 @@ LIBRARIES = ("mne", "mne-bids", "nilearn", "numpy", "scipy", "pandas", "statsmod
 
 
 def library_versions() -> dict[str, str]:
+    import platform
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"fnirs-glm": __version__, "python": platform.python_version()}
@@ -32,6 +33,8 @@ def library_versions() -> dict[str, str]:
 
 def write_run_log(config: Config, *, outcomes: list, started: float, validation, reports: list = (),
                   outputs: list[str] = ()) -> None:
+    import platform
+
     from bids_app.derivatives import json_text, write_atomic
 
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))

@@ -12,7 +12,6 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 from bids_app.errors import UsageError
 
@@ -89,8 +88,8 @@ _POSITIVE = {"rule": _number(lambda v: v > 0), "problem": "give a number > 0"}
 class _Options:
     """Validation of every field by its declaration, on construction."""
 
-    LEVEL: ClassVar[str]
-    TITLE: ClassVar[str]  # of the options' group in --help
+    LEVEL = ""  # the analysis level they act at
+    TITLE = ""  # of the options' group in --help (class attributes, not fields: no annotation)
 
     def __post_init__(self):
         for name, spec in declarations(type(self)).items():
@@ -101,8 +100,8 @@ class _Options:
 class FirstLevelOptions(_Options):
     """What shapes the participant-level outputs: recorded with them, compared on reruns."""
 
-    LEVEL: ClassVar[str] = "participant"
-    TITLE: ClassVar[str] = "analysis options"
+    LEVEL = "participant"
+    TITLE = "analysis options"
 
     resample_hz: float = option(0.6, type=float, metavar="HZ", **_POSITIVE,
                                 help="resample the haemoglobin signals to this rate")
@@ -177,8 +176,8 @@ class FirstLevelOptions(_Options):
 class GroupOptions(_Options):
     """What acts at the group level only."""
 
-    LEVEL: ClassVar[str] = "group"
-    TITLE: ClassVar[str] = "group level"
+    LEVEL = "group"
+    TITLE = "group level"
 
     group_method: str = option(
         "random-effects", choices=("random-effects", "ols", "mixedlm"),
