@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bids_app.run.group import TABLES, add_inference, read_participant_tables
+from bids_app.group_level.collect import read_participant_tables
+from bids_app.group_level.models import TABLES, add_inference
 from tests.conftest import EXAMPLE
 
 
