@@ -176,3 +176,32 @@ def test_collect_says_what_is_missing(tmp_path):
     with pytest.raises(UsageError, match="no participant-level \\*_desc-roi_stats.tsv; run the participant level"):
         collect(out, bids_dir=bids)
     assert read_participant_tables(out, description="roi").empty
+
+
+@pytest.mark.slow
+def test_the_group_report_comes_from_group_inputs_without_rereading_the_design_sidecars(simulated, tmp_path):
+    """Collected once, the design sidecars may be gone: the figures and the report (with its methods paragraph
+    of recorded values) equal those of the command line's group run."""
+    import shutil
+
+    from bids_app.layout import GroupOutputs
+    from bids_app.report.group import report_files
+    from bids_app.run.group import fit_group_tables
+
+    bids, out = simulated
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    inputs = collect(copy, bids_dir=bids)
+    designs = list(copy.glob("sub-*/**/*_design.json"))
+    assert len(designs) == len(inputs.designs) == 5
+    for path in designs:
+        path.unlink()
+    results, _ = fit_group_tables(inputs, method="random-effects")
+    outputs = GroupOutputs(copy, "tapping")
+    files = report_files(inputs, outputs=outputs, results=results["tapping"], q_threshold=0.05)
+    report = files.pop(outputs.report)
+    assert "Signals were resampled to" in report and report == (out / outputs.report.name).read_text()
+    pngs = {path: content for path, content in files.items() if path.suffix == ".png"}
+    assert len(pngs) == 4 and set(files) == set(pngs) | {outputs.vector(path) for path in pngs}
+    for path, content in pngs.items():
+        assert content == (out / path.relative_to(copy)).read_bytes(), path.name
