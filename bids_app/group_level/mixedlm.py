@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from bids_app.group_level.models import MEAN
+from bids_app.group_level.cell_models import MEAN
 
 
 def fit_mixedlm(data: pd.DataFrame, *, cells: list[str], group_by: str | None = None,

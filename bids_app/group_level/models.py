@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from bids_app.first_level.preprocessing import natural_key
+from bids_app.group_level.cell_models import MEAN
+from bids_app.group_level.mixedlm import fit_mixedlm
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,6 @@ TABLES = (
 )
 OPTIONAL_TABLES = ("contrast", "waveform")  # absent without contrasts / from versions before the waveforms
 STAT_COLUMNS = ["effect", "se", "t", "df", "z", "p", "q", "ci_low", "ci_high", "n"]
-MEAN = "mean"  # the ``term`` of a cell's effect (other terms: the numeric covariates' slopes)
 RANDOM_EFFECTS_COLUMNS = ["tau", "i2"]  # after STAT_COLUMNS in the random-effects tables
 
 
@@ -195,8 +196,6 @@ def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str, group_by: s
                 numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
     """The group table of one task: ``data`` are the participant rows (a table of ``read_participant_tables``
     with any covariate columns); returns (rows in the columns of ``table_columns``, warnings)."""
-    from bids_app.group_level.mixedlm import fit_mixedlm
-
     data = data.dropna(subset=["effect", "se"])
     columns = spec.cell_columns
     if method == "mixedlm":
