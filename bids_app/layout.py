@@ -44,7 +44,7 @@ class GroupOutputs:
                 *figures.glob(f"task-{self.task}_desc-*.png"), *figures.glob(f"task-{self.task}_desc-*.svg")]
 
     @staticmethod
-    def all_tasks(root: Path) -> list[str]:
+    def all_files(root: Path) -> list[str]:
         """Every group-level file of OUTPUT_DIR ``root`` (its top-level ``task-*`` files), relative, sorted."""
         return sorted(str(p.relative_to(root)) for p in root.glob("task-*") if p.is_file())
 

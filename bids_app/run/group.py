@@ -50,7 +50,7 @@ def run_group_level(config: Config) -> int:
     for task, task_results in results.items():
         failed |= not write_task(inputs, outputs=GroupOutputs(config.output_dir, task), results=task_results,
                                  q_threshold=config.analysis.topomap_q_threshold)
-    write_run_log(config, outcomes=[], started=started, outputs=GroupOutputs.all_tasks(config.output_dir),
+    write_run_log(config, outcomes=[], started=started, outputs=GroupOutputs.all_files(config.output_dir),
                   validation=validation)
     return 1 if failed else 0
 
