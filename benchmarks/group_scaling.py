@@ -6,7 +6,7 @@
 For each number of participants N, a fresh Python process builds in memory the participant-level tables of a
 study like the tutorial's (56 channels x 3 conditions x 2 chroma, 2 ROIs x 3 conditions x 2 chroma, one
 contrast x 56 channels x 2 chroma: 460 rows per participant, effects with first-level se spread over a
-factor of 3 and cell-specific between-participant spreads), then times ``bids_app.run.group.group_table`` for
+factor of 3 and cell-specific between-participant spreads), then times ``bids_app.group_level.models.group_table`` for
 the tables (everything the group level computes: per-participant combination, per-cell models,
 inference, FDR, sorting). Printed: seconds for the tables, the process's peak resident memory (ru_maxrss,
 including Python, numpy, pandas, statsmodels and the input tables) and the rows written. Reading the
@@ -66,7 +66,7 @@ def participant_tables(n: int, *, seed: int = 0) -> dict:
 
 
 def measure(n: int, method: str) -> dict:
-    from bids_app.run.group import TABLES, group_table
+    from bids_app.group_level.models import TABLES, group_table
 
     tables = participant_tables(n)
     started = time.perf_counter()

@@ -58,7 +58,8 @@ def simulate_tables(*, studies: int, n: int, effect: float, rng) -> pd.DataFrame
 
 def fit(tables: pd.DataFrame, method: str) -> pd.DataFrame:
     """One row per study and cell: p, ci_low, ci_high (and the cell's truth, kind, null)."""
-    from bids_app.run.group import add_inference, fit_cell_models, fit_mixedlm
+    from bids_app.group_level.mixedlm import fit_mixedlm
+    from bids_app.group_level.models import add_inference, fit_cell_models
 
     if method == "mixedlm":
         parts = []

@@ -4,7 +4,8 @@
 
 Runs the participant level (no reports timed there) into a temporary directory, then times, in this
 process after a warm-up: ``write_participant_report`` for each participant, and the group level's
-``write_figures_and_report`` for each task; prints Markdown with the medians and the files' sizes.
+``report_files`` for the first task (figures and report, written); prints Markdown with the medians and
+the files' sizes.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ def main() -> None:
 
     from bids_app.cli import main as cli
     from bids_app.cli import parse_args
-    from bids_app.report.group import write_figures_and_report
-    from bids_app.run.group import TABLES, group_input, group_table, read_participant_tables
+    from bids_app.derivatives import write_atomic
+    from bids_app.group_level.collect import collect
+    from bids_app.layout import GroupOutputs
+    from bids_app.report.group import report_files
+    from bids_app.run.group import fit_group_tables
     from bids_app.run.participant import write_participant_report
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,18 +57,18 @@ def main() -> None:
                                (out / f"sub-{subject}.html").stat().st_size))
 
         config = parse_args([str(args.bids_dir), str(out), "group"])
-        results = {}
-        for spec in TABLES:
-            tables = group_input(out, spec=spec)
-            if not tables.empty:
-                rows, _ = group_table(tables, spec=spec, method="random-effects")
-                results[spec.description] = (rows, {"Participants": subjects, "Recordings": []})
-        task = read_participant_tables(out, description="roi")["task"].iloc[0]
+        inputs = collect(out, bids_dir=args.bids_dir)
+        results, _ = fit_group_tables(inputs, method="random-effects")
+        task = next(iter(results))
+        outputs = GroupOutputs(out, task)
         group_times = []
         for _ in range(args.repeat):
             started = time.perf_counter()
-            report = write_figures_and_report(config, task=task, results=results, group_by=None)[-1]
+            for path, content in report_files(inputs, outputs=outputs, results=results[task],
+                                              q_threshold=config.group.topomap_q_threshold).items():
+                write_atomic(path, content)
             group_times.append(time.perf_counter() - started)
+        report = outputs.report
         figure_sizes = sum(p.stat().st_size for p in (out / "figures").glob("*.png"))
         report_size = report.stat().st_size
 

@@ -131,7 +131,7 @@ def test_all_shared_grptap_recordings_through_the_group_level(tmp_path):
     import statsmodels.formula.api as smf
 
     from bids_app.cli import main
-    from bids_app.run.group import read_participant_tables
+    from bids_app.group_level.collect import read_participant_tables
 
     assert main([str(SHARED_DATA / "grptap"), str(tmp_path), "participant", "--n_cpus", "2"]) == 0
     assert len(list(tmp_path.glob("sub-*/ses-*/nirs/*_desc-channel_stats.tsv"))) == 6

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bids_app.run.group import TABLES, add_inference, read_participant_tables
+from bids_app.group_level.collect import read_participant_tables
+from bids_app.group_level.models import add_inference
 from tests.conftest import EXAMPLE
 
 
@@ -102,12 +103,6 @@ def test_group_needs_participant_outputs_and_two_participants(run_cli, tmp_path)
     code, _, err = run_cli(EXAMPLE, out, "group")
     assert code == 2 and "no task with at least 2 participants" in err
     assert "found 1" in err
-
-
-def test_tables_are_the_tutorials_models():
-    assert [spec.formula for spec in TABLES] == ["effect ~ -1 + roi:condition:chroma",
-                                                 "effect ~ -1 + ch_name:condition", "effect ~ -1 + ch_name",
-                                                 "effect ~ -1 + roi:condition:time"]
 
 
 @pytest.mark.slow

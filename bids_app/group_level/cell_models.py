@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MEAN = "mean"  # the ``term`` of a cell's effect in the group tables (other terms: numeric covariates' slopes)
 REML_TOLERANCE = 1e-10  # stop when every tau^2 step is below this share of the cell's mean variance
 REML_MAX_ITERATIONS = 500
 

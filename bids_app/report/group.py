@@ -1,5 +1,5 @@
 """The group report of one task, ``task-<label>_report.html``, and its figures (PNG and SVG in
-OUTPUT_DIR/figures/)."""
+OUTPUT_DIR/figures/), made from the group tables and what the participant level recorded (``GroupInputs``)."""
 
 from __future__ import annotations
 
@@ -9,45 +9,41 @@ from pathlib import Path
 
 import pandas as pd
 
-from bids_app.config import Config
+from bids_app.group_level.collect import GroupInputs
+from bids_app.layout import GroupOutputs
 from bids_app.report import figures, html
 from bids_app.report.methods import differing_options
 
 logger = logging.getLogger("fnirs_glm")
 
 
-def write_figures_and_report(config: Config, *, task: str, results: dict[str, tuple[pd.DataFrame, dict]],
-                             group_by: str | None, notes: list[str] = ()) -> list[Path]:
-    """Figures of the group tables of ``task`` and ``task-<label>_report.html``; returns the paths written.
+def report_files(inputs: GroupInputs, *, outputs: GroupOutputs, results: dict[str, tuple[pd.DataFrame, dict]],
+                 q_threshold: float | None) -> dict[Path, bytes | str]:
+    """Path -> content of the figures of the group tables of one task and of its report.
 
-    Only the recordings that entered the tables are read (their design sidecars for the methods and
-    their QC tables for the channel positions).
+    The methods paragraph states what the design sidecars of the recordings that entered the tables
+    recorded; the maps are drawn at the positions in their QC tables.
     """
-    from bids_app.derivatives import write_atomic
     from bids_app.logs import library_versions
     from bids_app.report.methods import methods_paragraph
 
-    output_dir = config.output_dir
+    task = outputs.task
     used = set().union(*(sidecar.get("Recordings", []) for _, sidecar in results.values()))
-    designs = {name: design for name, design in design_sidecars(output_dir, task=task).items() if name in used}
-    records = {name: design.get("GeneratedBy", {}) for name, design in designs.items()}
+    designs = {name: design for name, design in inputs.designs.items() if name in used}
+    records = inputs.records(used)
     record_notes = mixed_record_notes(records)
     for note in record_notes:
         logger.warning(f"task {task}: {note}")
-    notes = [*notes, *record_notes]
-    written: list[Path] = []
+    notes = [*inputs.notes, *record_notes]
+    files: dict[Path, bytes | str] = {}
     images: dict[str, bytes] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        figures_of_task = task_figures(output_dir, task=task, results=results, group_by=group_by,
-                                       recordings=used, q_threshold=config.group.topomap_q_threshold,
-                                       notes=notes)
-    for name, (caption, png, svg) in figures_of_task.items():
-        for path, content in ((output_dir / "figures" / name, png),
-                              (output_dir / "figures" / name.replace(".png", ".svg"), svg)):
-            write_atomic(path, content)
-            written.append(path)
-        images[f"{caption} (figures/{name}; vector: {name.replace('.png', '.svg')})"] = png
+        figures_of_task = task_figures(inputs, outputs=outputs, results=results, recordings=used,
+                                       q_threshold=q_threshold, notes=notes)
+    for path, (caption, png, svg) in figures_of_task.items():
+        files[path], files[outputs.vector(path)] = png, svg
+        images[f"{caption} ({path.relative_to(outputs.root).as_posix()}; vector: {outputs.vector(path).name})"] = png
     software = library_versions()
     participant_version = ", ".join(sorted({str(r.get("Version", "?")) for r in records.values()})) or "?"
     recorded = [design for design in designs.values() if design.get("GeneratedBy", {}).get("Options")]
@@ -57,19 +53,10 @@ def write_figures_and_report(config: Config, *, task: str, results: dict[str, tu
                                  covariates=tuple(group_sidecar.get("Covariates", ())))
                if recorded else (("The participant-level options are not recorded in the design sidecars "
                                   "(outputs of an older fnirs-glm): no methods paragraph."), []))
-    report = output_dir / f"task-{task}_report.html"
     software["fnirs-glm"] = f"{software['fnirs-glm']} (group level); {participant_version} (participant level)"
-    write_atomic(report, group_report(task=task, results=results, images=images, methods=methods,
-                                      versions=software, notes=notes))
-    return [*written, report]
-
-
-def design_sidecars(output_dir: Path, *, task: str) -> dict[str, dict]:
-    """Recording -> its design sidecar (GeneratedBy: version, options, input checksums; regressors)."""
-    from bids_app.derivatives import read_json
-
-    return {path.name.removesuffix("_design.json"): read_json(path)
-            for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*design.json"))}
+    files[outputs.report] = group_report(task=task, results=results, images=images, methods=methods,
+                                         versions=software, notes=notes)
+    return files
 
 
 def mixed_record_notes(records: dict[str, dict]) -> list[str]:
@@ -85,20 +72,16 @@ def mixed_record_notes(records: dict[str, dict]) -> list[str]:
     return notes
 
 
-def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.DataFrame, dict]],
-                 group_by: str | None, recordings: set[str], q_threshold: float | None,
-                 notes: list[str]) -> dict[str, tuple[str, bytes, bytes]]:
-    """PNG file name -> (caption, PNG, SVG) of the topographic maps, the ROI plot and the waveforms of one task."""
-    from bids_app.derivatives import read_json, read_tsvs
+def task_figures(inputs: GroupInputs, *, outputs: GroupOutputs, results: dict[str, tuple[pd.DataFrame, dict]],
+                 recordings: set[str], q_threshold: float | None, notes: list[str]
+                 ) -> dict[Path, tuple[str, bytes, bytes]]:
+    """PNG path -> (caption, PNG, SVG) of the topographic maps, the ROI plot and the waveforms of one task."""
+    from bids_app.group_level.collect import channel_layout
 
-    drawn: dict[str, tuple[str, bytes, bytes]] = {}
-    qc_paths = [p for p in sorted(output_dir.glob(f"sub-*/**/nirs/*_task-{task}_*desc-qc_channels.tsv"))
-                if p.name.removesuffix("_desc-qc_channels.tsv") in recordings]
-    qc = read_tsvs(qc_paths)
-    if {"name", "x", "y", "z"} <= set(qc.columns):  # one row per channel: its first position
-        qc = qc.dropna(subset=["x", "y", "z"]).drop_duplicates("name")
+    task, group_by = outputs.task, inputs.group_by
+    drawn: dict[Path, tuple[str, bytes, bytes]] = {}
+    qc, coordinate_system = channel_layout(inputs, recordings=recordings)
     positions = figures.channel_positions([qc] if len(qc) else [])
-    coordinate_system = read_json(qc_paths[0].with_suffix(".json")).get("NIRSCoordinateSystem") if qc_paths else None
     masked = f", channels with q \u2265 {q_threshold:g} drawn as 0" if q_threshold is not None else ""
     for description, panel in (("channel", "condition"), ("contrast", "contrast")):
         if description not in results:
@@ -110,19 +93,19 @@ def task_figures(output_dir: Path, *, task: str, results: dict[str, tuple[pd.Dat
         flat = figures.is_flat_layout(positions, coordinate_system=coordinate_system)
         fig = figures.topomap_figure(rows, positions, panel_column="panel", flat=flat, q_threshold=q_threshold,
                                      title=f"task {task}: group {description} effects")
-        drawn[f"task-{task}_desc-{description}_topomap.png"] = (
+        drawn[outputs.figure(description, "topomap")] = (
             f"Group {description} effects (\u00b5M) per {panel}, HbO and HbR{masked}", *figures.png_and_svg(fig))
     if "waveform" in results:
         rows = _with_panel(results["waveform"][0], panel="condition", group_by=group_by)
         fig = figures.waveform_figure(rows.assign(condition=rows["panel"]), band="ci",
                                       title=f"task {task}: group ROI response waveforms")
-        drawn[f"task-{task}_desc-waveform_effects.png"] = (
+        drawn[outputs.figure("waveform", "effects")] = (
             "Group ROI response waveforms (FIR, \u00b5M) with 95% intervals per time bin", *figures.png_and_svg(fig))
     if "roi" in results:
         rows = _with_panel(results["roi"][0], panel="condition", group_by=group_by)
         fig = figures.roi_figure(rows.assign(condition=rows["panel"]), title=f"task {task}: group ROI effects")
-        drawn[f"task-{task}_desc-roi_effects.png"] = ("Group ROI effects (\u00b5M) with 95% intervals",
-                                                      *figures.png_and_svg(fig))
+        drawn[outputs.figure("roi", "effects")] = ("Group ROI effects (\u00b5M) with 95% intervals",
+                                                   *figures.png_and_svg(fig))
     return drawn
 
 
