@@ -1,4 +1,4 @@
-"""Writing BIDS-Derivatives: paths derived from the input, atomic files, dataset metadata."""
+"""Writing BIDS-Derivatives: atomic files, TSV and JSON text, dataset metadata (file names: bids_app.layout)."""
 
 from __future__ import annotations
 
@@ -20,14 +20,6 @@ logger = logging.getLogger("fnirs_glm")
 CODE_URL = "https://github.com/fnirs-glm/fnirs-glm"
 BIDS_VERSION = "1.10.0"
 BIDSIGNORE = ["*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/"]
-
-
-def output_path(bids_path, output_dir: Path, *, suffix: str, extension: str,
-                description: str | None = None) -> Path:
-    """``OUTPUT_DIR/sub-L/[ses-S/]nirs/<source entities>[_desc-D]_<suffix><extension>``."""
-    derived = bids_path.copy().update(root=output_dir, suffix=suffix, extension=extension,
-                                      description=description, check=False)
-    return Path(derived.fpath)
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:

@@ -58,6 +58,36 @@ def noise_model_order(noise_model: str, *, sfreq: float) -> int:
     raise ValueError(f"unknown noise model {noise_model!r}")
 
 
+@dataclass(frozen=True)
+class NoiseModel:
+    """The noise model of one recording: the option's choice resolved at its sampling rate, once; its label
+    and description are what the sidecars record (the reports read them there)."""
+
+    choice: str  # ols | ar1 | auto | ar-irls
+    ar_order: int  # the AR order; for ar-irls the largest order its BIC search considers
+
+    @classmethod
+    def resolve(cls, choice: str, *, sfreq: float) -> NoiseModel:
+        return cls(choice, noise_model_order(choice, sfreq=sfreq))
+
+    @property
+    def label(self) -> str:
+        """As the fit names it (GLMFit.noise_model): ols, ar<P> or ar-irls."""
+        return "ar-irls" if self.choice == "ar-irls" else f"ar{self.ar_order}" if self.ar_order else "ols"
+
+    @property
+    def description(self) -> str:
+        """The design sidecar's NoiseModel, e.g. "auto (AR(2))"."""
+        if self.choice == "auto" and self.ar_order:
+            return f"auto (AR({self.ar_order}))"
+        if self.choice == "ar-irls":
+            return f"ar-irls (AR order by BIC up to {self.ar_order}, Tukey bisquare IRLS)"
+        return self.choice
+
+    def fit(self, Y: np.ndarray, X: np.ndarray) -> GLMFit:
+        return fit_noise_model(Y, X, noise_model=self.choice, ar_order=self.ar_order)
+
+
 def fit_noise_model(Y: np.ndarray, X: np.ndarray, *, noise_model: str, ar_order: int) -> GLMFit:
     """Fit with the named noise model, ``ar_order`` from noise_model_order: ar-irls (bids_app.first_level.ar_irls,
     AR order by BIC up to ``ar_order``) or fit_glm (OLS, or AR of that order)."""
