@@ -1,13 +1,19 @@
 """The names of the output files: the only code that spells them.
 
-RecordingOutputs: one recording's participant-level files, ``sub-L/[ses-S/]nirs/<source entities>_<name>``, and
-the participant report ``sub-L.html``.
+The derivative dataset's own files (dataset_description.json, README, .bidsignore); RecordingOutputs: one
+recording's participant-level files, ``sub-L/[ses-S/]nirs/<source entities>_<name>``; participant_report:
+``sub-L.html``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+DATASET_DESCRIPTION = "dataset_description.json"
+DATASET_README = "README"
+BIDSIGNORE = ".bidsignore"
+IGNORED = ("*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/")  # in it
 
 STATS_DESCRIPTIONS = ("channel", "roi", "contrast", "waveform", "blockaverage")  # desc-<d>_stats.tsv/.json
 _DESIGN = "design"
@@ -32,11 +38,12 @@ class RecordingOutputs:
         return cls(derived.parent, derived.name[: -len(f"{_DESIGN}.tsv")])
 
     @classmethod
-    def of_subject(cls, output_dir: Path, *, subject: str) -> list[RecordingOutputs]:
-        """The participant's recordings with complete outputs (their design sidecar, written last, exists),
-        in order of their paths."""
+    def find(cls, output_dir: Path, *, subject: str = "*", task: str | None = None) -> list[RecordingOutputs]:
+        """The recordings in ``output_dir`` with complete outputs (their design sidecar, written last, exists),
+        of one participant or all, of one task or all, in order of their paths."""
         designs = sorted(output_dir.glob(f"sub-{subject}/**/nirs/sub-{subject}_*{_DESIGN}.json"))
-        return [cls(d.parent, d.name[: -len(f"{_DESIGN}.json")]) for d in designs]
+        found = [cls(d.parent, d.name[: -len(f"{_DESIGN}.json")]) for d in designs]
+        return [o for o in found if task is None or f"_task-{task}_" in f"_{o.prefix}"]
 
     @property
     def name(self) -> str:

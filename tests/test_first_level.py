@@ -129,8 +129,9 @@ def test_write_recording_writes_exactly_the_files_of_the_layout(fitted, tmp_path
     pd.testing.assert_frame_equal(read_tsv(outputs.stats("channel")), result.channel_stats.reset_index(drop=True),
                                   check_exact=False, rtol=1e-9, check_dtype=False)
     assert json.loads(outputs.qc_json.read_text())["Warnings"] == list(result.warnings)
-    assert RecordingOutputs.of_subject(tmp_path, subject="01") == [outputs]
-    assert RecordingOutputs.of_subject(tmp_path, subject="02") == []
+    assert RecordingOutputs.find(tmp_path, subject="01") == RecordingOutputs.find(tmp_path) == [outputs]
+    assert RecordingOutputs.find(tmp_path, task="tapping") == [outputs]
+    assert RecordingOutputs.find(tmp_path, subject="02") == RecordingOutputs.find(tmp_path, task="tap") == []
 
 
 @pytest.mark.slow

@@ -40,7 +40,7 @@ def written_digest(report: Path) -> str | None:
 
 
 def participant_report(output_dir: Path, *, subject: str, digest: str = "") -> str:
-    recordings = RecordingOutputs.of_subject(output_dir, subject=subject)
+    recordings = RecordingOutputs.find(output_dir, subject=subject)
     body = [html.paragraph(f"{len(recordings)} recording(s) of participant {subject}. "
                            "Effects are in \u00b5M; every table is a file beside this report.")]
     sections = [_recording_section(outputs) for outputs in recordings]

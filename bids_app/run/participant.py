@@ -69,7 +69,7 @@ def write_participant_report(output_dir: Path, *, subject: str, overwrite: bool 
 
     path = participant_report(output_dir, subject=subject)
     started = time.perf_counter()
-    recordings = RecordingOutputs.of_subject(output_dir, subject=subject)
+    recordings = RecordingOutputs.find(output_dir, subject=subject)
     if not recordings:
         path.unlink(missing_ok=True)
         return Outcome(path.name, "skipped", 0.0, "no recording of this participant has outputs")
