@@ -28,7 +28,7 @@ def main() -> None:
 
     from bids_app.cli import main as cli
     from bids_app.cli import parse_args
-    from bids_app.layout import RecordingOutputs, participant_report
+    from bids_app.layout import RecordingOutputs, participant_report_file
     from bids_app.report.group import write_figures_and_report
     from bids_app.run.group import TABLES, group_input, group_table, read_participant_tables
     from bids_app.run.participant import write_participant_report
@@ -51,7 +51,7 @@ def main() -> None:
                 assert outcome.status == "done", outcome.message
             recordings = len(RecordingOutputs.find(out, subject=subject))
             per_report.append((subject, recordings, statistics.median(times), statistics.median(cpu),
-                               participant_report(out, subject=subject).stat().st_size))
+                               participant_report_file(out, subject=subject).stat().st_size))
 
         config = parse_args([str(args.bids_dir), str(out), "group"])
         results = {}

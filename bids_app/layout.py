@@ -1,7 +1,7 @@
 """The names of the output files: the only code that spells them.
 
 The derivative dataset's own files (dataset_description.json, README, .bidsignore); RecordingOutputs: one
-recording's participant-level files, ``sub-L/[ses-S/]nirs/<source entities>_<name>``; participant_report:
+recording's participant-level files, ``sub-L/[ses-S/]nirs/<source entities>_<name>``; participant_report_file:
 ``sub-L.html``.
 """
 
@@ -83,6 +83,6 @@ class RecordingOutputs:
         return sorted(p for pattern in _PATTERNS for p in self.folder.glob(self.prefix + pattern) if p.is_file())
 
 
-def participant_report(output_dir: Path, *, subject: str) -> Path:
+def participant_report_file(output_dir: Path, *, subject: str) -> Path:
     """The participant report ``sub-<label>.html``."""
     return output_dir / f"sub-{subject}.html"

@@ -14,7 +14,7 @@ from pathlib import Path
 from bids_app.config import Config
 from bids_app.errors import FnirsGlmError, UsageError
 from bids_app.execution import Outcome, Progress, init_worker, log_summary, pool
-from bids_app.layout import RecordingOutputs, participant_report
+from bids_app.layout import RecordingOutputs, participant_report_file
 
 logger = logging.getLogger("fnirs_glm")
 
@@ -49,7 +49,7 @@ def run_participant_level(config: Config) -> int:
             (Path(r.fpath).name, process_recording, {"bids_path": r, "config": config, "contrasts": contrasts})
             for r in recordings])
         reported = progress.run(workers, [
-            (participant_report(config.output_dir, subject=s).name, write_participant_report,
+            (participant_report_file(config.output_dir, subject=s).name, write_participant_report,
              {"output_dir": config.output_dir, "subject": s, "overwrite": config.overwrite})
             for s in subjects])
     write_run_log(config, outcomes=recorded, reports=reported, started=started, validation=validation)
@@ -67,7 +67,7 @@ def write_participant_report(output_dir: Path, *, subject: str, overwrite: bool 
     from bids_app.derivatives import write_atomic
     from bids_app.report import participant as report
 
-    path = participant_report(output_dir, subject=subject)
+    path = participant_report_file(output_dir, subject=subject)
     started = time.perf_counter()
     recordings = RecordingOutputs.find(output_dir, subject=subject)
     if not recordings:
