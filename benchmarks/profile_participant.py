@@ -9,8 +9,8 @@ bids_app.run.participant.process_recording with the Config of `run.py BIDS_DIR T
 thread settings of the command line, in this process:
 1. a first run (lazy imports, cold caches: its time is printed), then one run under cProfile: the 25
    functions with the largest cumulative time.
-2. --repeat runs with the module functions that analyse_recording calls wrapped in timers, so that the
-   phases are timed on the real code path, in analyse_recording's order:
+2. --repeat runs with the module functions that process_recording calls wrapped in timers, so that the
+   phases are timed on the real code path, in process_recording's order:
      reading     read_raw_intensity (mne-bids + SNIRF), read_events, read_channels_tsv, coordinate_system
      optics      assess_channels (intensity checks, optical density, scalp coupling index) and
                  to_haemoglobin (Beer-Lambert law, picking the good channels)
@@ -18,7 +18,7 @@ thread settings of the command line, in this process:
      design      build_design (nilearn; with --design-rate native also the regressors' resampling)
      GLM fit     fit_glm (all channels and ROI signals)
      tables      channel/ROI/contrast tables, sidecars, TSV and JSON text
-     writing     output paths, atomic writes, removal of stale outputs
+     writing     atomic writes, removal of stale outputs
      other       the rest of process_recording (ROI set-up and averaging, glue)
    A phase's time excludes the timed calls nested in it; medians over the runs are printed.
 """
@@ -42,17 +42,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's bids_app, installed or not
 
 PHASES = {
-    "reading": ["recording.read_raw_intensity", "recording.read_channels_tsv", "recording.coordinate_system",
-                "events.read_events"],
-    "optics": ["preprocessing.assess_channels", "preprocessing.to_haemoglobin"],
-    "resampling": ["preprocessing.resample"],
-    "design": ["design.build_design"],
-    "GLM fit": ["glm.fit_glm"],
-    "tables": ["tables.channel_table", "tables.roi_table", "tables.contrast_table", "derivatives.tsv_text",
-               "derivatives.json_text"] + [f"sidecars.{name}" for name in (
+    "reading": ["inputs.read_raw_intensity", "inputs.read_channels_tsv", "inputs.coordinate_system",
+                "first_level.events.read_events"],
+    "optics": ["first_level.preprocessing.assess_channels", "first_level.preprocessing.to_haemoglobin"],
+    "resampling": ["first_level.preprocessing.resample"],
+    "design": ["first_level.design.build_design"],
+    "GLM fit": ["first_level.glm.fit_glm"],
+    "tables": ["first_level.tables.channel_table", "first_level.tables.roi_table", "first_level.tables.contrast_table",
+               "derivatives.tsv_text", "derivatives.json_text"] + [f"first_level.sidecars.{name}" for name in (
                    "design_sidecar", "channel_stats_sidecar", "roi_stats_sidecar", "qc_channels_sidecar",
                    "contrast_stats_sidecar")],
-    "writing": ["participant._write_all", "participant._remove_outputs", "derivatives.output_path"],
+    "writing": ["derivatives.write_atomic", "run.participant._remove_outputs"],
 }
 
 

@@ -31,7 +31,7 @@ def main() -> None:
     from bids_app.cli import parse_args
     from bids_app.derivatives import write_atomic
     from bids_app.group_level.collect import collect
-    from bids_app.layout import GroupOutputs
+    from bids_app.layout import GroupOutputs, RecordingOutputs, participant_report_file
     from bids_app.report.group import report_files
     from bids_app.run.group import fit_group_tables
     from bids_app.run.participant import write_participant_report
@@ -52,9 +52,9 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
                 cpu.append(time.process_time() - started_cpu)
                 assert outcome.status == "done", outcome.message
-            recordings = len(list(out.glob(f"sub-{subject}/**/*_design.tsv")))
+            recordings = len(RecordingOutputs.find(out, subject=subject))
             per_report.append((subject, recordings, statistics.median(times), statistics.median(cpu),
-                               (out / f"sub-{subject}.html").stat().st_size))
+                               participant_report_file(out, subject=subject).stat().st_size))
 
         config = parse_args([str(args.bids_dir), str(out), "group"])
         inputs = collect(out, bids_dir=args.bids_dir)

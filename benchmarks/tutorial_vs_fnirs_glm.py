@@ -108,10 +108,11 @@ def tutorial_worker(fname: str, args) -> dict:
             "size": f"{raw.n_times} x {len(raw.ch_names)} @ {raw.info['sfreq']:.3g} Hz"}
 
 
-# what bids_app.run.participant.analyse_recording imports when it first runs: counted as import time
-LAZY_IMPORTS = ("nilearn.glm.first_level", "mne.preprocessing.nirs", "bids_app.first_level.sidecars", "bids_app.first_level.design",
-                "bids_app.first_level.events", "bids_app.first_level.glm", "bids_app.first_level.preprocessing", "bids_app.inputs",
-                "bids_app.first_level.rois", "bids_app.first_level.tables")
+# what bids_app.run.participant.process_recording imports when it first runs: counted as import time
+LAZY_IMPORTS = ("nilearn.glm.first_level", "mne.preprocessing.nirs", "bids_app.first_level.sidecars",
+                "bids_app.first_level.design", "bids_app.first_level.events", "bids_app.first_level.glm",
+                "bids_app.first_level.preprocessing", "bids_app.inputs", "bids_app.first_level.rois",
+                "bids_app.first_level.tables", "bids_app.first_level.fit", "bids_app.first_level.write")
 
 
 def fnirs_glm_worker(fname: str, args) -> dict:
@@ -130,8 +131,8 @@ def fnirs_glm_worker(fname: str, args) -> dict:
 
     from bids_app.cli import parse_args
     from bids_app.dataset import condition_names
-    from bids_app.derivatives import output_path
     from bids_app.first_level.contrasts import parse_contrast
+    from bids_app.layout import RecordingOutputs
     from bids_app.run.participant import process_recording
 
     for module in LAZY_IMPORTS:
@@ -146,14 +147,13 @@ def fnirs_glm_worker(fname: str, args) -> dict:
                 "--ppf", str(args.ppf), "--short-regression", "mean", "--hrf", "glover"]
         argv += ["--design-rate", "resampled"] if args.design_rate_resampled else []
         argv += ["--contrast", " - ".join(contrast_pair(conditions))] if contrast_pair(conditions) else []
-        config = parse_args(argv)
+        config = parse_args([*argv, "--overwrite"])  # each timed run analyses (not skips) the recording
         contrasts = {e: parse_contrast(e, conditions) for e in config.first_level.contrast}
         times, outcome = timed_runs(lambda: process_recording(bids_path, config=config, contrasts=contrasts),
                                     args.repeat)
         if outcome.status != "done":
             raise SystemExit(outcome.message)
-        table = pd.read_csv(output_path(bids_path, Path(out), suffix="stats", extension=".tsv",
-                                        description="channel"), sep="\t")
+        table = pd.read_csv(RecordingOutputs.of(bids_path, Path(out)).stats("channel"), sep="\t")
     return {"import": imported, "rss_import": rss_imported, **times, "rss_peak": rss_mb(),
             "effects": dict(zip(table["ch_name"] + "|" + table["condition"], table["effect"])),
             "options": " ".join(argv[3:])}

@@ -15,7 +15,6 @@ Each simulated recording is analysed in-process with the same code as ``fnirs-gl
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import sys
 import tempfile
@@ -28,7 +27,8 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bids_app.cli import parse_args
-from bids_app.run.participant import RecordingWarnings, analyse_recording
+from bids_app.first_level.fit import fit_recording
+from bids_app.inputs import load_recording
 from bids_app.simulate import SimulationOptions, simulate_dataset
 
 
@@ -43,10 +43,11 @@ def channel_errors(root: Path, *flags: str) -> pd.DataFrame:
     config = parse_args([str(root), str(root.parent / "unused"), "participant", *flags])
     tables = []
     for bids_path in mne_bids.find_matching_paths(root, datatypes="nirs", suffixes="nirs", extensions=".snirf"):
-        files = analyse_recording(bids_path, config=config, contrasts={},
-                                  warn=RecordingWarnings(bids_path.basename))
-        text = next(v for k, v in files.items() if k.name.endswith("_desc-channel_stats.tsv"))
-        table = pd.read_csv(io.StringIO(text), sep="\t")
+        def warn(message, name=bids_path.basename):
+            logging.getLogger("fnirs_glm").warning(f"{name}: {message}")
+
+        inputs = load_recording(bids_path, options=config.first_level, warn=warn)
+        table = fit_recording(inputs, options=config.first_level, contrasts={}, warn=warn).channel_stats
         stem = bids_path.copy().update(datatype=None, suffix=None, extension=None).basename
         truth = pd.read_csv(root / "sourcedata" / "ground_truth" / f"{stem}_truth.tsv", sep="\t")
         tables.append(table.merge(truth, on=["ch_name", "chroma", "condition"], validate="one_to_one")

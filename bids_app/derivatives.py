@@ -1,4 +1,4 @@
-"""Writing BIDS-Derivatives: paths derived from the input, atomic files, dataset metadata."""
+"""Writing BIDS-Derivatives: atomic files, TSV and JSON text, dataset metadata (file names: bids_app.layout)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from bids_app import __version__
+from bids_app import __version__, layout
 from bids_app.container import container_description
 
 logger = logging.getLogger("fnirs_glm")
 
 CODE_URL = "https://github.com/fnirs-glm/fnirs-glm"
 BIDS_VERSION = "1.10.0"
-BIDSIGNORE = ["*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/"]
-
-
-def output_path(bids_path, output_dir: Path, *, suffix: str, extension: str,
-                description: str | None = None) -> Path:
-    """``OUTPUT_DIR/sub-L/[ses-S/]nirs/<source entities>[_desc-D]_<suffix><extension>``."""
-    derived = bids_path.copy().update(root=output_dir, suffix=suffix, extension=extension,
-                                      description=description, check=False)
-    return Path(derived.fpath)
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
@@ -84,11 +75,11 @@ def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
         "SourceDatasets": [source_dataset],
     }
     files = {
-        "dataset_description.json": json_text(description),
-        "README": README_TEXT,
-        ".bidsignore": "\n".join(BIDSIGNORE) + "\n",
+        layout.DATASET_DESCRIPTION: json_text(description),
+        layout.DATASET_README: README_TEXT,
+        layout.BIDSIGNORE: "\n".join(layout.IGNORED) + "\n",
     }
-    earlier = read_json(output_dir / "dataset_description.json").get("GeneratedBy") or [{}]
+    earlier = read_json(output_dir / layout.DATASET_DESCRIPTION).get("GeneratedBy") or [{}]
     if isinstance(earlier, list) and earlier and earlier[0].get("Version") not in (None, __version__):
         logger.warning(f"{output_dir}: outputs of fnirs-glm {earlier[0]['Version']} are there; this is "
                        f"{__version__}: recordings they analysed are redone (their versions differ)")

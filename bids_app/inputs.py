@@ -1,13 +1,84 @@
-"""Reading one BIDS NIRS recording and its sidecars, with errors that name the file."""
+"""Reading one BIDS NIRS recording and its sidecars, with errors that name the file: load_recording gives
+everything the first level needs from disk as one RecordingInputs value."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from bids_app.errors import RecordingError
+
+
+@dataclass(frozen=True)
+class RecordingInputs:
+    """What one recording's analysis reads from disk."""
+
+    source: str  # the recording's path
+    raw: object  # mne.io.Raw: the raw CW intensity, loaded
+    channels: pd.DataFrame  # channels.tsv
+    events: pd.DataFrame  # events.tsv as first_level.events.read_events gives it
+    coordinate_system: str | None  # NIRSCoordinateSystem of coordsystem.json
+    roi_definitions: dict[str, list[str]] | None  # the --roi-file's regions, None without one
+    checksums: dict[str, str]  # of the input files (input_fingerprint)
+    warnings: tuple[str, ...] = ()  # said while reading
+
+
+def load_recording(bids_path, *, options, warn: Callable[[str], None],
+                   checksums: dict[str, str] | None = None) -> RecordingInputs:
+    """Read the recording ``bids_path`` and its sidecars (and the ROI file of ``options``); RecordingError naming
+    the file when one cannot be read. Warnings, also the libraries', go to ``warn`` (each once).
+
+    ``checksums``: input_fingerprint of the recording, computed when not given.
+    """
+    from bids_app.first_level.events import read_events
+    from bids_app.first_level.rois import read_roi_file
+
+    if checksums is None:
+        checksums = input_fingerprint(bids_path, roi_file=options.roi_file)
+    collected = WarningList(warn)
+    with collected.capturing():
+        raw = read_raw_intensity(bids_path)
+        events = read_events(bids_path, duration_s=raw.times[-1] + 1 / raw.info["sfreq"],
+                             stim_dur=options.stim_dur, warn=collected)
+        channels = read_channels_tsv(bids_path)
+        coordinates = coordinate_system(bids_path)
+        rois = read_roi_file(options.roi_file) if options.roi_file else None
+    return RecordingInputs(source=str(bids_path.fpath), raw=raw, channels=channels, events=events,
+                           coordinate_system=coordinates, roi_definitions=rois, checksums=checksums,
+                           warnings=tuple(collected.messages))
+
+
+class WarningList:
+    """Warnings said once each (whitespace normalised), in order, passed on to ``warn``; ``capturing()`` makes
+    the libraries' warnings that matter (UserWarning, RuntimeWarning) ours."""
+
+    def __init__(self, warn: Callable[[str], None] | None = None, *, said: tuple[str, ...] = ()):
+        self.warn = warn
+        self.messages: list[str] = list(said)
+
+    def __call__(self, message: str) -> None:
+        message = " ".join(message.split())
+        if message not in self.messages:
+            self.messages.append(message)
+            if self.warn is not None:
+                self.warn(message)
+
+    @contextlib.contextmanager
+    def capturing(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = self._from_library
+            yield self
+
+    def _from_library(self, message, category, *_args, **_kwargs) -> None:
+        if issubclass(category, (UserWarning, RuntimeWarning)):
+            self(str(message))
 
 
 def read_raw_intensity(bids_path):

@@ -1,15 +1,121 @@
-"""The names of the output files: the only code that spells them."""
+"""The names of the output files: the only code that spells them.
+
+The derivative dataset's own files (dataset_description.json, README, .bidsignore); RecordingOutputs: one
+recording's participant-level files, ``sub-L/[ses-S/]nirs/<source entities>_<name>``; participant_report_file:
+``sub-L.html``; GroupOutputs: one task's group tables, figures and report at the top of OUTPUT_DIR.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+DATASET_DESCRIPTION = "dataset_description.json"
+DATASET_README = "README"
+BIDSIGNORE = ".bidsignore"
+IGNORED = ("*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/")  # in it
 
-# ---------------------------------------------------------------------------------------------------------------
-# Group level (helper B). The participant-level patterns at the end of GroupOutputs (the files the group level
-# reads) belong with RecordingOutputs; they are here until the two classes are merged.
-# ---------------------------------------------------------------------------------------------------------------
+STATS_DESCRIPTIONS = ("channel", "roi", "contrast", "waveform", "blockaverage")  # desc-<d>_stats.tsv/.json
+_DESIGN = "design"
+_QC = "desc-qc_channels"
+# every file of a recording, after its prefix: to find and remove a recording's outputs
+_PATTERNS = (f"{_DESIGN}.*", "desc-*_stats.*", f"{_QC}.*")
+
+
+@dataclass(frozen=True)
+class RecordingOutputs:
+    """The participant-level output files of one recording: ``folder / (prefix + name)``, with ``prefix`` the
+    source file's entities and "_", e.g. ``sub-01_ses-01_task-tapping_``."""
+
+    folder: Path
+    prefix: str
+
+    @classmethod
+    def of(cls, bids_path, output_dir: Path) -> RecordingOutputs:
+        """The outputs of the recording ``bids_path`` (an mne-bids BIDSPath) in ``output_dir``."""
+        derived = Path(bids_path.copy().update(root=output_dir, suffix=_DESIGN, extension=".tsv",
+                                               description=None, check=False).fpath)
+        return cls(derived.parent, derived.name[: -len(f"{_DESIGN}.tsv")])
+
+    @classmethod
+    def find(cls, output_dir: Path, *, subject: str = "*", task: str | None = None) -> list[RecordingOutputs]:
+        """The recordings in ``output_dir`` with complete outputs (their design sidecar, written last, exists),
+        of one participant or all, of one task or all, in order of their paths."""
+        designs = sorted(output_dir.glob(f"sub-{subject}/**/nirs/sub-{subject}_*{_DESIGN}.json"))
+        found = [cls(d.parent, d.name[: -len(f"{_DESIGN}.json")]) for d in designs]
+        return [o for o in found if task is None or f"_task-{task}_" in f"_{o.prefix}"]
+
+    @property
+    def name(self) -> str:
+        """The recording's name: its entities, e.g. ``sub-01_ses-01_task-tapping``."""
+        return self.prefix.rstrip("_")
+
+    def file(self, name: str) -> Path:
+        return self.folder / f"{self.prefix}{name}"
+
+    @property
+    def design_tsv(self) -> Path:
+        return self.file(f"{_DESIGN}.tsv")
+
+    @property
+    def design_json(self) -> Path:
+        """The design sidecar: the record of what made the outputs and their list (written last)."""
+        return self.file(f"{_DESIGN}.json")
+
+    @property
+    def qc_tsv(self) -> Path:
+        return self.file(f"{_QC}.tsv")
+
+    @property
+    def qc_json(self) -> Path:
+        return self.file(f"{_QC}.json")
+
+    def stats(self, description: str, extension: str = ".tsv") -> Path:
+        """``desc-<description>_stats.tsv`` (or ``.json``), ``description`` one of STATS_DESCRIPTIONS."""
+        if description not in STATS_DESCRIPTIONS:
+            raise ValueError(f"unknown statistics table {description!r}")
+        return self.file(f"desc-{description}_stats{extension}")
+
+    def existing(self) -> list[Path]:
+        """This recording's output files on disk (of this or an earlier run)."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for pattern in _PATTERNS for p in self.folder.glob(self.prefix + pattern) if p.is_file())
+
+    # the participant-level files the group level reads
+    @staticmethod
+    def stats_pattern(description: str) -> str:
+        """The glob of every recording's ``desc-<description>_stats.tsv`` (for messages and searches)."""
+        return f"*_desc-{description}_stats.tsv"
+
+    @classmethod
+    def all_stats(cls, output_dir: Path, *, description: str) -> list[Path]:
+        """Every participant-level ``*_desc-<description>_stats.tsv`` in ``output_dir``, sorted."""
+        return sorted(output_dir.glob(f"sub-*/**/nirs/{cls.stats_pattern(description)}"))
+
+    @staticmethod
+    def recording_of_stats(path: Path, *, description: str) -> str:
+        """The recording (file name before ``_desc-<description>``) of a participant-level table."""
+        return path.name.split(f"_desc-{description}")[0]
+
+    @staticmethod
+    def design_sidecars(output_dir: Path) -> dict[str, Path]:
+        """Recording -> its ``*_design.json``, in path order (also those of incomplete or orphaned outputs)."""
+        return {path.name.removesuffix(f"_{_DESIGN}.json"): path
+                for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_{_DESIGN}.json"))}
+
+    @staticmethod
+    def qc_tables(output_dir: Path) -> dict[str, Path]:
+        """Recording -> its ``*_desc-qc_channels.tsv`` (channel positions), in path order."""
+        return {path.name.removesuffix(f"_{_QC}.tsv"): path
+                for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_{_QC}.tsv"))}
+
+
+def participant_report_file(output_dir: Path, *, subject: str) -> Path:
+    """The participant report ``sub-<label>.html``."""
+    return output_dir / f"sub-{subject}.html"
+
+
 @dataclass(frozen=True)
 class GroupOutputs:
     """The group-level files of one task in OUTPUT_DIR: tables, figures and report."""
@@ -47,29 +153,3 @@ class GroupOutputs:
     def all_files(root: Path) -> list[str]:
         """Every group-level file of OUTPUT_DIR ``root`` (its top-level ``task-*`` files), relative, sorted."""
         return sorted(str(p.relative_to(root)) for p in root.glob("task-*") if p.is_file())
-
-    # the participant-level files the group level reads (to move to RecordingOutputs)
-    @staticmethod
-    def participant_stats_pattern(description: str) -> str:
-        return f"*_desc-{description}_stats.tsv"
-
-    @classmethod
-    def participant_stats(cls, root: Path, *, description: str) -> list[Path]:
-        """Every participant-level ``*_desc-<description>_stats.tsv``, sorted."""
-        return sorted(root.glob(f"sub-*/**/nirs/{cls.participant_stats_pattern(description)}"))
-
-    @staticmethod
-    def recording_of_stats(path: Path, *, description: str) -> str:
-        """The recording (file name before ``_desc-<description>``) of a participant-level table."""
-        return path.name.split(f"_desc-{description}")[0]
-
-    @staticmethod
-    def design_sidecars(root: Path) -> dict[str, Path]:
-        """Recording -> its participant-level ``*_design.json``, in path order."""
-        return {path.name.removesuffix("_design.json"): path for path in sorted(root.glob("sub-*/**/nirs/*_design.json"))}
-
-    @staticmethod
-    def qc_tables(root: Path) -> dict[str, Path]:
-        """Recording -> its participant-level ``*_desc-qc_channels.tsv`` (channel positions), in path order."""
-        return {path.name.removesuffix("_desc-qc_channels.tsv"): path
-                for path in sorted(root.glob("sub-*/**/nirs/*_desc-qc_channels.tsv"))}

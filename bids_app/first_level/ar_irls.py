@@ -62,7 +62,7 @@ def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, max_outer: int 
             active = active[change > outer_tol]
             if not len(active):
                 break
-    return GLMFit(beta / scale, cov / np.outer(scale, scale), df, coef, "ar-irls")
+    return GLMFit(beta / scale, cov / np.outer(scale, scale), df, coef)
 
 
 def ar_by_bic(residuals: np.ndarray, *, max_order: int) -> np.ndarray:

@@ -25,7 +25,6 @@ class GLMFit:
     cov: np.ndarray  # (n_signals, n_regressors, n_regressors): covariance of beta
     df_resid: int | np.ndarray  # residual degrees of freedom: n_times - rank(X); per signal for ar-irls
     ar_coef: np.ndarray  # (n_signals, order), zero beyond a signal's own order; empty second axis for OLS
-    noise_model: str
 
     def ar_orders(self) -> np.ndarray:
         """The AR order of each signal: the last non-zero coefficient."""
@@ -58,14 +57,40 @@ def noise_model_order(noise_model: str, *, sfreq: float) -> int:
     raise ValueError(f"unknown noise model {noise_model!r}")
 
 
-def fit_noise_model(Y: np.ndarray, X: np.ndarray, *, noise_model: str, ar_order: int) -> GLMFit:
-    """Fit with the named noise model, ``ar_order`` from noise_model_order: ar-irls (bids_app.first_level.ar_irls,
-    AR order by BIC up to ``ar_order``) or fit_glm (OLS, or AR of that order)."""
-    if noise_model == "ar-irls":
-        from bids_app.first_level.ar_irls import fit_ar_irls
+@dataclass(frozen=True)
+class NoiseModel:
+    """The noise model of one recording: the option's choice resolved at its sampling rate, once; its label
+    and description are what the sidecars record (the reports read them there)."""
 
-        return fit_ar_irls(Y, X, max_order=ar_order)
-    return fit_glm(Y, X, ar_order=ar_order)
+    choice: str  # ols | ar1 | auto | ar-irls
+    ar_order: int  # the AR order; for ar-irls the largest order its BIC search considers
+
+    @classmethod
+    def resolve(cls, choice: str, *, sfreq: float) -> NoiseModel:
+        return cls(choice, noise_model_order(choice, sfreq=sfreq))
+
+    @property
+    def label(self) -> str:
+        """The name the table sidecars give it: ols, ar<P> or ar-irls."""
+        return "ar-irls" if self.choice == "ar-irls" else f"ar{self.ar_order}" if self.ar_order else "ols"
+
+    @property
+    def description(self) -> str:
+        """The design sidecar's NoiseModel, e.g. "auto (AR(2))"."""
+        if self.choice == "auto" and self.ar_order:
+            return f"auto (AR({self.ar_order}))"
+        if self.choice == "ar-irls":
+            return f"ar-irls (AR order by BIC up to {self.ar_order}, Tukey bisquare IRLS)"
+        return self.choice
+
+    def fit(self, Y: np.ndarray, X: np.ndarray) -> GLMFit:
+        """The fit of every column of ``Y`` on the design ``X``: ar-irls (bids_app.first_level.ar_irls, AR order
+        by BIC up to ar_order) or fit_glm (OLS, or AR of order ar_order)."""
+        if self.choice == "ar-irls":
+            from bids_app.first_level.ar_irls import fit_ar_irls
+
+            return fit_ar_irls(Y, X, max_order=self.ar_order)
+        return fit_glm(Y, X, ar_order=self.ar_order)
 
 
 def fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
@@ -92,7 +117,7 @@ def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
         resid = Y - X @ beta.T
         dispersion = np.einsum("ts,ts->s", resid, resid) / df_resid
         cov = (pinv @ pinv.T)[None] * dispersion[:, None, None]
-        return GLMFit(beta, cov, df_resid, np.zeros((Y.shape[1], 0)), "ols")
+        return GLMFit(beta, cov, df_resid, np.zeros((Y.shape[1], 0)))
 
     ar_coef = yule_walker((Y - X @ beta.T).T, order=ar_order)
     if rank == X.shape[1]:
@@ -105,7 +130,7 @@ def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
         unscaled_cov = pinv_w @ pinv_w.transpose(0, 2, 1)
         resid = Yw[:, :, 0] - np.einsum("str,sr->st", Xw, beta)
     dispersion = np.einsum("st,st->s", resid, resid) / df_resid
-    return GLMFit(beta, unscaled_cov * dispersion[:, None, None], df_resid, ar_coef, f"ar{ar_order}")
+    return GLMFit(beta, unscaled_cov * dispersion[:, None, None], df_resid, ar_coef)
 
 
 def _whitened_fit_from_lagged_products(Y: np.ndarray, X: np.ndarray, ar_coef: np.ndarray):

@@ -155,9 +155,11 @@ def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | N
     }
 
 
-def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options,
-                   ar_order: int, short_regressors: list[str], condition_vif: dict[str, float],
-                   inputs: dict[str, str], outputs: list[str]) -> dict:
+def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options: dict,
+                   noise_model, short_regressors: list[str], condition_vif: dict[str, float],
+                   generated_by: dict, outputs: list[str]) -> dict:
+    """``options``: the recorded participant-level options; ``noise_model``: the NoiseModel fitted;
+    ``generated_by``: Provenance.record()."""
     from bids_app.first_level.collinearity import VIF_LIMIT
     from bids_app.logs import library_versions
 
@@ -166,21 +168,19 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "per sample of the resampled signals.",
         "SamplingFrequency": sfreq,
         "SamplingFrequencyUnits": "Hz",
-        "HRFModel": options.hrf,
-        "DesignRate": options.design_rate,
+        "HRFModel": options["hrf"],
+        "DesignRate": options["design_rate"],
         "DesignRateDescription": "native: condition regressors built at the recording's sampling rate and "
         "resampled exactly as the data; resampled: built at the resampled rate (as MNE-NIRS)",
         "DriftModel": "cosine",
-        "DriftHighPass": options.drift_high_pass,
-        "NoiseModel": (f"auto (AR({ar_order}))" if options.noise_model == "auto" and ar_order
-                       else f"ar-irls (AR order by BIC up to {ar_order}, Tukey bisquare IRLS)"
-                       if options.noise_model == "ar-irls" else options.noise_model),
-        "AROrder": ar_order,
+        "DriftHighPass": options["drift_high_pass"],
+        "NoiseModel": noise_model.description,
+        "AROrder": noise_model.ar_order,
         "AROrderDescription": "the AR order of every signal (auto, ar1), or the largest order the BIC search "
         "considered (ar-irls: each signal's own order is the ar_order column of the tables)",
-        "ShortChannelRegression": options.short_regression,
-        "MotionCorrection": options.motion_correction,
-        "StimulusDuration": options.stim_dur if options.stim_dur is not None else "from events.tsv",
+        "ShortChannelRegression": options["short_regression"],
+        "MotionCorrection": options["motion_correction"],
+        "StimulusDuration": options["stim_dur"] if options["stim_dur"] is not None else "from events.tsv",
         "Conditions": conditions,
         "RegressorNames": design_columns,
         "ShortChannelRegressors": short_regressors,
@@ -194,18 +194,7 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "times larger the variance of its effect is than with a column orthogonal to the others (null: a "
         "linear combination of them)",
         "VIFLimit": VIF_LIMIT,
-        "GeneratedBy": generated_by(options, inputs=inputs),
+        "GeneratedBy": generated_by,
         "SoftwareVersions": library_versions(),
         "Outputs": outputs,
     }
-
-
-def generated_by(options, *, inputs: dict[str, str]) -> dict:
-    """Version, participant-level options and input checksums behind a recording's outputs.
-
-    A rerun compares this record with the one on disk to skip recordings that are up to date.
-    """
-    from bids_app import __version__
-
-    return {"Name": "fnirs-glm", "Version": __version__, "Options": options.participant_level(),
-            "InputChecksums": inputs}

@@ -11,7 +11,7 @@ import pandas as pd
 
 from bids_app.errors import UsageError
 from bids_app.group_level.models import OPTIONAL_TABLES, TABLES
-from bids_app.layout import GroupOutputs
+from bids_app.layout import RecordingOutputs
 
 logger = logging.getLogger("fnirs_glm")
 
@@ -41,7 +41,7 @@ def collect(output_dir: Path, *, bids_dir: Path, participant_label: list[str] | 
     from bids_app.derivatives import read_json
 
     group_by, numeric = covariate_roles(covariates)
-    design_paths = GroupOutputs.design_sidecars(output_dir)
+    design_paths = RecordingOutputs.design_sidecars(output_dir)
     designs = {name: read_json(path) for name, path in design_paths.items()}
     orphans = [name for name, design in designs.items()
                if _input_is_gone(design, directory=design_paths[name].parent.relative_to(output_dir), bids_dir=bids_dir)]
@@ -55,7 +55,7 @@ def collect(output_dir: Path, *, bids_dir: Path, participant_label: list[str] | 
         if table.empty:
             if spec.description not in OPTIONAL_TABLES:
                 raise UsageError(f"{output_dir}: no participant-level "
-                                 f"{GroupOutputs.participant_stats_pattern(spec.description)}; "
+                                 f"{RecordingOutputs.stats_pattern(spec.description)}; "
                                  "run the participant level first")
             continue
         table = table[~table["recording"].isin(orphans)]
@@ -73,7 +73,7 @@ def collect(output_dir: Path, *, bids_dir: Path, participant_label: list[str] | 
                 notes.append(note)
             table = table.merge(covariates, on="subject", how="inner")
         tables[spec.description] = table
-    return GroupInputs(tables=tables, designs=designs, qc_tables=GroupOutputs.qc_tables(output_dir),
+    return GroupInputs(tables=tables, designs=designs, qc_tables=RecordingOutputs.qc_tables(output_dir),
                        group_by=group_by, numeric=numeric, orphans=orphans, notes=notes)
 
 
@@ -83,12 +83,12 @@ def read_participant_tables(output_dir: Path, *, description: str) -> pd.DataFra
 
     from bids_app.derivatives import read_tsvs
 
-    paths = GroupOutputs.participant_stats(output_dir, description=description)
+    paths = RecordingOutputs.all_stats(output_dir, description=description)
     if not paths:
         return pd.DataFrame()
     table = read_tsvs(paths)
     entities = {path.name: get_entities_from_fname(path.name) for path in paths}
-    recordings = {path.name: GroupOutputs.recording_of_stats(path, description=description) for path in paths}
+    recordings = {path.name: RecordingOutputs.recording_of_stats(path, description=description) for path in paths}
     names = table.pop("file")  # categorical: each mapping below runs once per file, not once per row
     return table.assign(subject=names.map({k: e["subject"] for k, e in entities.items()}).astype(str),
                         task=names.map({k: e["task"] for k, e in entities.items()}).astype(str),

@@ -12,25 +12,19 @@ import numpy as np
 import pandas as pd
 
 from bids_app.derivatives import read_json, read_tsv
+from bids_app.layout import RecordingOutputs
 from bids_app.report import figures, html
 
 QC_COLUMNS = ["name", "distance_mm", "role", "sci", "psp", "motion_burden", "status", "status_description"]
 
 
-def recording_stems(output_dir: Path, *, subject: str) -> list[Path]:
-    """``.../sub-X_..._`` prefixes (as paths) of the participant's recordings with complete outputs
-    (their design sidecar, written last, exists)."""
-    designs = sorted(output_dir.glob(f"sub-{subject}/**/nirs/sub-{subject}_*design.json"))
-    return [d.with_name(d.name[: -len("design.json")]) for d in designs]
-
-
-def report_digest(stems: list[Path]) -> str:
-    """SHA-256 of the design sidecars of ``stems``: what a participant report is built from."""
+def report_digest(recordings: list[RecordingOutputs]) -> str:
+    """SHA-256 of the design sidecars of ``recordings``: what a participant report is built from."""
     import hashlib
 
     digest = hashlib.sha256()
-    for stem in stems:
-        digest.update(stem.name.encode() + b"\0" + Path(f"{stem}design.json").read_bytes() + b"\0")
+    for outputs in recordings:
+        digest.update(outputs.prefix.encode() + b"\0" + outputs.design_json.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -46,10 +40,10 @@ def written_digest(report: Path) -> str | None:
 
 
 def participant_report(output_dir: Path, *, subject: str, digest: str = "") -> str:
-    stems = recording_stems(output_dir, subject=subject)
-    body = [html.paragraph(f"{len(stems)} recording(s) of participant {subject}. "
+    recordings = RecordingOutputs.find(output_dir, subject=subject)
+    body = [html.paragraph(f"{len(recordings)} recording(s) of participant {subject}. "
                            "Effects are in \u00b5M; every table is a file beside this report.")]
-    sections = [_recording_section(stem) for stem in stems]
+    sections = [_recording_section(outputs) for outputs in recordings]
     body.append(html.heading("Contents"))
     body.append(html.contents([(name, titles) for name, titles, _ in sections]))
     for _, _, section in sections:
@@ -61,15 +55,15 @@ def participant_report(output_dir: Path, *, subject: str, digest: str = "") -> s
 FDR_Q = 0.05  # channels marked on the participant maps: Benjamini-Hochberg q below this, within the recording
 
 
-def _recording_section(stem: Path) -> tuple[str, list[tuple[str, str]], list[str]]:
+def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, str]], list[str]]:
     """(recording name, [(anchor, title)] of its subsections, HTML parts)."""
-    name = stem.name.rstrip("_")
-    design = read_tsv(Path(f"{stem}design.tsv"))
-    design_info = read_json(Path(f"{stem}design.json"))
-    qc = read_tsv(Path(f"{stem}desc-qc_channels.tsv"))
-    qc_info = read_json(Path(f"{stem}desc-qc_channels.json"))
-    channels = read_tsv(Path(f"{stem}desc-channel_stats.tsv"))
-    rois = read_tsv(Path(f"{stem}desc-roi_stats.tsv"))
+    name = outputs.name
+    design = read_tsv(outputs.design_tsv)
+    design_info = read_json(outputs.design_json)
+    qc = read_tsv(outputs.qc_tsv)
+    qc_info = read_json(outputs.qc_json)
+    channels = read_tsv(outputs.stats("channel"))
+    rois = read_tsv(outputs.stats("roi"))
     pairs = qc.assign(pair=qc["name"].str.split(" ").str[0]).drop_duplicates("pair")
     bad = qc[qc["status"] == "bad"]
     sfreq = design_info.get("SamplingFrequency")
@@ -107,19 +101,19 @@ def _recording_section(stem: Path) -> tuple[str, list[tuple[str, str]], list[str
         fig = figures.design_figure(design, kinds=design_info.get("Columns", {}), sfreq=sfreq, title=name)
         section.append(html.image(figures.png_bytes(fig), alt=f"design matrix of {name}",
                                   caption=_design_caption(design_info)))
-    waveform_path = Path(f"{stem}desc-waveform_stats.tsv")
+    waveform_path = outputs.stats("waveform")
     if waveform_path.is_file():  # outputs of versions before the waveforms lack it
         section.append(subsection("Response waveforms"))
-        section += _waveform_parts(waveform_path, name=name)
-    block_path = Path(f"{stem}desc-blockaverage_stats.tsv")
+        section += _waveform_parts(outputs)
+    block_path = outputs.stats("blockaverage")
     if block_path.is_file():
         section.append(subsection("Block averages"))
-        section += _block_average_parts(block_path, name=name)
+        section += _block_average_parts(outputs)
     positions = figures.channel_positions([qc])
     flat = figures.is_flat_layout(positions, coordinate_system=qc_info.get("NIRSCoordinateSystem"))
     section.append(subsection("Channel effects"))
     section += _map_parts(channels, positions, flat=flat, panel="condition", name=name, what="GLM effect")
-    contrast_path = Path(f"{stem}desc-contrast_stats.tsv")
+    contrast_path = outputs.stats("contrast")
     if contrast_path.is_file():
         contrasts = read_tsv(contrast_path)
         section.append(subsection("Contrasts"))
@@ -161,9 +155,10 @@ def _roi_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["roi"].notna() & (table["roi"] != "n/a")]
 
 
-def _block_average_parts(path: Path, *, name: str) -> list[str]:
+def _block_average_parts(outputs: RecordingOutputs) -> list[str]:
+    name, path = outputs.name, outputs.stats("blockaverage")
     averages = _roi_rows(read_tsv(path))
-    info = read_json(path.with_suffix(".json"))
+    info = read_json(outputs.stats("blockaverage", ".json"))
     if averages.empty:
         return [html.paragraph(f"No ROI with a good channel: no block average drawn (see {path.name}).")]
     window = info.get("Window", ["n/a", "n/a"])
@@ -178,9 +173,10 @@ def _block_average_parts(path: Path, *, name: str) -> list[str]:
                        f"removed (drifts, systemic signals and overlapping responses stay). Per channel: {path.name}.")]
 
 
-def _waveform_parts(path: Path, *, name: str) -> list[str]:
+def _waveform_parts(outputs: RecordingOutputs) -> list[str]:
+    name, path = outputs.name, outputs.stats("waveform")
     waveforms = read_tsv(path)
-    info = read_json(path.with_suffix(".json"))
+    info = read_json(outputs.stats("waveform", ".json"))
     rois = _roi_rows(waveforms)
     if rois.empty:
         return [html.paragraph("No ROI with a good channel: no waveform drawn (the channel waveforms are in "

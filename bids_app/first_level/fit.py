@@ -1,0 +1,143 @@
+"""The first level of one recording, in memory: fit_recording(RecordingInputs) -> FirstLevelResult.
+
+Channel quality, haemoglobin, design, the GLM of every long channel and ROI signal, the FIR model of the response
+waveforms, block averages, and their tables. Nothing is read or written here (see bids_app.inputs and
+bids_app.first_level.write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bids_app.errors import RecordingError
+from bids_app.first_level.glm import NoiseModel
+from bids_app.inputs import RecordingInputs, WarningList
+
+
+@dataclass(frozen=True)
+class FirstLevelResult:
+    """Everything the first level found in one recording, and the tables written from it."""
+
+    source: str  # the recording's path
+    qc: pd.DataFrame  # every channel of channels.tsv: position, quality, role, status and why
+    design: pd.DataFrame  # the design matrix fitted (one row per sample of the fitted signals)
+    conditions: list[str]
+    short_regressors: list[str]  # design columns that are short-channel regressors
+    sfreq: float  # sampling rate of the fitted signals and design (Hz)
+    noise_model: NoiseModel  # of the GLM and the FIR model (per-signal AR orders: ar_order of the tables)
+    condition_vif: dict[str, float]
+    rois: dict[str, list[str]]  # ROI -> its good long pairs
+    contrasts: dict[str, dict[str, float]]  # the contrasts of the recording's conditions: expression -> weights
+    coordinate_system: str | None
+    channel_stats: pd.DataFrame
+    roi_stats: pd.DataFrame
+    contrast_stats: pd.DataFrame | None  # None without contrasts
+    waveform_stats: pd.DataFrame
+    block_average_stats: pd.DataFrame
+    warnings: tuple[str, ...]  # everything said while reading and fitting the recording
+
+
+def fit_recording(inputs: RecordingInputs, *, options, contrasts: dict[str, dict[str, float]],
+                  warn: Callable[[str], None]) -> FirstLevelResult:
+    """The first level of ``inputs`` with the participant-level ``options``; ``contrasts``: expression ->
+    weights (those with a condition the recording lacks are skipped, with a warning). Warnings, also the
+    libraries', go to ``warn``; RecordingError when the recording cannot be analysed."""
+    said = WarningList(warn, said=inputs.warnings)
+    with said.capturing():
+        return _fit_recording(inputs, options=options, contrasts=contrasts, warn=said)
+
+
+def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: WarningList) -> FirstLevelResult:
+    from bids_app.first_level.block_average import block_average_table
+    from bids_app.first_level.collinearity import collinearity_warnings, condition_vif
+    from bids_app.first_level.design import build_design
+    from bids_app.first_level.fir import fir_design, waveform_table
+    from bids_app.first_level.preprocessing import assess_channels, to_haemoglobin
+    from bids_app.first_level.rois import resolve_rois, roi_signal_indices
+    from bids_app.first_level.tables import channel_table, contrast_table, roi_table
+
+    source, events = inputs.source, inputs.events
+    qc, od = assess_channels(inputs.raw, inputs.channels, options=options, warn=warn)
+    haemo = to_haemoglobin(od, qc, options=options)
+    long_rows = np.flatnonzero(haemo.select(role="long"))
+    if not len(long_rows):
+        raise RecordingError(f"{source}: no good long channel to analyse "
+                             f"({int((qc['status'] == 'bad').sum())} of {len(qc)} channels are bad)")
+
+    design, short_names = build_design(events, haemo, options=options, warn=warn)
+    conditions = sorted(events["trial_type"].unique())
+    vif = condition_vif(design, conditions)
+    for message in collinearity_warnings(design, vif):
+        warn(message)
+    contrasts = _contrasts_of_recording(contrasts, conditions, warn=warn)
+
+    long_pairs = sorted(set(qc.loc[qc["role"] == "long", "name"].str.split(" ").str[0]))
+    rois = resolve_rois(roi_definitions=inputs.roi_definitions, long_pairs=long_pairs, haemo=haemo,
+                        coordinate_system=inputs.coordinate_system, source=source)
+    roi_indices = roi_signal_indices(rois, haemo)
+    roi_signals, roi_rows = [], {}
+    for key, indices in roi_indices.items():
+        roi_rows[key] = haemo.data.shape[1] + len(roi_signals) if len(indices) else None
+        if len(indices):
+            roi_signals.append(haemo.data[:, indices].mean(axis=1))
+    Y = np.column_stack([haemo.data] + roi_signals)
+
+    noise_model = NoiseModel.resolve(options.noise_model, sfreq=haemo.sfreq)
+    fit = _fit(Y, design, noise_model=noise_model, what="the GLM", source=source)
+    fir, bins = fir_design(events, haemo, design=design, conditions=conditions, window=options.fir_window,
+                           native=options.design_rate == "native")
+    fir_fit = _fit(Y, fir, noise_model=noise_model, what="the FIR model of the response waveforms", source=source)
+
+    columns = list(design.columns)
+    signals = _waveform_signals(roi_rows, ch_names=haemo.ch_names, rows=long_rows)
+    tables = {
+        "channel_stats": channel_table(fit, ch_names=haemo.ch_names, design_columns=columns, conditions=conditions,
+                                       rows=long_rows),
+        "roi_stats": roi_table(fit, roi_rows=roi_rows, n_channels={k: len(v) for k, v in roi_indices.items()},
+                               design_columns=columns, conditions=conditions),
+        "waveform_stats": waveform_table(fir_fit, bins=bins, signals=signals),
+        "block_average_stats": block_average_table(events, Y, sfreq=haemo.sfreq, conditions=conditions,
+                                                   window=options.fir_window, signals=signals),
+        "contrast_stats": contrast_table(fit, ch_names=haemo.ch_names, design_columns=columns, contrasts=contrasts,
+                                         rows=long_rows) if contrasts else None,
+    }
+    return FirstLevelResult(
+        source=source, qc=qc, design=design, conditions=conditions, short_regressors=short_names,
+        sfreq=haemo.sfreq, noise_model=noise_model, condition_vif=vif, rois=rois, contrasts=contrasts,
+        coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages))
+
+
+def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, what: str, source: str):
+    """The fit of the signals ``Y`` on ``design`` with ``noise_model``."""
+    try:
+        return noise_model.fit(Y, design.to_numpy())
+    except ValueError as exc:
+        raise RecordingError(f"{source}: {what} cannot be fitted ({exc})") from None
+
+
+def _waveform_signals(roi_rows: dict, *, ch_names: list[str], rows: np.ndarray) -> dict:
+    """{(roi, ch_name, chroma): row in the fit} for the waveform table: ROIs (with good channels) first,
+    then the long channels in natural order."""
+    from bids_app.first_level.preprocessing import natural_key
+
+    signals = {(roi, "n/a", chroma): row for (roi, chroma), row in sorted(roi_rows.items()) if row is not None}
+    for row in sorted(rows, key=lambda r: natural_key(ch_names[r])):
+        signals[("n/a", ch_names[row], ch_names[row].split(" ")[1])] = int(row)
+    return signals
+
+
+def _contrasts_of_recording(contrasts: dict[str, dict[str, float]], conditions: list[str], *,
+                            warn: Callable[[str], None]) -> dict[str, dict[str, float]]:
+    """The contrasts whose conditions all occur in this recording; the others are skipped, said."""
+    kept = {}
+    for expression, weights in contrasts.items():
+        missing = [c for c in weights if c not in conditions]
+        if missing:
+            warn(f"contrast {expression!r} skipped: condition(s) {', '.join(missing)} not in this recording")
+        else:
+            kept[expression] = weights
+    return kept
