@@ -17,6 +17,8 @@ when a participant moves while tapping) and bad channels. Haemoglobin is turned 
 with the inverse of MNE's modified Beer-Lambert law (same extinction coefficients, distances and ppf),
 then into intensity, written to SNIRF with MNE-NIRS and into BIDS with MNE-BIDS. The ground truth goes to ``sourcedata/ground_truth/``.
 
+Optionally two groups of participants (alternating) whose response amplitudes differ by a known factor.
+
 Modules: options (SimulationOptions), dataset (participants, gains, dataset files), recording (one
 recording, haemoglobin to intensity, BIDS), signals (physiology, noise, drifts, motion, bad channels),
 truth (ground truth files), cli (``fnirs-glm-simulate``).

@@ -36,10 +36,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of the motion artefacts that are baseline shifts rather than spikes")
     parser.add_argument("--bad-channels", type=int, default=defaults.bad_channels,
                         help="flat or noisy long pairs per recording")
+    parser.add_argument("--groups", nargs=2, metavar=("FIRST", "SECOND"),
+                        help="two groups (participants.tsv column group; participants alternate, sub-01 in the "
+                             "first) and sourcedata/ground_truth/group_truth.tsv")
+    parser.add_argument("--group-effect", type=float, default=defaults.group_effect, metavar="FRACTION",
+                        help="the second group's response amplitudes as a fraction of the first's (with --groups)")
     parser.add_argument("--version", action="version", version=f"fnirs-glm-simulate {__version__}")
     args = parser.parse_args(argv)
     try:
-        options = SimulationOptions(**{k: v for k, v in vars(args).items() if k != "out_dir"})
+        options = SimulationOptions(**{k: v for k, v in vars(args).items() if k not in ("out_dir", "groups")},
+                                    groups=tuple(args.groups or ()))
         simulate_dataset(args.out_dir, options=options)
     except (FileExistsError, ValueError) as exc:
         print(f"fnirs-glm-simulate: error: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bids_app.simulate.options import CONDITIONS, SimulationOptions
 from bids_app.simulate.recording import write_recording
-from bids_app.simulate.truth import mean_amplitude, responds, truth_folder
+from bids_app.simulate.truth import mean_amplitude, responds, truth_folder, write_group_truth
 
 
 def simulate_dataset(out_dir: Path, *, options: SimulationOptions) -> Path:
@@ -21,12 +21,15 @@ def simulate_dataset(out_dir: Path, *, options: SimulationOptions) -> Path:
     template = json.loads(resources.files("bids_app").joinpath("data/tapping_template.json").read_text())
     rng = np.random.default_rng(options.seed)
     names = sorted(template["Subjects"])
-    participants = []
+    participants, gains_by_participant = [], []
     for index in range(options.subjects):
         subject = f"{index + 1:02d}"
         timing = template["Subjects"][names[index % len(names)]]
-        participants.append({"participant_id": f"sub-{subject}", "age": timing["age"], "sex": timing["sex"]})
-        gains = subject_gains(template, options=options, rng=rng)
+        group = options.group_of(index)
+        participants.append({"participant_id": f"sub-{subject}", "age": timing["age"], "sex": timing["sex"],
+                             **({"group": group} if group else {})})
+        gains = subject_gains(template, options=options, rng=rng, factor=options.amplitude_factor(group))
+        gains_by_participant.append((group, gains))
         for session in range(1, options.sessions + 1):
             for run in range(1, options.runs + 1):
                 write_recording(out_dir, template=template, timing=timing, gains=gains, options=options,
@@ -34,12 +37,15 @@ def simulate_dataset(out_dir: Path, *, options: SimulationOptions) -> Path:
                                                    "session": f"{session:02d}" if options.sessions > 1 else None,
                                                    "run": f"{run:02d}" if options.runs > 1 else None})
     write_dataset_files(out_dir, participants=participants, options=options)
+    if options.groups:
+        write_group_truth(out_dir, pairs=template["Pairs"], participants=gains_by_participant, options=options)
     return out_dir
 
 
-def subject_gains(template: dict, *, options: SimulationOptions, rng) -> dict[tuple[str, str], float]:
+def subject_gains(template: dict, *, options: SimulationOptions, rng,
+                  factor: float = 1.0) -> dict[tuple[str, str], float]:
     """True HbO amplitude (uM) per (pair, condition) for one participant: the mean amplitude times the
-    participant's and the channel's relative variation."""
+    participant's and the channel's relative variation, times ``factor`` (the group's)."""
     subject_scale = max(0.1, 1 + options.between_subject_sd * rng.standard_normal())
     gains = {}
     for pair in template["Pairs"]:
@@ -49,6 +55,8 @@ def subject_gains(template: dict, *, options: SimulationOptions, rng) -> dict[tu
                 continue
             channel_scale = max(0.1, 1 + options.between_channel_sd * rng.standard_normal())
             gains[(pair, condition)] = mean_amplitude(pair, condition, options=options) * subject_scale * channel_scale
+            if factor != 1.0:
+                gains[(pair, condition)] *= factor
     return gains
 
 
@@ -61,6 +69,11 @@ def write_dataset_files(out_dir: Path, *, participants, options: SimulationOptio
     if sidecar.is_file():
         described = json.loads(sidecar.read_text())
         described = {k: v for k, v in described.items() if k in table.columns}
+        if options.groups:
+            first, second = options.groups
+            described["group"] = {"Description": "Simulated group (participants alternate, sub-01 in the first)",
+                                  "Levels": {first: "response amplitudes as simulated",
+                                             second: f"response amplitudes x {options.group_effect:g} of {first}'s"}}
         sidecar.write_text(json.dumps(described, indent=2) + "\n")
     description = json.loads((out_dir / "dataset_description.json").read_text())
     description.update({
