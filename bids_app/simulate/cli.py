@@ -10,11 +10,11 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     from bids_app import __version__
     from bids_app.cli import SuggestingParser
-    from bids_app.simulate import __doc__ as description
     from bids_app.simulate.dataset import simulate_dataset
     from bids_app.simulate.options import SimulationOptions
 
-    parser = SuggestingParser(prog="fnirs-glm-simulate", description=description.split("\n\n")[0],
+    parser = SuggestingParser(prog="fnirs-glm-simulate", description="Simulated finger-tapping studies with known "
+                              "responses: BIDS NIRS datasets of raw CW intensity.",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("out_dir", type=Path, help="where the BIDS dataset is written (absent or empty)")
     defaults = SimulationOptions()
