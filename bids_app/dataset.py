@@ -45,8 +45,8 @@ def find_recordings(config: Config) -> list:
 
 def condition_names(bids_path) -> set[str]:
     """trial_type values of a recording's events.tsv (empty when absent or unreadable)."""
+    from bids_app.bids_files import read_tsv, sidecar
     from bids_app.errors import RecordingError
-    from bids_app.inputs import read_tsv, sidecar
 
     path = sidecar(bids_path, suffix="events", extension=".tsv")
     if path is None:

@@ -165,7 +165,7 @@ def test_the_command_line_writes_what_the_in_memory_api_writes(fitted, run_cli, 
 ])
 def test_noise_model_is_resolved_once_with_the_label_and_description_the_sidecars_record(
         choice, sfreq, order, label, description):
-    from bids_app.first_level.glm import NoiseModel
+    from bids_app.first_level.noise_model import NoiseModel
 
     noise_model = NoiseModel.resolve(choice, sfreq=sfreq)
     assert (noise_model.ar_order, noise_model.label, noise_model.description) == (order, label, description)

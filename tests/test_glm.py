@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bids_app.first_level.glm import fit_glm, noise_model_order, yule_walker
+from bids_app.first_level.glm import fit_glm, yule_walker
+from bids_app.first_level.noise_model import noise_model_order
 from bids_app.first_level.tables import _statistics
 
 

@@ -1,6 +1,8 @@
 """The simulator: valid BIDS, deterministic, and its truth recovered without resampling bias."""
 
 import json
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -112,10 +114,120 @@ def test_task_locked_motion_and_baseline_shifts(tmp_path):
 def test_invalid_options_are_one_line_errors_and_participants_json_matches_the_table(tmp_path, capsys):
     for argv, text in ((["--subjects", "0"], "--subjects 0: give at least 1"),
                        (["--motion-per-minute", "-1"], "--motion-per-minute -1.0: give a number >= 0"),
-                       (["--task-locked-motion", "2"], "give a share between 0 and 1")):
+                       (["--task-locked-motion", "2"], "give a share between 0 and 1"),
+                       (["--group-effect", "0.5"], "--group-effect 0.5: give --groups too"),
+                       (["--groups", "a", "a"], "--groups a a: give two different labels"),
+                       (["--groups", "a", "b", "--subjects", "1"], "give --subjects 2 or more"),
+                       (["--groups", "a", "b", "--group-effect", "-1"], "--group-effect -1.0: give a number >= 0")):
         assert main([str(tmp_path / "never"), *argv]) == 2
         assert text in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
     root = simulate_dataset(tmp_path / "sim", options=SimulationOptions(subjects=1, duration_s=60, seed=1))
     described = json.loads((root / "participants.json").read_text())
     assert set(described) == set(pd.read_csv(root / "participants.tsv", sep="\t").columns)
+
+
+@pytest.fixture(scope="module")
+def with_and_without_groups(tmp_path_factory):
+    """The same study (seed, 3 participants) without groups and with groups control/patient at 0.5."""
+    root = tmp_path_factory.mktemp("groups")
+    common = {"subjects": 3, "duration_s": 240, "seed": 5}
+    return (simulate_dataset(root / "plain", options=SimulationOptions(**common)),
+            simulate_dataset(root / "groups", options=SimulationOptions(**common, groups=("control", "patient"),
+                                                                         group_effect=0.5)))
+
+
+def _truths(root):
+    return {path.name[:6]: pd.read_csv(path, sep="\t")
+            for path in sorted((root / "sourcedata/ground_truth").glob("sub-*_truth.tsv"))}
+
+
+def test_groups_alternate_and_the_second_has_the_stated_fraction_of_the_amplitudes(with_and_without_groups):
+    plain, groups = with_and_without_groups
+    participants = pd.read_csv(groups / "participants.tsv", sep="\t")
+    assert list(participants.columns) == ["participant_id", "age", "sex", "group"]
+    assert list(participants["group"]) == ["control", "patient", "control"]
+    assert set(json.loads((groups / "participants.json").read_text())["group"]["Levels"]) == {"control", "patient"}
+    recorded = json.loads((groups / "sourcedata/ground_truth/simulation.json").read_text())
+    assert recorded["groups"] == ["control", "patient"] and recorded["group_effect"] == 0.5
+    # the same random draws: the first group's amplitudes unchanged, the second's halved
+    before, after = _truths(plain), _truths(groups)
+    for subject, factor in (("sub-01", 1.0), ("sub-02", 0.5), ("sub-03", 1.0)):
+        assert (before[subject]["effect_um"] != 0).sum() == 2 * 2 * 20  # 2 conditions x 2 chroma x 20 long pairs
+        np.testing.assert_allclose(after[subject]["effect_um"], factor * before[subject]["effect_um"], rtol=1e-9)
+    assert validate(groups) == (0, [])
+
+
+def test_group_truth_is_each_groups_roi_effect_and_their_difference(with_and_without_groups):
+    _, groups = with_and_without_groups
+    truth = pd.read_csv(groups / "sourcedata/ground_truth/group_truth.tsv", sep="\t")
+    assert len(truth) == 2 * 2 * 3 * 3  # roi x chroma x condition x (control, patient, patient - control)
+    table = truth.set_index(["roi", "chroma", "condition", "group"])
+    contralateral = table.loc[("right_hemisphere", "hbo", "Tapping/Left")]
+    assert contralateral.loc["control", "effect_um"] == pytest.approx(0.6)  # SimulationOptions.contralateral_um
+    assert contralateral.loc["patient", "effect_um"] == pytest.approx(0.3)
+    assert contralateral.loc["patient - control", "effect_um"] == pytest.approx(-0.3)
+    assert table.loc[("left_hemisphere", "hbr", "Tapping/Left", "patient - control"), "effect_um"] == pytest.approx(
+        -0.6 * 0.3 * -0.35 * 0.5)  # ipsilateral fraction, HbR fraction, half in the second group
+    assert (truth.loc[truth["condition"] == "Control", ["effect_um", "study_effect_um"]] == 0).all().all()
+    # study_effect_um: the mean over the group's participants of their recorded amplitudes over the ROI's pairs
+    per_subject = []
+    for subject, recording in _truths(groups).items():
+        long = recording[recording["role"] == "long"]
+        source = long["ch_name"].str.extract(r"^S(\d+)_")[0].astype(int)
+        per_subject.append(long.assign(subject=subject, roi=np.where(source <= 4, "left_hemisphere", "right_hemisphere")))
+    participants = pd.read_csv(groups / "participants.tsv", sep="\t")
+    means = (pd.concat(per_subject).merge(participants, left_on="subject", right_on="participant_id")
+             .groupby(["roi", "chroma", "condition", "subject", "group"])["effect_um"].mean()
+             .groupby(["roi", "chroma", "condition", "group"]).mean())
+    for (roi, chroma, condition, group), value in means.items():
+        assert table.loc[(roi, chroma, condition, group), "study_effect_um"] == pytest.approx(value, abs=1e-9)
+        difference = means[(roi, chroma, condition, "patient")] - means[(roi, chroma, condition, "control")]
+        assert table.loc[(roi, chroma, condition, "patient - control"), "study_effect_um"] == pytest.approx(
+            difference, abs=1e-9)
+
+
+def test_without_group_options_the_dataset_is_described_as_before(with_and_without_groups):
+    plain, _ = with_and_without_groups
+    assert list(pd.read_csv(plain / "participants.tsv", sep="\t").columns) == ["participant_id", "age", "sex"]
+    assert set(json.loads((plain / "participants.json").read_text())) == {"participant_id", "age", "sex"}
+    recorded = json.loads((plain / "sourcedata/ground_truth/simulation.json").read_text())
+    assert "groups" not in recorded and "group_effect" not in recorded
+    generated = json.loads((plain / "dataset_description.json").read_text())["GeneratedBy"][0]
+    assert json.loads(generated["Description"]) == recorded
+    assert not (plain / "sourcedata/ground_truth/group_truth.tsv").exists()
+
+
+def test_python_m_bids_app_simulate_is_the_command():
+    done = subprocess.run([sys.executable, "-m", "bids_app.simulate", "--version"], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0 and done.stdout.startswith("fnirs-glm-simulate ")
+
+
+@pytest.mark.slow
+def test_group_level_recovers_the_simulated_group_difference(tmp_path, run_cli):
+    """Two groups of 4 participants, the patients' responses at 30% of the controls': the group level's
+    'patient - control' rows cover the study's true difference, and find the contralateral differences
+    (p < 0.05) with intervals that also cover the simulated expected difference."""
+    bids = simulate_dataset(tmp_path / "bids", options=SimulationOptions(
+        subjects=8, duration_s=300, seed=21, groups=("control", "patient"), group_effect=0.3))
+    out = tmp_path / "out"
+    for level, *extra in (("participant", "--n_cpus", "2"), ("group", "--group-covariates", "group")):
+        code, _, err = run_cli(bids, out, level, "--skip_bids_validator", *extra)
+        assert code == 0, err
+    ours = pd.read_csv(out / "task-tapping_desc-roi_stats.tsv", sep="\t")
+    truth = pd.read_csv(bids / "sourcedata/ground_truth/group_truth.tsv", sep="\t")
+    rows = ours.merge(truth, on=["roi", "chroma", "condition", "group"], validate="one_to_one")
+    differences = rows[rows["group"] == "patient - control"]
+    assert len(differences) == 12 and set(differences["n"]) == {8}
+    covered = (differences["ci_low"] <= differences["study_effect_um"]) & (
+        differences["study_effect_um"] <= differences["ci_high"])
+    assert covered.sum() >= 11  # 95% intervals: at most one of 12 misses
+    contralateral = differences[(differences["roi"] == "right_hemisphere") == (differences["condition"]
+                                                                                == "Tapping/Left")]
+    contralateral = contralateral[contralateral["condition"] != "Control"]
+    assert len(contralateral) == 4
+    assert covered[contralateral.index].all() and (contralateral["p"] < 0.05).all()
+    # and the simulated (expected) difference, -0.7 x 0.6 uM for HbO and -0.35 times that for HbR
+    assert ((contralateral["ci_low"] <= contralateral["effect_um"])
+            & (contralateral["effect_um"] <= contralateral["ci_high"])).all()

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from bids_app.bids_files import read_tsv, sidecar
 from bids_app.errors import RecordingError
-from bids_app.inputs import read_tsv, sidecar
 
 
 def read_events(bids_path, *, duration_s: float, stim_dur: float | None,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bids_app.errors import RecordingError
-from bids_app.first_level.glm import NoiseModel
+from bids_app.first_level.noise_model import NoiseModel
 from bids_app.inputs import RecordingInputs, WarningList
 
 

@@ -117,8 +117,8 @@ def channel_layout(inputs: GroupInputs, *, recordings) -> tuple[pd.DataFrame, st
 
 def read_covariates(bids_dir: Path, *, columns: list[str]) -> pd.DataFrame:
     """participants.tsv ``columns`` (--group-covariates), one row per participant with all values."""
+    from bids_app.bids_files import read_tsv
     from bids_app.errors import RecordingError
-    from bids_app.inputs import read_tsv
 
     path = bids_dir / "participants.tsv"
     try:

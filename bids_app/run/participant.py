@@ -93,9 +93,10 @@ def process_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     Outputs of this recording from an earlier run that this run does not rewrite are removed,
     also when it fails, so the output directory never mixes results of different runs.
     """
+    from bids_app.bids_files import input_fingerprint
     from bids_app.first_level.fit import fit_recording
     from bids_app.first_level.write import Provenance, write_recording
-    from bids_app.inputs import WarningList, input_fingerprint, load_recording
+    from bids_app.inputs import WarningList, load_recording
 
     name = Path(bids_path.fpath).name
     started = time.perf_counter()
