@@ -33,9 +33,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.validity import markdown
-from bids_app.config import GROUP_METHOD_CHOICES
+from bids_app.options import declarations
 
-METHODS = GROUP_METHOD_CHOICES
+METHODS = declarations()["group_method"].choices
 QUIET, ACTIVE = (0.02, 0.03), (0.25, 0.08)  # (tau, typical first-level se), uM
 CELLS = [(kind, effect, k) for kind in ("quiet", "active") for effect in (False, True) for k in range(4)]
 

@@ -122,7 +122,7 @@ def main() -> None:
     config = parse_args([str(bids_path.root), out.name, "participant", "--skip_bids_validator", "--overwrite",
                          *options])
     conditions = sorted(condition_names(bids_path))
-    contrasts = {e: parse_contrast(e, conditions) for e in config.analysis.contrast}
+    contrasts = {e: parse_contrast(e, conditions) for e in config.first_level.contrast}
 
     def analyse():
         outcome = process_recording(bids_path, config=config, contrasts=contrasts)

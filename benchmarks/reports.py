@@ -65,7 +65,7 @@ def main() -> None:
         for _ in range(args.repeat):
             started = time.perf_counter()
             for path, content in report_files(inputs, outputs=outputs, results=results[task],
-                                              q_threshold=config.analysis.topomap_q_threshold).items():
+                                              q_threshold=config.group.topomap_q_threshold).items():
                 write_atomic(path, content)
             group_times.append(time.perf_counter() - started)
         report = outputs.report

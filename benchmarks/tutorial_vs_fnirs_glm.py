@@ -148,7 +148,7 @@ def fnirs_glm_worker(fname: str, args) -> dict:
         argv += ["--design-rate", "resampled"] if args.design_rate_resampled else []
         argv += ["--contrast", " - ".join(contrast_pair(conditions))] if contrast_pair(conditions) else []
         config = parse_args([*argv, "--overwrite"])  # each timed run analyses (not skips) the recording
-        contrasts = {e: parse_contrast(e, conditions) for e in config.analysis.contrast}
+        contrasts = {e: parse_contrast(e, conditions) for e in config.first_level.contrast}
         times, outcome = timed_runs(lambda: process_recording(bids_path, config=config, contrasts=contrasts),
                                     args.repeat)
         if outcome.status != "done":

@@ -46,8 +46,8 @@ def channel_errors(root: Path, *flags: str) -> pd.DataFrame:
         def warn(message, name=bids_path.basename):
             logging.getLogger("fnirs_glm").warning(f"{name}: {message}")
 
-        inputs = load_recording(bids_path, options=config.analysis, warn=warn)
-        table = fit_recording(inputs, options=config.analysis, contrasts={}, warn=warn).channel_stats
+        inputs = load_recording(bids_path, options=config.first_level, warn=warn)
+        table = fit_recording(inputs, options=config.first_level, contrasts={}, warn=warn).channel_stats
         stem = bids_path.copy().update(datatype=None, suffix=None, extension=None).basename
         truth = pd.read_csv(root / "sourcedata" / "ground_truth" / f"{stem}_truth.tsv", sep="\t")
         tables.append(table.merge(truth, on=["ch_name", "chroma", "condition"], validate="one_to_one")

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from bids_app.cli import build_parser
-from bids_app.config import analysis_option_names
+from bids_app.options import declarations
 
 DEFAULT_COMMAND = "python3 /app/run.py"
 POSITIONAL_KEYS = {"bids": "bids_dir", "output": "output_dir", "analysis_level": "analysis_level"}
@@ -83,7 +83,7 @@ def _option_argv(key: str, action: argparse.Action, value) -> list[str]:
 
 
 def _unknown(key: str, known: list[str]) -> ConfigError:
-    if key in analysis_option_names():
+    if key in declarations() and not declarations()[key].flag:
         return ConfigError(f"config.json: {key!r} is only a --config file option: write it in a JSON file "
                            f"and give that file's path as \"config\"")
     close = difflib.get_close_matches(key, known, n=1)

@@ -15,25 +15,13 @@ import traceback
 from pathlib import Path
 
 from bids_app import __version__
-from bids_app.config import (
-    DESIGN_RATE_CHOICES,
-    GROUP_METHOD_CHOICES,
-    HRF_CHOICES,
-    MOTION_CORRECTION_CHOICES,
-    NOISE_MODEL_CHOICES,
-    REMOVED_GROUP_METHODS,
-    SHORT_REGRESSION_CHOICES,
-    AnalysisOptions,
-    Config,
-    build_analysis_options,
-    closest,
-    load_config_file,
-)
+from bids_app.config import Config, build_options, closest, load_config_file
 from bids_app.errors import FnirsGlmError, UsageError
+from bids_app.logs import setup_logging
+from bids_app.options import LEVELS, Option, declarations, level_of
 from bids_app.validation import check_dataset_description
 
 logger = logging.getLogger("fnirs_glm")
-_DEFAULTS = AnalysisOptions()
 
 
 class SuggestingParser(argparse.ArgumentParser):
@@ -71,11 +59,32 @@ def _did_you_mean(word: str, candidates: list[str]) -> str:
 
 
 class _ChoicesAndRemoved(tuple):
-    """Choices listed (in --help and the Boutiques descriptor) that also let a removed group method through to
-    the configuration, whose error says what replaced it."""
+    """Choices listed (in --help and the Boutiques descriptor) that also let a removed value through to the
+    validation, whose error says what replaced it."""
+
+    def __new__(cls, choices, removed):
+        self = super().__new__(cls, choices)
+        self.removed = removed
+        return self
 
     def __contains__(self, value) -> bool:
-        return super().__contains__(value) or value in REMOVED_GROUP_METHODS
+        return super().__contains__(value) or value in self.removed
+
+
+def _add_option(group, name: str, spec: Option) -> None:
+    """The command-line argument of one declared option (none for an option only in a --config file)."""
+    if not spec.flag:
+        return
+    kwargs = {"help": spec.help_text(), "metavar": spec.metavar}
+    if spec.type is not str:
+        kwargs["type"] = spec.type
+    if spec.choices:
+        kwargs["choices"] = _ChoicesAndRemoved(spec.choices, spec.removed) if spec.removed else spec.choices
+    if spec.nargs == "append":
+        kwargs["action"] = "append"
+    elif spec.nargs is not None:
+        kwargs["nargs"] = spec.nargs
+    group.add_argument(*spec.flags(name), **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,60 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="more messages and tracebacks on errors (repeatable)")
     run.add_argument("--version", action="version", version=f"fnirs-glm {__version__}")
 
-    glm = parser.add_argument_group("analysis options")
-    glm.add_argument("--resample-hz", "--resample_hz", type=float, metavar="HZ",
-                     help=f"resample the haemoglobin signals to this rate (default: {_DEFAULTS.resample_hz})")
-    glm.add_argument("--short-regression", "--short_regression", choices=SHORT_REGRESSION_CHOICES,
-                     help="short-channel nuisance regressors: none, mean (mean of the good short HbO and "
-                     "of the good short HbR channels) or all (every good short channel) "
-                     f"(default: {_DEFAULTS.short_regression})")
-    glm.add_argument("--noise-model", "--noise_model", choices=NOISE_MODEL_CHOICES,
-                     help="GLM noise model: ols, ar1, auto = AR(P) with P = round(4 x sampling rate), or "
-                     "ar-irls = AR order by BIC up to that P, prewhitening and robust (Tukey bisquare) IRLS "
-                     f"(default: {_DEFAULTS.noise_model})")
-    glm.add_argument("--hrf", choices=HRF_CHOICES,
-                     help=f"haemodynamic response function (default: {_DEFAULTS.hrf})")
-    glm.add_argument("--design-rate", "--design_rate", choices=DESIGN_RATE_CHOICES,
-                     help="native: condition regressors are built at the recording's rate and resampled "
-                     "exactly as the data, so resampling does not bias the effects; resampled: built at the "
-                     f"resampled rate, as MNE-NIRS does (default: {_DEFAULTS.design_rate})")
-    glm.add_argument("--stim-dur", "--stim_dur", type=float, metavar="SECONDS",
-                     help="use this duration for every event (default: each event's duration in events.tsv)")
-    glm.add_argument("--drift-high-pass", "--drift_high_pass", type=float, metavar="HZ",
-                     help=f"cosine drift regressors up to this frequency (default: {_DEFAULTS.drift_high_pass})")
-    glm.add_argument("--sci-threshold", "--sci_threshold", type=float, metavar="X",
-                     help="mark channels whose scalp coupling index is below X as bad (default: off)")
-    glm.add_argument("--psp-threshold", "--psp_threshold", type=float, metavar="X",
-                     help="mark channels whose peak spectral power of the cardiac band (median over 10 s "
-                     "windows) is below X as bad, e.g. 0.1 (default: off)")
-    glm.add_argument("--ppf", type=float,
-                     help=f"partial pathlength factor of the Beer-Lambert law (default: {_DEFAULTS.ppf})")
-    glm.add_argument("--motion-correction", "--motion_correction", choices=MOTION_CORRECTION_CHOICES,
-                     help="motion correction of the optical density: none, or tddr = temporal derivative "
-                     f"distribution repair (MNE) (default: {_DEFAULTS.motion_correction})")
-    glm.add_argument("--roi-file", "--roi_file", metavar="JSON",
-                     help='regions of interest: {"name": ["S1_D1", ...]} (default: left and right '
-                     "hemisphere for head coordinates, else one ROI of all long channels)")
-    glm.add_argument("--contrast", action="append", metavar="EXPR",
-                     help='a contrast of conditions, e.g. "Tapping/Left - Tapping/Right" or '
-                     '"0.5*A + 0.5*B - C" (repeatable)')
-    glm.add_argument("--fir-window", "--fir_window", nargs=2, type=float, metavar=("START", "END"),
-                     help="seconds around onset of the response waveforms (FIR deconvolution, one bin per "
-                     f"fitted sample) (default: {_DEFAULTS.fir_window[0]:g} {_DEFAULTS.fir_window[1]:g})")
-    group = parser.add_argument_group("group level")
-    group.add_argument("--group-method", "--group_method", choices=_ChoicesAndRemoved(GROUP_METHOD_CHOICES),
-                       help="random-effects: per cell, participants weighted by first-level variance plus a "
-                       "between-participant variance (REML), Knapp-Hartung t inference; ols: per cell, "
-                       "unweighted t-test / OLS of the participant effects; mixedlm: the MNE-NIRS tutorial's "
-                       "mixed model, one residual variance for all cells, normal p-values "
-                       f"(default: {_DEFAULTS.group_method})")
-    group.add_argument("--group-covariates", "--group_covariates", nargs="+", metavar="COLUMN",
-                       help="participants.tsv columns as covariates of every cell: a categorical one splits "
-                       "every row by its levels and adds '<level> - <first level>' difference rows; numeric "
-                       "ones enter centred, their per-cell slopes are rows whose term is the column")
-    group.add_argument("--topomap-q-threshold", "--topomap_q_threshold", type=float, metavar="Q",
-                       help="in the group topographic maps, draw channels with FDR q >= Q as 0 and mark the "
-                       "others, e.g. 0.05 (default: every channel drawn with its effect)")
+    for options in LEVELS:
+        group = parser.add_argument_group(options.TITLE)
+        for name, spec in declarations(options).items():
+            _add_option(group, name, spec)
     return parser
 
 
@@ -182,14 +141,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     """Parse the command line into a validated :class:`Config` (raises UsageError)."""
     args = build_parser().parse_args(argv)
     file_values = load_config_file(args.config) if args.config else {}
-    flag_values = {name: getattr(args, name, None) for name in vars(AnalysisOptions())}
-    if args.contrast:
-        flag_values["contrast"] = tuple(args.contrast)
-    if args.fir_window:
-        flag_values["fir_window"] = tuple(args.fir_window)
-    if args.group_covariates:
-        flag_values["group_covariates"] = tuple(args.group_covariates)
-    analysis = build_analysis_options(file_values=file_values, flag_values=flag_values)
+    flag_values = {name: getattr(args, name) for name, spec in declarations().items()
+                   if spec.flag and getattr(args, name) is not None}
+    first_level, group = build_options({**file_values, **flag_values})
+    ignored = [declarations()[name].flags(name)[0] if name in flag_values else f"{name} (in {args.config})"
+               for name in {**file_values, **flag_values} if level_of(name).LEVEL != args.analysis_level]
     return Config(
         bids_dir=args.bids_dir.expanduser().absolute(),
         output_dir=args.output_dir.expanduser().absolute(),
@@ -202,7 +158,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         n_cpus=args.n_cpus if args.n_cpus is not None else default_n_cpus(os.environ),
         overwrite=args.overwrite,
         verbose=args.verbose,
-        analysis=analysis,
+        first_level=first_level,
+        group=group,
+        ignored_options=tuple(ignored),
     )
 
 
@@ -232,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         config = parse_args(argv)
         verbose = config.verbose
         setup_logging(verbose)
+        if config.ignored_options:
+            logger.warning(f"no effect at the {config.analysis_level} level (options of the other level): "
+                           f"{', '.join(config.ignored_options)}")
         check_paths(config)
         check_dependencies()
         if config.analysis_level == "participant":
@@ -298,14 +259,6 @@ def check_paths(config: Config) -> None:
 def _labels(values: list[str], prefix: str) -> tuple[str, ...]:
     labels = [v.removeprefix(prefix) for v in values]
     return tuple(dict.fromkeys(label for label in labels if label))
-
-
-def setup_logging(verbose: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("fnirs-glm: %(levelname)s: %(message)s"))
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logger.propagate = False
 
 
 if __name__ == "__main__":

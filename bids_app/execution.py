@@ -97,7 +97,7 @@ def init_worker(verbose: int) -> None:
     """Logging and MNE verbosity, in this process and in each worker whatever the start method."""
     import mne
 
-    from bids_app.cli import setup_logging
+    from bids_app.logs import setup_logging
 
     setup_logging(verbose)
     mne.set_log_level("error" if verbose < 2 else "info")

@@ -1,21 +1,27 @@
-"""logs/: the resolved configuration, software versions and outcome of each invocation."""
+"""Messages on stderr, and logs/: the resolved configuration, software versions and outcome of each invocation.
+
+Light at import time (the command line imports setup_logging and --help must stay fast): the rest is imported
+where it is used.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-import platform
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
 
 from bids_app import __version__
 from bids_app.config import Config
-from bids_app.derivatives import json_text, write_atomic
 
+logger = logging.getLogger("fnirs_glm")
 LIBRARIES = ("mne", "mne-bids", "nilearn", "numpy", "scipy", "pandas", "statsmodels", "h5py")
 
 
 def library_versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
     versions = {"fnirs-glm": __version__, "python": platform.python_version()}
     for name in LIBRARIES:
         try:
@@ -27,6 +33,10 @@ def library_versions() -> dict[str, str]:
 
 def write_run_log(config: Config, *, outcomes: list, started: float, validation, reports: list = (),
                   outputs: list[str] = ()) -> None:
+    import platform
+
+    from bids_app.derivatives import json_text, write_atomic
+
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
     record = {
         "Command": sys.argv,
@@ -45,3 +55,12 @@ def write_run_log(config: Config, *, outcomes: list, started: float, validation,
                               "Message": o.message} for o in reports]
     name = f"{config.analysis_level}_{stamp}_{platform.node() or 'host'}_{os.getpid()}.json"
     write_atomic(config.output_dir / "logs" / name, json_text(record))
+
+
+def setup_logging(verbose: int) -> None:
+    """Messages "fnirs-glm: LEVEL: message" on stderr; debug messages too when ``verbose``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("fnirs-glm: %(levelname)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False

@@ -4,8 +4,9 @@
     python scripts/make_boutiques.py           # (re)write boutiques/fnirs-glm.json
     python scripts/make_boutiques.py --check   # exit 1 if the committed file is out of date
 
-Every option of ``bids_app.cli.build_parser()`` becomes one input (``--help`` and ``--version`` excepted),
-so run this after adding or changing an option; ``tests/test_platforms.py`` fails until you do.
+Every option of ``bids_app.cli.build_parser()`` becomes one input (``--help`` and ``--version`` excepted);
+the analysis options come from their declarations in ``bids_app/options.py``. Run this after adding or
+changing an option; ``tests/test_platforms.py`` fails until you do.
 The descriptor follows Boutiques' BIDS App convention (``bosh validate --bids``): the command line starts
 ``mkdir -p [OUTPUT_DIR]; python /app/run.py [BIDS_DIR] [OUTPUT_DIR] [ANALYSIS_LEVEL] [PARTICIPANT_LABEL]
 [SESSION_LABEL]``, and the output directory is two alternative inputs with the value-key ``[OUTPUT_DIR]``
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         diff = difflib.unified_diff(current.splitlines(), text.splitlines(), "committed", "from the parser",
                                     lineterm="", n=1)
         print("\n".join(list(diff)[:40]), file=sys.stderr)
-        print(f"{args.output} is out of date with bids_app/cli.py: run python scripts/make_boutiques.py",
+        print(f"{args.output} is out of date with the parser: run python scripts/make_boutiques.py",
               file=sys.stderr)
         return 1
     args.output.parent.mkdir(parents=True, exist_ok=True)

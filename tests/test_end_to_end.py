@@ -84,7 +84,7 @@ def test_every_output_written_with_its_columns(example_run):
     logs = list((out / "logs").glob("participant_*.json"))
     assert len(logs) == 1
     log = json.loads(logs[0].read_text())
-    assert log["Configuration"]["analysis"]["noise_model"] == "auto" and "mne" in log["Versions"]
+    assert log["Configuration"]["first_level"]["noise_model"] == "auto" and "mne" in log["Versions"]
     from importlib.metadata import version
 
     assert log["InputValidation"]["Status"] == "validated"  # found beside the interpreter, not on PATH

@@ -27,12 +27,12 @@ def _bids_path():
 def fitted():
     """(inputs, result, warnings said) of the recording with the default options and two contrasts, one of
     them of a condition the recording lacks."""
-    from bids_app.config import AnalysisOptions
     from bids_app.first_level.fit import fit_recording
     from bids_app.inputs import load_recording
+    from bids_app.options import FirstLevelOptions
 
     said: list[str] = []
-    options = AnalysisOptions()
+    options = FirstLevelOptions()
     inputs = load_recording(_bids_path(), options=options, warn=said.append)
     result = fit_recording(inputs, options=options, contrasts=CONTRASTS, warn=said.append)
     return inputs, result, said
@@ -92,27 +92,27 @@ def test_fit_recording_result_matches_the_recording(fitted):
 
 
 def test_fit_recording_without_a_good_long_channel_is_a_recording_error(fitted):
-    from bids_app.config import AnalysisOptions
     from bids_app.errors import RecordingError
     from bids_app.first_level.fit import fit_recording
+    from bids_app.options import FirstLevelOptions
 
     inputs, result, _ = fitted
     long_channels = result.qc.loc[result.qc["role"] == "long", "name"]
     channels = inputs.channels.assign(status=np.where(inputs.channels["name"].isin(long_channels), "bad", "good"))
     broken = dataclasses.replace(inputs, channels=channels)
     with pytest.raises(RecordingError, match=f"{STEM}_nirs.snirf: no good long channel to analyse"):
-        fit_recording(broken, options=AnalysisOptions(), contrasts={}, warn=lambda message: None)
+        fit_recording(broken, options=FirstLevelOptions(), contrasts={}, warn=lambda message: None)
 
 
 def test_write_recording_writes_exactly_the_files_of_the_layout(fitted, tmp_path):
-    from bids_app.config import AnalysisOptions
     from bids_app.derivatives import read_tsv
     from bids_app.first_level.write import Provenance, write_recording
     from bids_app.layout import RecordingOutputs
+    from bids_app.options import FirstLevelOptions
 
     inputs, result, _ = fitted
     outputs = RecordingOutputs.of(_bids_path(), tmp_path)
-    provenance = Provenance.of(AnalysisOptions(), checksums=inputs.checksums)
+    provenance = Provenance.of(FirstLevelOptions(), checksums=inputs.checksums)
     written = write_recording(result, outputs=outputs, provenance=provenance)
     expected = [outputs.design_tsv, outputs.design_json, outputs.qc_tsv, outputs.qc_json] + [
         outputs.stats(d, e) for d in ("channel", "roi", "contrast", "waveform", "blockaverage")
@@ -137,9 +137,9 @@ def test_write_recording_writes_exactly_the_files_of_the_layout(fitted, tmp_path
 @pytest.mark.slow
 def test_the_command_line_writes_what_the_in_memory_api_writes(fitted, run_cli, tmp_path):
     """Every file the participant level writes for the recording equals write_recording's, byte for byte."""
-    from bids_app.config import AnalysisOptions
     from bids_app.first_level.write import Provenance, write_recording
     from bids_app.layout import RecordingOutputs
+    from bids_app.options import FirstLevelOptions
 
     inputs, result, _ = fitted
     code, _, _ = run_cli(EXAMPLE, tmp_path / "cli", "participant", "--participant_label", "01", "--session_label",
@@ -147,7 +147,7 @@ def test_the_command_line_writes_what_the_in_memory_api_writes(fitted, run_cli, 
     assert code == 0
     cli = RecordingOutputs.of(_bids_path(), tmp_path / "cli")
     ours = RecordingOutputs.of(_bids_path(), tmp_path / "api")
-    options = AnalysisOptions(contrast=("Tapping",))  # as recorded by the command line
+    options = FirstLevelOptions(contrast=("Tapping",))  # as recorded by the command line
     write_recording(dataclasses.replace(result, warnings=()), outputs=ours,
                     provenance=Provenance.of(options, checksums=inputs.checksums))
     assert [p.name for p in cli.existing()] == [p.name for p in ours.existing()]

@@ -6,7 +6,7 @@ import mne_bids
 import numpy as np
 import pytest
 
-from bids_app.config import AnalysisOptions
+from bids_app.options import FirstLevelOptions
 from tests.conftest import EXAMPLE
 
 
@@ -19,11 +19,11 @@ def test_tddr_haemoglobin_equals_mne_applied_by_hand():
 
     bids_path = mne_bids.BIDSPath(subject="01", session="01", task="tapping", datatype="nirs", suffix="nirs",
                                   extension=".snirf", root=EXAMPLE)
-    options = AnalysisOptions(motion_correction="tddr")
+    options = FirstLevelOptions(motion_correction="tddr")
     qc, od = assess_channels(read_raw_intensity(bids_path), read_channels_tsv(bids_path), options=options,
                              warn=lambda message: None)
     ours = to_haemoglobin(od.copy(), qc, options=options)
-    plain = to_haemoglobin(od.copy(), qc, options=AnalysisOptions())
+    plain = to_haemoglobin(od.copy(), qc, options=FirstLevelOptions())
     by_hand = beer_lambert_law(temporal_derivative_distribution_repair(od.copy()), ppf=6.0)
     by_hand.resample(options.resample_hz, verbose="error")
     expected = by_hand.get_data(picks=ours.ch_names).T * 1e6

@@ -171,8 +171,8 @@ def test_descriptor_command_line_is_accepted_by_the_parser():
     assert config.analysis_level == "group"
     assert config.participant_label == ("01", "02")
     assert config.skip_bids_validator is True and config.verbose == 1 and config.n_cpus == 3
-    assert config.analysis.resample_hz == 0.3 and config.analysis.noise_model == "ar1"
-    assert config.analysis.contrast == ("Tapping/Left - Tapping/Right", "0.5*A + 0.5*B")
+    assert config.first_level.resample_hz == 0.3 and config.first_level.noise_model == "ar1"
+    assert config.first_level.contrast == ("Tapping/Left - Tapping/Right", "0.5*A + 0.5*B")
 
 
 def test_descriptor_validates_with_boutiques(tmp_path):
@@ -188,7 +188,7 @@ def test_descriptor_validates_with_boutiques(tmp_path):
     argv = shlex.split(out.shell_command.split("; ", 1)[1])
     config = parse_args(argv[2:])
     assert config.participant_label == ("01",) and config.n_cpus == 2 and config.skip_bids_validator
-    assert config.analysis.contrast == ("A - B", "C")
+    assert config.first_level.contrast == ("A - B", "C")
 
 
 # --- brainlife -------------------------------------------------------------------------------------------
@@ -207,9 +207,9 @@ def test_config_to_argv_defaults_and_values():
     assert (config.bids_dir, config.output_dir, config.analysis_level) == (Path("/in"), Path("/out"), "group")
     assert config.participant_label == ("01", "02")
     assert config.skip_bids_validator is True and config.verbose == 0 and config.n_cpus == 2
-    assert config.analysis.noise_model == "ar1" and config.analysis.resample_hz == 0.3
-    assert config.analysis.contrast == ("A - B", "C")
-    assert config.analysis.hrf == "glover" and config.analysis.stim_dur is None
+    assert config.first_level.noise_model == "ar1" and config.first_level.resample_hz == 0.3
+    assert config.first_level.contrast == ("A - B", "C")
+    assert config.first_level.hrf == "glover" and config.first_level.stim_dur is None
     assert brainlife.config_to_argv({"bids": "/in", "contrast": "A - B"})[-2:] == ["--contrast", "A - B"]
 
 

@@ -5,8 +5,8 @@ import mne_bids
 import numpy as np
 import pandas as pd
 
-from bids_app.config import AnalysisOptions
 from bids_app.first_level.quality import PSP_WINDOW_S, motion_burden
+from bids_app.options import FirstLevelOptions
 from tests.conftest import EXAMPLE
 
 
@@ -19,7 +19,7 @@ def _assessed(flat_channel: int):
                                   extension=".snirf", root=EXAMPLE)
     raw = read_raw_intensity(bids_path)
     raw._data[flat_channel, 100] = np.nan  # marked bad and replaced by a constant
-    return assess_channels(raw, read_channels_tsv(bids_path), options=AnalysisOptions(), warn=lambda m: None)
+    return assess_channels(raw, read_channels_tsv(bids_path), options=FirstLevelOptions(), warn=lambda m: None)
 
 
 def test_peak_spectral_power_and_scalp_coupling_equal_mne_nirs_and_mne():

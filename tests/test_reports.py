@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bids_app.config import AnalysisOptions
+from bids_app.options import FirstLevelOptions
 from bids_app.report import figures
 from bids_app.report.methods import REFERENCES, methods_paragraph
 from tests.conftest import EXAMPLE
@@ -225,14 +225,14 @@ def test_flat_probe_layout_is_drawn_as_it_is():
     figures.png_bytes(fig)
 
 
-def _design(options: AnalysisOptions, *, sfreq: float, ar_order: int, short: tuple[str, ...] = ("short_hbo",)):
+def _design(options: FirstLevelOptions, *, sfreq: float, ar_order: int, short: tuple[str, ...] = ("short_hbo",)):
     """The fields of a design sidecar that the methods paragraph reads."""
     return {"SamplingFrequency": sfreq, "AROrder": ar_order, "ShortChannelRegressors": list(short),
             "GeneratedBy": {"Options": options.participant_level()}}
 
 
 def test_methods_paragraph_states_non_default_parameters():
-    options = AnalysisOptions(sci_threshold=0.8, psp_threshold=0.1, noise_model="ar1", short_regression="none",
+    options = FirstLevelOptions(sci_threshold=0.8, psp_threshold=0.1, noise_model="ar1", short_regression="none",
                               stim_dur=5, hrf="spm", resample_hz=1.0, ppf=0.1, design_rate="resampled",
                               fir_window=(-2, 30))
     text, references = methods_paragraph(designs=[_design(options, sfreq=1.0, ar_order=1)],
@@ -252,12 +252,12 @@ def test_methods_paragraph_states_non_default_parameters():
 def test_methods_paragraph_states_quality_metrics_as_recorded():
     """Thresholds given are exclusion criteria; metrics without one are said to be for quality control only;
     outputs of a version without the peak spectral power (no psp_threshold recorded) do not claim it."""
-    design = _design(AnalysisOptions(psp_threshold=0.1), sfreq=0.6, ar_order=2)
+    design = _design(FirstLevelOptions(psp_threshold=0.1), sfreq=0.6, ar_order=2)
     text, references = methods_paragraph(designs=[design], versions={})
     assert "Channel pairs with a peak spectral power of the cardiac band below 0.1 [" in text
     assert "the scalp coupling index [" in text and "was computed for quality control but not used" in text
     assert REFERENCES["psp"] in references
-    design = _design(AnalysisOptions(), sfreq=0.6, ar_order=2)
+    design = _design(FirstLevelOptions(), sfreq=0.6, ar_order=2)
     text, _ = methods_paragraph(designs=[design], versions={})
     assert "and the peak spectral power of the cardiac band [" in text and "were computed for quality" in text
     del design["GeneratedBy"]["Options"]["psp_threshold"]
@@ -267,8 +267,8 @@ def test_methods_paragraph_states_quality_metrics_as_recorded():
 
 def test_methods_paragraph_refuses_to_describe_outputs_made_with_different_options():
     """A paragraph pasted into a paper must not describe one recording's options as everyone's."""
-    designs = [_design(AnalysisOptions(), sfreq=0.6, ar_order=2),
-               _design(AnalysisOptions(noise_model="ar-irls", motion_correction="tddr"), sfreq=0.6, ar_order=2)]
+    designs = [_design(FirstLevelOptions(), sfreq=0.6, ar_order=2),
+               _design(FirstLevelOptions(noise_model="ar-irls", motion_correction="tddr"), sfreq=0.6, ar_order=2)]
     text, references = methods_paragraph(designs=designs, versions={}, group_method="random-effects")
     assert "motion_correction, noise_model differ between recordings" in text and references == []
     assert "AR(P)" not in text
@@ -276,7 +276,7 @@ def test_methods_paragraph_refuses_to_describe_outputs_made_with_different_optio
 
 def test_methods_paragraph_states_the_recorded_rates_and_ar_orders():
     """A slower recording keeps its own rate; the paragraph says what the design sidecars recorded."""
-    options = AnalysisOptions(resample_hz=50)
+    options = FirstLevelOptions(resample_hz=50)
     text, _ = methods_paragraph(designs=[_design(options, sfreq=5.0, ar_order=20)], versions={})
     assert "P = 20" in text and "fitted at 5 Hz" in text and "P = 200" not in text
     assert "resampled to 50 Hz where recorded faster" in text
@@ -323,7 +323,7 @@ def test_maps_wrap_after_four_panels_and_show_dollar_signs_as_text():
 
 
 def test_methods_number_references_in_order_and_cite_only_what_was_used():
-    options = AnalysisOptions(noise_model="ols")
+    options = FirstLevelOptions(noise_model="ols")
     designs = [_design(options, sfreq=0.6, ar_order=0, short=() if k < 2 else ("short_hbo",)) for k in range(6)]
     text, references = methods_paragraph(designs=designs, versions={}, group_method="mixedlm")
     assert REFERENCES["ar"] not in references  # no prewhitening with OLS

@@ -206,11 +206,11 @@ write.csv(out, stdout(), row.names = FALSE)
 
 @pytest.mark.parametrize("window", [(5.0, 1.0), (0.0, 0.0), (-5.0,), "-5 20", (-5.0, float("inf"))])
 def test_invalid_fir_windows_are_one_line_usage_errors(window):
-    from bids_app.config import AnalysisOptions
     from bids_app.errors import UsageError
+    from bids_app.options import FirstLevelOptions
 
     with pytest.raises(UsageError, match=r"invalid fir_window .*: give START END in seconds around onset"):
-        AnalysisOptions(fir_window=window)
+        FirstLevelOptions(fir_window=window)
 
 
 def test_a_window_narrower_than_two_bins_fails_the_recording_naming_the_option(example_copy, run_cli, tmp_path):

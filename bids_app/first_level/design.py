@@ -9,12 +9,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from bids_app.config import AnalysisOptions
 from bids_app.errors import RecordingError
 from bids_app.first_level.preprocessing import Haemoglobin
+from bids_app.options import FirstLevelOptions
 
 
-def build_design(events: pd.DataFrame, haemo: Haemoglobin, *, options: AnalysisOptions,
+def build_design(events: pd.DataFrame, haemo: Haemoglobin, *, options: FirstLevelOptions,
                  warn: Callable[[str], None]) -> tuple[pd.DataFrame, list[str]]:
     """Design matrix (rows: haemo.times; conditions first, sorted) and its short-channel columns."""
     from nilearn.glm.first_level import make_first_level_design_matrix
@@ -47,7 +47,7 @@ OVERSAMPLED_HZ = 20.0  # time resolution of the HRF convolution at the recording
 
 
 def _conditions_resampled_like_data(events: pd.DataFrame, haemo: Haemoglobin, *,
-                                    options: AnalysisOptions) -> pd.DataFrame:
+                                    options: FirstLevelOptions) -> pd.DataFrame:
     """Condition regressors built at the recording's rate, then resampled exactly as the data.
 
     Resampling low-pass filters the data; regressors sampled directly at the lower rate are not,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bids_app.config import AnalysisOptions
 from bids_app.errors import RecordingError
+from bids_app.options import FirstLevelOptions
 
 MOLAR_TO_MICROMOLAR = 1e6
 
@@ -51,7 +51,7 @@ def natural_key(text: str) -> str:
     return re.sub(r"\d+", lambda match: match.group(0).zfill(6), str(text))
 
 
-def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: AnalysisOptions,
+def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: FirstLevelOptions,
                     warn: Callable[[str], None]):
     """Quality of every channel; returns (QC table, optical density Raw with bad data neutralised).
 
@@ -133,7 +133,7 @@ def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: AnalysisOptions
     return qc.set_index("name").loc[order].reset_index(), od
 
 
-def to_haemoglobin(od, qc: pd.DataFrame, *, options: AnalysisOptions) -> Haemoglobin:
+def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemoglobin:
     """Motion correction (``--motion-correction``), Beer-Lambert law, resampling, and the good long and
     short signals in micromolar."""
     from mne.preprocessing.nirs import beer_lambert_law, temporal_derivative_distribution_repair

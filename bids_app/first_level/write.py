@@ -22,7 +22,7 @@ class Provenance:
 
     @classmethod
     def of(cls, options, *, checksums: dict[str, str]) -> Provenance:
-        """The provenance of outputs made now with the options ``options`` (AnalysisOptions)."""
+        """The provenance of outputs made now with the options ``options`` (FirstLevelOptions)."""
         from bids_app import __version__
 
         return cls(__version__, json.loads(json.dumps(options.participant_level())), dict(checksums))

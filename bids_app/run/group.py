@@ -29,14 +29,14 @@ def run_group_level(config: Config) -> int:
     from bids_app.validation import say, validate_input
 
     started = time.time()
-    covariates = (read_covariates(config.bids_dir, columns=config.analysis.group_covariates)
-                  if config.analysis.group_covariates else None)
+    covariates = (read_covariates(config.bids_dir, columns=config.group.group_covariates)
+                  if config.group.group_covariates else None)
     # validated before any model is fitted; said (then the models' warnings) once the run is known to go ahead,
     # so that a usage error stays one line
     validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
     inputs = collect(config.output_dir, bids_dir=config.bids_dir, participant_label=config.participant_label,
                      covariates=covariates)
-    results, warnings_of_models = fit_group_tables(inputs, method=config.analysis.group_method,
+    results, warnings_of_models = fit_group_tables(inputs, method=config.group.group_method,
                                                    tasks=config.task_label)
     if not results:
         for warning in warnings_of_models:
@@ -49,7 +49,7 @@ def run_group_level(config: Config) -> int:
     failed = False
     for task, task_results in results.items():
         failed |= not write_task(inputs, outputs=GroupOutputs(config.output_dir, task), results=task_results,
-                                 q_threshold=config.analysis.topomap_q_threshold)
+                                 q_threshold=config.group.topomap_q_threshold)
     write_run_log(config, outcomes=[], started=started, outputs=GroupOutputs.all_files(config.output_dir),
                   validation=validation)
     return 1 if failed else 0

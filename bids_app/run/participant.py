@@ -28,10 +28,10 @@ def run_participant_level(config: Config) -> int:
     from bids_app.validation import say, validate_input
 
     recordings = find_recordings(config)
-    if config.analysis.roi_file:
-        read_roi_file(config.analysis.roi_file)
+    if config.first_level.roi_file:
+        read_roi_file(config.first_level.roi_file)
     conditions = sorted(set().union(*(condition_names(r) for r in recordings)))
-    contrasts = {expression: parse_contrast(expression, conditions) for expression in config.analysis.contrast}
+    contrasts = {expression: parse_contrast(expression, conditions) for expression in config.first_level.contrast}
     validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
     say(validation)
 
@@ -103,7 +103,7 @@ def process_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
     warn = WarningList(lambda message: logger.warning(f"{name}: {message}"))
     outputs = None
     try:
-        options = config.analysis
+        options = config.first_level
         outputs = RecordingOutputs.of(bids_path, config.output_dir)
         provenance = Provenance.of(options, checksums=input_fingerprint(bids_path, roi_file=options.roi_file))
         record = provenance.record()
