@@ -173,8 +173,10 @@ def test_quality_map_labels_pairs_on_flat_layouts_and_crosses_bad_pairs():
         np.testing.assert_allclose(long.get_array().filled(np.nan), expected[:5])
         np.testing.assert_allclose(short.get_array().filled(np.nan), expected[5:])
         np.testing.assert_allclose(crosses.get_offsets(), xy[[1]])  # S2_D1 is bad
-    sci_bar = [ax for ax in fig.axes if not ax.get_title() and ax.get_ylabel() == "threshold 0.8"]
-    assert len(sci_bar) == 1 and [line.get_ydata()[0] for line in sci_bar[0].get_lines()] == [0.8]
+    bars = [ax.child_axes[0] for ax in panels]  # the colour bars
+    assert [bar.get_ylabel() for bar in bars] == ["threshold 0.8", "", ""]
+    assert [line.get_ydata()[0] for line in bars[0].get_lines()] == [0.8] and not bars[1].get_lines()
+    assert [bar.get_ylim()[1] for bar in bars] == pytest.approx([1.0, 1.0, 5.0])  # SCI 0-1, the others to their max
     figures.png_bytes(fig)
 
 

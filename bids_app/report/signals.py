@@ -158,10 +158,10 @@ def quality_map_figure(qc: pd.DataFrame, positions: pd.DataFrame, *, flat: bool,
         span = np.ptp(xyz[:, :2], axis=0) if len(xyz) else np.ones(2)
         height = float(np.clip(7.5 * span[1] / max(span[0], 1e-9), 1.5, 7.5)) + 0.6
         fig, axes = plt.subplots(len(panels), 1, squeeze=False, figsize=(9.5, height * len(panels) + 0.8))
-        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=1 - 0.95 / fig.get_figheight(), hspace=0.2)
+        fig.subplots_adjust(left=0.01, right=0.9, bottom=0.02, top=1 - 0.95 / fig.get_figheight(), hspace=0.2)
     else:
         fig, axes = plt.subplots(1, len(panels), squeeze=False, figsize=(3.3 * len(panels) + 0.8, 3.8))
-        fig.subplots_adjust(left=0.01, right=0.97, bottom=0.03, top=0.8, wspace=0.15)
+        fig.subplots_adjust(left=0.01, right=0.93, bottom=0.03, top=0.8, wspace=0.3)
     for ax, (column, label, cmap_name) in zip(axes.ravel(), panels):
         scale = 100.0 if column == "motion_burden" else 1.0
         values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float) * scale
@@ -182,7 +182,7 @@ def quality_map_figure(qc: pd.DataFrame, positions: pd.DataFrame, *, flat: bool,
             ax.margins(0.08)
         ax.set_axis_off()
         ax.set_title(f"{label}" + ("" if finite.size else " (not computed)"), fontsize=9)
-        bar = fig.colorbar(ScalarMappable(norm, cmap), ax=ax, shrink=0.7, fraction=0.05, pad=0.02)
+        bar = fig.colorbar(ScalarMappable(norm, cmap), cax=ax.inset_axes([1.0, 0.15, 0.025, 0.7]))
         bar.ax.tick_params(labelsize=7)
         if threshold is not None:
             bar.ax.axhline(threshold, color="#c0392b", linewidth=1.5)
