@@ -26,6 +26,7 @@ from bids_app.report import figures, html
 
 BANDS = (("Mayer waves", 0.08, 0.12), ("respiration", 0.2, 0.4), ("cardiac", *CARDIAC_BAND_HZ))
 BAND_COLOURS = ("#8e44ad", "#16a085", "#d35400")
+WAVELENGTH_COLOURS = ("#1b1b1b", "#2a7ab9")  # not the chroma colours: these are wavelengths
 OVERVIEW_BINS = 800  # at most this many time bins drawn per channel (means of consecutive samples)
 SPECTRUM_WINDOW_S = 100.0  # Welch segments: frequency resolution 0.01 Hz, enough to resolve the Mayer band
 QUALITY_PANELS = (("sci", "scalp coupling index", "viridis"), ("psp", "peak spectral power", "viridis"),
@@ -113,14 +114,14 @@ def spectrum_figure(freqs: np.ndarray, power: np.ndarray, *, ch_names: list[str]
     fig, ax = plt.subplots(figsize=(10, 4.2))
     fig.subplots_adjust(left=0.08, right=0.72, bottom=0.13, top=0.86)
     for index, wavelength in enumerate(sorted(set(wavelengths), key=natural_key)):
-        colour = list(figures.CHROMA_COLOURS.values())[index % 2] if index < 2 else f"C{index}"
+        colour = WAVELENGTH_COLOURS[index] if index < len(WAVELENGTH_COLOURS) else f"C{index}"
         good = (wavelengths == wavelength) & ~bad
         if good.any():
-            ax.plot(freqs, power[good].T, color=colour, linewidth=0.4, alpha=0.25)
+            ax.plot(freqs, power[good].T, color=colour, linewidth=0.4, alpha=0.25, rasterized=True)
             ax.plot(freqs, np.median(power[good], axis=0), color=colour, linewidth=2.0,
                     label=f"{figures.plain_text(wavelength)} nm: median of {int(good.sum())}")
     if bad.any():
-        ax.plot(freqs, power[bad].T, color="0.45", linewidth=0.6, linestyle="--")
+        ax.plot(freqs, power[bad].T, color="0.45", linewidth=0.6, linestyle="--", rasterized=True)
         ax.plot([], [], color="0.45", linewidth=0.6, linestyle="--", label=f"{int(bad.sum())} bad")
     ax.set_xscale("log")
     ax.set_yscale("log")
