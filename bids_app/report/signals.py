@@ -220,8 +220,8 @@ def quality_map_parts(qc: pd.DataFrame, qc_info: dict, *, name: str) -> list[str
     drawn = f"thresholds (red line on the colour bar): {', '.join(stated)}." if stated else "no SCI or PSP threshold set."
     return [html.image(figures.png_bytes(fig), alt=f"channel quality map of {name}", caption=(
         "Scalp coupling index, peak spectral power of the cardiac band and motion burden (% of samples flagged) "
-        "of every long and short pair, from the QC table, each drawn around its channel position (the region "
-        f"nearest to it); \u2716 marks the bad pairs; {drawn}"))]
+        "of every long (circle) and short (square) pair, from the QC table, each a marker at its channel position "
+        f"(grey: not computed); a red cross marks the bad pairs; {drawn}"))]
 
 
 def recording_figures(od, haemo, qc: pd.DataFrame, events: pd.DataFrame, *, title: str) -> dict[str, tuple[bytes, bytes]]:
