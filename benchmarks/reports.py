@@ -93,7 +93,8 @@ def main() -> None:
 
 
 def recording_figure_times(bids_dir: Path, *, repeat: int) -> list[list[str]]:
-    """Per recording: the time (wall, CPU; medians of ``repeat`` after a warm-up) of ``recording_figures`` from
+    """Per recording: the time (wall, CPU; medians of ``repeat`` after a warm-up) of ``recording_signals`` and
+    ``recording_figures`` from
     the recording's optical density and haemoglobin, read and converted as the participant job does, and the
     sizes of its PNG and SVG."""
     from mne.preprocessing.nirs import beer_lambert_law
@@ -103,7 +104,7 @@ def recording_figure_times(bids_dir: Path, *, repeat: int) -> list[list[str]]:
     from bids_app.first_level.events import read_events
     from bids_app.first_level.preprocessing import assess_channels, resample
     from bids_app.inputs import read_channels_tsv, read_raw_intensity
-    from bids_app.report.signals import recording_figures
+    from bids_app.report.signals import recording_figures, recording_signals
 
     options, rows = AnalysisOptions(), []
     for path in find_matching_paths(bids_dir, datatypes="nirs", suffixes="nirs", extensions=".snirf"):
@@ -112,11 +113,11 @@ def recording_figure_times(bids_dir: Path, *, repeat: int) -> list[list[str]]:
                              warn=lambda _: None)
         qc, od = assess_channels(raw, read_channels_tsv(path), options=options, warn=lambda _: None)
         haemo = resample(beer_lambert_law(od.copy(), ppf=options.ppf), sfreq=options.resample_hz)
-        drawn = recording_figures(od, haemo, qc, events, title=path.basename)  # warm-up
+        drawn = recording_figures(recording_signals(od, haemo, qc), events, title=path.basename)  # warm-up
         times, cpu = [], []
         for _ in range(repeat):
             started, started_cpu = time.perf_counter(), time.process_time()
-            drawn = recording_figures(od, haemo, qc, events, title=path.basename)
+            drawn = recording_figures(recording_signals(od, haemo, qc), events, title=path.basename)
             times.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
         rows.append([path.basename, f"{od.times[-1] / 60:.0f} min", str(len(od.ch_names)),

@@ -4,7 +4,8 @@
   the motion-flagged samples and the bad channels;
 - ``spectrum_figure``: the power spectrum of every channel's optical density with the physiological bands;
 - ``quality_map_figure``: scalp coupling index, peak spectral power and motion burden on the montage;
-- ``recording_figures``: the overview and the spectrum of a recording from its MNE Raw objects, as PNG and SVG.
+- ``recording_signals`` (the arrays, from the recording's MNE Raw objects) and ``recording_figures`` (the overview
+  and the spectrum as PNG and SVG).
 
 Bands marked on the spectrum: Mayer waves, spontaneous oscillations of arterial pressure at about 0.1 Hz
 (Julien 2006, Cardiovasc. Res. 70:12-21; in fNIRS Yucel et al. 2016, Biomed. Opt. Express 7(8):3078-3088),
@@ -17,10 +18,12 @@ Pure functions: arrays and tables in, figures (or PNG and SVG bytes) out; nothin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from bids_app.first_level.preprocessing import natural_key
+from bids_app.first_level.preprocessing import MOLAR_TO_MICROMOLAR, natural_key
 from bids_app.first_level.quality import CARDIAC_BAND_HZ
 from bids_app.report import figures, html
 
@@ -224,22 +227,44 @@ def quality_map_parts(qc: pd.DataFrame, qc_info: dict, *, name: str) -> list[str
         f"(grey: not computed); a red cross marks the bad pairs; {drawn}"))]
 
 
-def recording_figures(od, haemo, qc: pd.DataFrame, events: pd.DataFrame, *, title: str) -> dict[str, tuple[bytes, bytes]]:
-    """{"signals": (PNG, SVG), "spectrum": (PNG, SVG)} of one recording: ``od`` the optical density Raw (every
-    channel, the recording's rate, before motion correction), ``haemo`` its haemoglobin Raw (every channel,
-    mol/l, any rate), ``qc`` its QC table (status per channel), ``events`` (onset, duration, trial_type)."""
+@dataclass(frozen=True)
+class RecordingSignals:
+    """What the signal overview and the spectrum of a recording draw (small arrays, no MNE object)."""
+
+    times: np.ndarray  # (n_times,) s, of the haemoglobin
+    haemoglobin: np.ndarray  # (n_channels, n_times) uM, every channel ("S1_D1 hbo")
+    ch_names: list[str]
+    bad: np.ndarray  # (n_channels,) the channel's pair is bad
+    motion: np.ndarray  # (n_channels, n_times) the sample is nearest to a motion-flagged step of its pair
+    freqs: np.ndarray  # (n_freqs,) Hz
+    power: np.ndarray  # (n_od_channels, n_freqs) power spectral density of the optical density (1/Hz)
+    od_names: list[str]  # "S1_D1 760"
+    od_bad: np.ndarray  # (n_od_channels,)
+
+
+def recording_signals(od, haemo, qc: pd.DataFrame) -> RecordingSignals:
+    """The arrays of a recording's figures: ``od`` the optical density Raw (every channel, the recording's rate,
+    before motion correction), ``haemo`` its haemoglobin Raw (every channel, mol/l, any rate), ``qc`` its QC
+    table (status per channel)."""
     from scipy.signal import detrend, welch
 
-    bad_pairs = set(qc.loc[qc["status"] == "bad", "name"].str.split(" ").str[0])
+    bad_pairs = list(set(qc.loc[qc["status"] == "bad", "name"].str.split(" ").str[0]))
     od_data, sfreq = od.get_data(), float(od.info["sfreq"])
-    haemo_pairs = [name.split(" ")[0] for name in haemo.ch_names]
-    motion = motion_samples(od, times=haemo.times, ch_names=haemo.ch_names)
-    overview = signal_overview_figure(haemo.times, haemo.get_data() * 1e6, ch_names=haemo.ch_names, events=events,
-                                      bad=np.isin(haemo_pairs, list(bad_pairs)), motion_mask=motion, title=title)
     length = min(od_data.shape[1], round(SPECTRUM_WINDOW_S * sfreq))
     freqs, power = welch(detrend(od_data, axis=-1), fs=sfreq, nperseg=length, axis=-1)
-    spectrum = spectrum_figure(freqs, power, ch_names=od.ch_names, title=title,
-                               bad=np.isin([n.split(" ")[0] for n in od.ch_names], list(bad_pairs)))
+    return RecordingSignals(
+        times=haemo.times.copy(), haemoglobin=haemo.get_data() * MOLAR_TO_MICROMOLAR, ch_names=list(haemo.ch_names),
+        bad=np.isin([n.split(" ")[0] for n in haemo.ch_names], bad_pairs),
+        motion=motion_samples(od, times=haemo.times, ch_names=haemo.ch_names), freqs=freqs, power=power,
+        od_names=list(od.ch_names), od_bad=np.isin([n.split(" ")[0] for n in od.ch_names], bad_pairs))
+
+
+def recording_figures(drawn: RecordingSignals, events: pd.DataFrame, *, title: str) -> dict[str, tuple[bytes, bytes]]:
+    """{"signals": (PNG, SVG), "spectrum": (PNG, SVG)} of one recording; ``events``: onset, duration,
+    trial_type."""
+    overview = signal_overview_figure(drawn.times, drawn.haemoglobin, ch_names=drawn.ch_names, events=events,
+                                      bad=drawn.bad, motion_mask=drawn.motion, title=title)
+    spectrum = spectrum_figure(drawn.freqs, drawn.power, ch_names=drawn.od_names, bad=drawn.od_bad, title=title)
     return {"signals": figures.png_and_svg(overview, dpi=FIGURE_DPI),
             "spectrum": figures.png_and_svg(spectrum, dpi=FIGURE_DPI)}
 
