@@ -9,9 +9,9 @@
 
 Bands marked on the spectrum: Mayer waves, spontaneous oscillations of arterial pressure at about 0.1 Hz
 (Julien 2006, Cardiovasc. Res. 70:12-21; in fNIRS Yucel et al. 2016, Biomed. Opt. Express 7(8):3078-3088),
-drawn 0.08-0.12 Hz; respiration 0.2-0.4 Hz (12-24 breaths a minute at rest; "~0.2-0.4 Hz" in cedalion's
-physiology notes); cardiac 0.7-1.5 Hz, the band in which the scalp coupling index and the peak spectral
-power are computed (bids_app.first_level.quality, after Pollonini et al. 2014).
+drawn 0.08-0.12 Hz; respiration 0.2-0.4 Hz (12-24 breaths a minute, holding adults' usual resting rates;
+"~0.2-0.4 Hz" in cedalion's physiology notes); cardiac 0.7-1.5 Hz, the band in which the scalp coupling
+index and the peak spectral power are computed (bids_app.first_level.quality, after Pollonini et al. 2014).
 
 Pure functions: arrays and tables in, figures (or PNG and SVG bytes) out; nothing is read or written here.
 """
