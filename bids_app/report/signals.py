@@ -160,7 +160,7 @@ def quality_map_figure(qc: pd.DataFrame, positions: pd.DataFrame, *, flat: bool,
     panels = [panel for panel in QUALITY_PANELS if panel[0] in table.columns]
     if flat:  # one panel per row, as wide as the page: room for the pair names
         span = np.ptp(xyz[:, :2], axis=0) if len(xyz) else np.ones(2)
-        height = float(np.clip(7.5 * span[1] / max(span[0], 1e-9), 1.5, 7.5)) + 0.6
+        height = float(np.clip(7.5 * span[1] / max(span[0], 1e-9), 1.5, 4.0)) + 0.6
         fig, axes = plt.subplots(len(panels), 1, squeeze=False, figsize=(9.5, height * len(panels) + 0.8))
         fig.subplots_adjust(left=0.01, right=0.9, bottom=0.02, top=1 - 0.95 / fig.get_figheight(), hspace=0.2)
     else:
