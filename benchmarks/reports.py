@@ -4,10 +4,10 @@
 
 Runs the participant level (no reports timed there) into a temporary directory, then times, in this
 process after a warm-up: ``write_participant_report`` for each participant, the group level's
-``report_files`` for the first task (figures and report, written), and the recording figures (signal overview
-and spectrum, PNG and SVG: ``report.signals.recording_figures(recording_signals(...))``, which the participant
-job is to call with the recording's optical density and haemoglobin) for each recording; prints Markdown with
-the medians and the files' sizes.
+``report_files`` for the first task (figures and report, written), and for each recording its figures
+(signal overview and spectrum, PNG and SVG: ``report.signals.recording_figures`` of
+``first_level.signals.recording_signals``, which the participant job is to call with the recording's optical
+density and haemoglobin); prints Markdown with the medians and the files' sizes.
 """
 
 from __future__ import annotations
@@ -94,25 +94,23 @@ def main() -> None:
 
 def recording_figure_times(bids_dir: Path, *, repeat: int) -> list[list[str]]:
     """Per recording: the time (wall, CPU; medians of ``repeat`` after a warm-up) of ``recording_signals`` and
-    ``recording_figures`` from
-    the recording's optical density and haemoglobin, read and converted as the participant job does, and the
-    sizes of its PNG and SVG."""
+    ``recording_figures`` from the recording's optical density and haemoglobin, read and converted as the
+    participant job does, and the sizes of its PNG and SVG."""
     from mne.preprocessing.nirs import beer_lambert_law
     from mne_bids import find_matching_paths
 
     from bids_app.config import AnalysisOptions
-    from bids_app.first_level.events import read_events
     from bids_app.first_level.preprocessing import assess_channels, resample
-    from bids_app.inputs import read_channels_tsv, read_raw_intensity
-    from bids_app.report.signals import recording_figures, recording_signals
+    from bids_app.first_level.signals import recording_signals
+    from bids_app.inputs import load_recording
+    from bids_app.report.signals import recording_figures
 
     options, rows = AnalysisOptions(), []
     for path in find_matching_paths(bids_dir, datatypes="nirs", suffixes="nirs", extensions=".snirf"):
-        raw = read_raw_intensity(path)
-        events = read_events(path, duration_s=raw.times[-1] + 1 / raw.info["sfreq"], stim_dur=options.stim_dur,
-                             warn=lambda _: None)
-        qc, od = assess_channels(raw, read_channels_tsv(path), options=options, warn=lambda _: None)
+        inputs = load_recording(path, options=options, warn=lambda _: None)
+        qc, od = assess_channels(inputs.raw, inputs.channels, options=options, warn=lambda _: None)
         haemo = resample(beer_lambert_law(od.copy(), ppf=options.ppf), sfreq=options.resample_hz)
+        events = inputs.events
         drawn = recording_figures(recording_signals(od, haemo, qc), events, title=path.basename)  # warm-up
         times, cpu = [], []
         for _ in range(repeat):

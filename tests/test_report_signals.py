@@ -1,4 +1,5 @@
-"""The recording figures of the participant report (bids_app.report.signals): what they draw is the data given."""
+"""The recording figures of the participant report (bids_app.report.signals) and the arrays they draw
+(bids_app.first_level.signals): what they draw is the data given."""
 
 from xml.etree import ElementTree
 
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 
 from bids_app.first_level.quality import CARDIAC_BAND_HZ
+from bids_app.first_level.signals import motion_samples, recording_signals
 from bids_app.report import figures, signals
 from tests.conftest import EXAMPLE
 
@@ -21,28 +23,27 @@ def recording():
     from mne.preprocessing.nirs import beer_lambert_law
 
     from bids_app.config import AnalysisOptions
-    from bids_app.first_level.events import read_events
     from bids_app.first_level.preprocessing import assess_channels, resample
-    from bids_app.inputs import read_channels_tsv, read_raw_intensity
+    from bids_app.inputs import load_recording
 
     options = AnalysisOptions()
     path = mne_bids.BIDSPath(root=EXAMPLE, subject="01", session="01", task="tapping", datatype="nirs",
                              suffix="nirs", extension=".snirf")
-    raw = read_raw_intensity(path)
-    events = read_events(path, duration_s=raw.times[-1], stim_dur=None, warn=lambda _: None)
-    qc, od = assess_channels(raw, read_channels_tsv(path), options=options, warn=lambda _: None)
+    inputs = load_recording(path, options=options, warn=lambda _: None)
+    qc, od = assess_channels(inputs.raw, inputs.channels, options=options, warn=lambda _: None)
     haemo = resample(beer_lambert_law(od.copy(), ppf=options.ppf), sfreq=options.resample_hz)
+    events = inputs.events
     return events, qc, od, haemo
 
 
 def test_recording_figures_of_the_bundled_recording(recording):
     events, qc, od, haemo = recording
-    arrays = signals.recording_signals(od, haemo, qc)
+    arrays = recording_signals(od, haemo, qc)
     assert arrays.haemoglobin.shape == (len(haemo.ch_names), len(haemo.times)) == arrays.motion.shape
     np.testing.assert_allclose(arrays.haemoglobin, haemo.get_data() * 1e6)  # uM
     assert arrays.power.shape == (len(od.ch_names), len(arrays.freqs)) and arrays.freqs[1] == pytest.approx(0.01, 0.01)
     assert not arrays.bad.any() and not arrays.od_bad.any()  # no bad channel in this recording
-    one_bad = signals.recording_signals(od, haemo, qc.assign(status=np.where(qc["name"] == "S1_D1 690", "bad", "good")))
+    one_bad = recording_signals(od, haemo, qc.assign(status=np.where(qc["name"] == "S1_D1 690", "bad", "good")))
     assert [n for n, b in zip(one_bad.ch_names, one_bad.bad) if b] == ["S1_D1 hbo", "S1_D1 hbr"]  # the whole pair
     assert [n for n, b in zip(one_bad.od_names, one_bad.od_bad) if b] == ["S1_D1 690", "S1_D1 830"]
     drawn = signals.recording_figures(arrays, events, title="sub-01_ses-01_task-tapping")
@@ -59,11 +60,11 @@ def test_recording_figures_of_the_bundled_recording(recording):
 
 def test_motion_samples_mark_a_jump_of_the_optical_density_on_both_chromas_of_its_pair(recording):
     _, _, od, haemo = recording
-    before = signals.motion_samples(od, times=haemo.times, ch_names=haemo.ch_names)
+    before = motion_samples(od, times=haemo.times, ch_names=haemo.ch_names)
     jumped = od.copy()
     channel, sample = jumped.ch_names.index("S1_D1 690"), 1000
     jumped._data[channel, sample:] += 0.5  # a baseline shift: one step far outside the others
-    after = signals.motion_samples(jumped, times=haemo.times, ch_names=haemo.ch_names)
+    after = motion_samples(jumped, times=haemo.times, ch_names=haemo.ch_names)
     nearest = int(np.abs(haemo.times - od.times[sample]).argmin())
     new = np.argwhere(after & ~before)
     assert sorted(haemo.ch_names[row] for row, _ in new) == ["S1_D1 hbo", "S1_D1 hbr"]

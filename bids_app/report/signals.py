@@ -4,8 +4,8 @@
   the motion-flagged samples and the bad channels;
 - ``spectrum_figure``: the power spectrum of every channel's optical density with the physiological bands;
 - ``quality_map_figure``: scalp coupling index, peak spectral power and motion burden on the montage;
-- ``recording_signals`` (the arrays, from the recording's MNE Raw objects) and ``recording_figures`` (the overview
-  and the spectrum as PNG and SVG).
+- ``recording_figures``: the overview and the spectrum of a recording as PNG and SVG, from the arrays that
+  bids_app.first_level.signals.recording_signals computes from its MNE Raw objects.
 
 Bands marked on the spectrum: Mayer waves, spontaneous oscillations of arterial pressure at about 0.1 Hz
 (Julien 2006, Cardiovasc. Res. 70:12-21; in fNIRS Yucel et al. 2016, Biomed. Opt. Express 7(8):3078-3088),
@@ -18,20 +18,18 @@ Pure functions: arrays and tables in, figures (or PNG and SVG bytes) out; nothin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from bids_app.first_level.preprocessing import MOLAR_TO_MICROMOLAR, natural_key
+from bids_app.first_level.preprocessing import natural_key
 from bids_app.first_level.quality import CARDIAC_BAND_HZ
+from bids_app.first_level.signals import SPECTRUM_WINDOW_S, RecordingSignals
 from bids_app.report import figures, html
 
 BANDS = (("Mayer waves", 0.08, 0.12), ("respiration", 0.2, 0.4), ("cardiac", *CARDIAC_BAND_HZ))
 BAND_COLOURS = ("#8e44ad", "#16a085", "#d35400")
 WAVELENGTH_COLOURS = ("#1b1b1b", "#2a7ab9")  # not the chroma colours: these are wavelengths
 OVERVIEW_BINS = 800  # at most this many time bins drawn per channel (means of consecutive samples)
-SPECTRUM_WINDOW_S = 100.0  # Welch segments: frequency resolution 0.01 Hz, enough to resolve the Mayer band
 QUALITY_PANELS = (("sci", "scalp coupling index", "viridis"), ("psp", "peak spectral power", "viridis"),
                   ("motion_burden", "motion burden (% of samples)", "magma_r"))
 FIGURE_DPI = 110  # PNG of the recording figures, as the report's other figures; the SVG beside it is for print
@@ -227,38 +225,6 @@ def quality_map_parts(qc: pd.DataFrame, qc_info: dict, *, name: str) -> list[str
         f"(grey: not computed); a red cross marks the bad pairs; {drawn}"))]
 
 
-@dataclass(frozen=True)
-class RecordingSignals:
-    """What the signal overview and the spectrum of a recording draw (small arrays, no MNE object)."""
-
-    times: np.ndarray  # (n_times,) s, of the haemoglobin
-    haemoglobin: np.ndarray  # (n_channels, n_times) uM, every channel ("S1_D1 hbo")
-    ch_names: list[str]
-    bad: np.ndarray  # (n_channels,) the channel's pair is bad
-    motion: np.ndarray  # (n_channels, n_times) the sample is nearest to a motion-flagged step of its pair
-    freqs: np.ndarray  # (n_freqs,) Hz
-    power: np.ndarray  # (n_od_channels, n_freqs) power spectral density of the optical density (1/Hz)
-    od_names: list[str]  # "S1_D1 760"
-    od_bad: np.ndarray  # (n_od_channels,)
-
-
-def recording_signals(od, haemo, qc: pd.DataFrame) -> RecordingSignals:
-    """The arrays of a recording's figures: ``od`` the optical density Raw (every channel, the recording's rate,
-    before motion correction), ``haemo`` its haemoglobin Raw (every channel, mol/l, any rate), ``qc`` its QC
-    table (status per channel)."""
-    from scipy.signal import detrend, welch
-
-    bad_pairs = list(set(qc.loc[qc["status"] == "bad", "name"].str.split(" ").str[0]))
-    od_data, sfreq = od.get_data(), float(od.info["sfreq"])
-    length = min(od_data.shape[1], round(SPECTRUM_WINDOW_S * sfreq))
-    freqs, power = welch(detrend(od_data, axis=-1), fs=sfreq, nperseg=length, axis=-1)
-    return RecordingSignals(
-        times=haemo.times.copy(), haemoglobin=haemo.get_data() * MOLAR_TO_MICROMOLAR, ch_names=list(haemo.ch_names),
-        bad=np.isin([n.split(" ")[0] for n in haemo.ch_names], bad_pairs),
-        motion=motion_samples(od, times=haemo.times, ch_names=haemo.ch_names), freqs=freqs, power=power,
-        od_names=list(od.ch_names), od_bad=np.isin([n.split(" ")[0] for n in od.ch_names], bad_pairs))
-
-
 def recording_figures(drawn: RecordingSignals, events: pd.DataFrame, *, title: str) -> dict[str, tuple[bytes, bytes]]:
     """{"signals": (PNG, SVG), "spectrum": (PNG, SVG)} of one recording; ``events``: onset, duration,
     trial_type."""
@@ -267,27 +233,6 @@ def recording_figures(drawn: RecordingSignals, events: pd.DataFrame, *, title: s
     spectrum = spectrum_figure(drawn.freqs, drawn.power, ch_names=drawn.od_names, bad=drawn.od_bad, title=title)
     return {"signals": figures.png_and_svg(overview, dpi=FIGURE_DPI),
             "spectrum": figures.png_and_svg(spectrum, dpi=FIGURE_DPI)}
-
-
-def motion_samples(od, *, times: np.ndarray, ch_names: list[str]) -> np.ndarray:
-    """(len(ch_names), len(times)) booleans: the samples at ``times`` nearest to the motion-flagged steps of the
-    optical density Raw ``od`` (bids_app.first_level.quality.motion_steps; a step from sample i to i + 1 is
-    placed at sample i + 1), for every channel (e.g. "S1_D1 hbo") of the flagged pair."""
-    from bids_app.first_level import quality
-
-    groups = quality.wavelength_groups(od.ch_names, [ch["loc"][9] for ch in od.info["chs"]])
-    flagged, _ = quality.motion_steps(od.get_data(), groups=groups)
-    rows = {}
-    for index, name in enumerate(ch_names):
-        rows.setdefault(name.split(" ")[0], []).append(index)
-    times = np.asarray(times, dtype=float)
-    mask = np.zeros((len(ch_names), len(times)), dtype=bool)
-    for group, steps in zip(groups, flagged):
-        at = od.times[1:][steps]
-        after = np.searchsorted(times, at).clip(1, max(len(times) - 1, 1))
-        nearest = np.where(at - times[after - 1] <= times[after.clip(max=len(times) - 1)] - at, after - 1, after)
-        mask[np.ix_(rows.get(od.ch_names[group[0]].split(" ")[0], []), nearest.clip(0, len(times) - 1))] = True
-    return mask
 
 
 def recording_figure_parts(pngs: dict[str, bytes], qc_info: dict, *, name: str) -> list[str]:
