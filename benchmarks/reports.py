@@ -111,11 +111,11 @@ def recording_figure_times(bids_dir: Path, *, repeat: int) -> list[list[str]]:
         qc, od = assess_channels(inputs.raw, inputs.channels, options=options, warn=lambda _: None)
         haemo = resample(beer_lambert_law(od.copy(), ppf=options.ppf), sfreq=options.resample_hz)
         events = inputs.events
-        drawn = recording_figures(recording_signals(od, haemo, qc), events, title=path.basename)  # warm-up
+        drawn = recording_figures(recording_signals(od, haemo, qc, events), title=path.basename)  # warm-up
         times, cpu = [], []
         for _ in range(repeat):
             started, started_cpu = time.perf_counter(), time.process_time()
-            drawn = recording_figures(recording_signals(od, haemo, qc), events, title=path.basename)
+            drawn = recording_figures(recording_signals(od, haemo, qc, events), title=path.basename)
             times.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
         rows.append([path.basename, f"{od.times[-1] / 60:.0f} min", str(len(od.ch_names)),

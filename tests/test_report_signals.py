@@ -38,15 +38,17 @@ def recording():
 
 def test_recording_figures_of_the_bundled_recording(recording):
     events, qc, od, haemo = recording
-    arrays = recording_signals(od, haemo, qc)
+    arrays = recording_signals(od, haemo, qc, events)
     assert arrays.haemoglobin.shape == (len(haemo.ch_names), len(haemo.times)) == arrays.motion.shape
     np.testing.assert_allclose(arrays.haemoglobin, haemo.get_data() * 1e6)  # uM
     assert arrays.power.shape == (len(od.ch_names), len(arrays.freqs)) and arrays.freqs[1] == pytest.approx(0.01, 0.01)
     assert not arrays.bad.any() and not arrays.od_bad.any()  # no bad channel in this recording
-    one_bad = recording_signals(od, haemo, qc.assign(status=np.where(qc["name"] == "S1_D1 690", "bad", "good")))
+    pd.testing.assert_frame_equal(arrays.events, events[["onset", "duration", "trial_type"]])
+    one_bad = recording_signals(od, haemo, qc.assign(status=np.where(qc["name"] == "S1_D1 690", "bad", "good")),
+                                events)
     assert [n for n, b in zip(one_bad.ch_names, one_bad.bad) if b] == ["S1_D1 hbo", "S1_D1 hbr"]  # the whole pair
     assert [n for n, b in zip(one_bad.od_names, one_bad.od_bad) if b] == ["S1_D1 690", "S1_D1 830"]
-    drawn = signals.recording_figures(arrays, events, title="sub-01_ses-01_task-tapping")
+    drawn = signals.recording_figures(arrays, title="sub-01_ses-01_task-tapping")
     assert set(drawn) == {"signals", "spectrum"}
     for png, svg in drawn.values():
         assert png.startswith(PNG_MAGIC)

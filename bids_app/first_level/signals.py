@@ -26,12 +26,13 @@ class RecordingSignals:
     power: np.ndarray  # (n_od_channels, n_freqs) power spectral density of the optical density (1/Hz)
     od_names: list[str]  # "S1_D1 760"
     od_bad: np.ndarray  # (n_od_channels,)
+    events: pd.DataFrame  # onset, duration, trial_type
 
 
-def recording_signals(od, haemo, qc: pd.DataFrame) -> RecordingSignals:
+def recording_signals(od, haemo, qc: pd.DataFrame, events: pd.DataFrame) -> RecordingSignals:
     """The arrays of a recording's figures: ``od`` the optical density Raw (every channel, the recording's rate,
     before motion correction), ``haemo`` its haemoglobin Raw (every channel, mol/l, any rate), ``qc`` its QC
-    table (status per channel)."""
+    table (status per channel), ``events`` its events (onset, duration, trial_type)."""
     from scipy.signal import detrend, welch
 
     bad_pairs = list(set(qc.loc[qc["status"] == "bad", "name"].str.split(" ").str[0]))
@@ -42,7 +43,8 @@ def recording_signals(od, haemo, qc: pd.DataFrame) -> RecordingSignals:
         times=haemo.times.copy(), haemoglobin=haemo.get_data() * MOLAR_TO_MICROMOLAR, ch_names=list(haemo.ch_names),
         bad=np.isin([n.split(" ")[0] for n in haemo.ch_names], bad_pairs),
         motion=motion_samples(od, times=haemo.times, ch_names=haemo.ch_names), freqs=freqs, power=power,
-        od_names=list(od.ch_names), od_bad=np.isin([n.split(" ")[0] for n in od.ch_names], bad_pairs))
+        od_names=list(od.ch_names), od_bad=np.isin([n.split(" ")[0] for n in od.ch_names], bad_pairs),
+        events=events[["onset", "duration", "trial_type"]].copy())
 
 
 def motion_samples(od, *, times: np.ndarray, ch_names: list[str]) -> np.ndarray:

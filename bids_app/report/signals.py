@@ -225,10 +225,9 @@ def quality_map_parts(qc: pd.DataFrame, qc_info: dict, *, name: str) -> list[str
         f"(grey: not computed); a red cross marks the bad pairs; {drawn}"))]
 
 
-def recording_figures(drawn: RecordingSignals, events: pd.DataFrame, *, title: str) -> dict[str, tuple[bytes, bytes]]:
-    """{"signals": (PNG, SVG), "spectrum": (PNG, SVG)} of one recording; ``events``: onset, duration,
-    trial_type."""
-    overview = signal_overview_figure(drawn.times, drawn.haemoglobin, ch_names=drawn.ch_names, events=events,
+def recording_figures(drawn: RecordingSignals, *, title: str) -> dict[str, tuple[bytes, bytes]]:
+    """{"signals": (PNG, SVG), "spectrum": (PNG, SVG)} of one recording."""
+    overview = signal_overview_figure(drawn.times, drawn.haemoglobin, ch_names=drawn.ch_names, events=drawn.events,
                                       bad=drawn.bad, motion_mask=drawn.motion, title=title)
     spectrum = spectrum_figure(drawn.freqs, drawn.power, ch_names=drawn.od_names, bad=drawn.od_bad, title=title)
     return {"signals": figures.png_and_svg(overview, dpi=FIGURE_DPI),
