@@ -3,9 +3,11 @@
     python benchmarks/reports.py BIDS_DIR [--repeat 3]
 
 Runs the participant level (no reports timed there) into a temporary directory, then times, in this
-process after a warm-up: ``write_participant_report`` for each participant, and the group level's
-``report_files`` for the first task (figures and report, written); prints Markdown with the medians and
-the files' sizes.
+process after a warm-up: ``write_participant_report`` for each participant, the group level's
+``report_files`` for the first task (figures and report, written), and for each recording its figures
+(signal overview and spectrum, PNG and SVG: ``report.signals.recording_figures`` of
+``first_level.signals.recording_signals``, which the participant job is to call with the recording's optical
+density and haemoglobin); prints Markdown with the medians and the files' sizes.
 """
 
 from __future__ import annotations
@@ -83,6 +85,44 @@ def main() -> None:
     print(f"\nGroup figures + report of task {task}: median {statistics.median(group_times):.2f} s "
           f"(of {args.repeat}); report {report_size / 1000:.0f} kB, "
           f"figures {figure_sizes / 1000:.0f} kB.")
+    print("\n| recording figures (signals + spectrum) | duration | channels | median time (s) | median CPU time (s) "
+          "| PNG (kB) | SVG (kB) |")
+    print("|---|---|---|---|---|---|---|")
+    for row in recording_figure_times(args.bids_dir, repeat=args.repeat):
+        print("| " + " | ".join(row) + " |")
+
+
+def recording_figure_times(bids_dir: Path, *, repeat: int) -> list[list[str]]:
+    """Per recording: the time (wall, CPU; medians of ``repeat`` after a warm-up) of ``recording_signals`` and
+    ``recording_figures`` from the recording's optical density and haemoglobin, read and converted as the
+    participant job does, and the sizes of its PNG and SVG."""
+    from mne.preprocessing.nirs import beer_lambert_law
+    from mne_bids import find_matching_paths
+
+    from bids_app.config import AnalysisOptions
+    from bids_app.first_level.preprocessing import assess_channels, resample
+    from bids_app.first_level.signals import recording_signals
+    from bids_app.inputs import load_recording
+    from bids_app.report.signals import recording_figures
+
+    options, rows = AnalysisOptions(), []
+    for path in find_matching_paths(bids_dir, datatypes="nirs", suffixes="nirs", extensions=".snirf"):
+        inputs = load_recording(path, options=options, warn=lambda _: None)
+        qc, od = assess_channels(inputs.raw, inputs.channels, options=options, warn=lambda _: None)
+        haemo = resample(beer_lambert_law(od.copy(), ppf=options.ppf), sfreq=options.resample_hz)
+        events = inputs.events
+        drawn = recording_figures(recording_signals(od, haemo, qc, events), title=path.basename)  # warm-up
+        times, cpu = [], []
+        for _ in range(repeat):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            drawn = recording_figures(recording_signals(od, haemo, qc, events), title=path.basename)
+            times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+        rows.append([path.basename, f"{od.times[-1] / 60:.0f} min", str(len(od.ch_names)),
+                     f"{statistics.median(times):.2f}", f"{statistics.median(cpu):.2f}",
+                     f"{sum(len(png) for png, _ in drawn.values()) / 1000:.0f}",
+                     f"{sum(len(svg) for _, svg in drawn.values()) / 1000:.0f}"])
+    return rows
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@
 For each ``*.html`` at the top of OUTPUT_DIR, a copy with a small probe script is loaded by Chromium
 (``--dump-dom``); once the page has loaded, the probe records how many <img> elements the browser decoded
 (complete, with a natural width > 0) and the page's size. A screenshot of each report is written to
-SCREENSHOT_DIR when given. Then every figure in OUTPUT_DIR/figures: each PNG needs its SVG beside it, and
-every SVG is loaded by Chromium (as images of one probe page) and must render. Exits 1 naming the report or
-figure when one has no image, an image that did not render, or a figure without its SVG.
+SCREENSHOT_DIR when given. Then every figure in OUTPUT_DIR/figures and OUTPUT_DIR/sub-*/figures (the recording
+figures): each PNG needs its SVG beside it, and every SVG is loaded by Chromium (as images of one probe page) and
+must render. Exits 1 naming the report or figure when one has no image, an image that did not render, or a
+figure without its SVG.
 
     python scripts/check_reports_render.py OUTPUT_DIR [--screenshots SCREENSHOT_DIR]
 
@@ -65,7 +66,7 @@ def check(report: Path, *, browser: str, screenshot: Path | None) -> str:
     return f"{report.name}: {rendered}/{images} images rendered, page {width}x{height} px"
 
 
-def check_figures(figures: Path, *, browser: str) -> str:
+def check_figures(figures: Path, *, browser: str, label: str = "figures") -> str:
     """Every PNG of ``figures`` has its SVG, and every SVG renders in Chromium."""
     pngs = sorted(figures.glob("*.png"))
     missing = [p.name for p in pngs if not p.with_suffix(".svg").is_file()]
@@ -82,7 +83,7 @@ def check_figures(figures: Path, *, browser: str) -> str:
             result = check(page, browser=browser, screenshot=None)
         except SystemExit as exc:
             raise SystemExit(f"{figures}: SVG figures: {str(exc).split(': ', 1)[-1]}") from None
-    return f"figures/: {len(svgs)} SVG figures ({result.split(': ', 1)[1].split(',')[0]}), each beside its PNG"
+    return f"{label}/: {len(svgs)} SVG figures ({result.split(': ', 1)[1].split(',')[0]}), each beside its PNG"
 
 
 def main() -> None:
@@ -99,8 +100,9 @@ def main() -> None:
     for report in reports:
         shot = args.screenshots / f"{report.stem}.png" if args.screenshots else None
         print(check(report, browser=browser, screenshot=shot))
-    if (args.output_dir / "figures").is_dir():
-        print(check_figures(args.output_dir / "figures", browser=browser))
+    for figures in sorted([args.output_dir / "figures", *args.output_dir.glob("sub-*/figures")]):
+        if figures.is_dir():  # the group figures, and each participant's recording figures
+            print(check_figures(figures, browser=browser, label=str(figures.relative_to(args.output_dir))))
     print(f"all {len(reports)} reports render their images")
 
 

@@ -107,13 +107,21 @@ def _wavelength_pairs(groups: np.ndarray):
 def motion_burden(od: np.ndarray, *, groups: np.ndarray, robust_sds: float = MOTION_ROBUST_SDS) -> np.ndarray:
     """Share of the sample steps flagged as motion, per pair (NaN where a wavelength's steps have no spread,
     e.g. a flat signal)."""
+    flagged, flat = motion_steps(od, groups=groups, robust_sds=robust_sds)
+    burden = flagged.mean(axis=-1)
+    burden[flat] = np.nan
+    return burden
+
+
+def motion_steps(od: np.ndarray, *, groups: np.ndarray,
+                 robust_sds: float = MOTION_ROBUST_SDS) -> tuple[np.ndarray, np.ndarray]:
+    """(flagged, flat): per pair, which sample steps (from sample i to i + 1), (n_pairs, n_times - 1), are
+    flagged as motion, and which pairs have a wavelength whose steps have no spread."""
     steps = np.diff(np.asarray(od, dtype=float), axis=1)
     deviation = np.abs(steps - np.median(steps, axis=1, keepdims=True))
     robust_sd = MAD_TO_SD * np.median(deviation, axis=1, keepdims=True)
     flagged = deviation > robust_sds * robust_sd
-    burden = flagged[groups].any(axis=1).mean(axis=-1)
-    burden[(robust_sd[groups, 0] == 0).any(axis=1)] = np.nan
-    return burden
+    return flagged[groups].any(axis=1), (robust_sd[groups, 0] == 0).any(axis=1)
 
 
 def per_channel(values: np.ndarray, *, groups: np.ndarray, n_channels: int) -> np.ndarray:

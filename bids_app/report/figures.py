@@ -133,13 +133,10 @@ def _draw_map(ax, cell: pd.DataFrame, positions: pd.DataFrame, *, flat: bool, li
               "mask": mask, "mask_params": {"markersize": 5, "markerfacecolor": "k"}}
     try:
         if flat:
-            xy = xyz[:, :2] - xyz[:, :2].mean(axis=0)
-            radius = float(np.abs(xy).max()) * 1.15 or 1.0
+            xy, radius = flat_xy(xyz)
             image, _ = mne.viz.plot_topomap(values, xy, sphere=(0.0, 0.0, 0.0, radius), outlines=None,
                                             extrapolate="local", res=128, **common)
-            for (x, y), pair in zip(xy, cell["pair"]):
-                ax.annotate(pair, (x, y), xytext=(0, 3), textcoords="offset points", ha="center",
-                            va="bottom", fontsize=5, color="0.15")
+            label_pairs(ax, xy, cell["pair"])
             ax.set_aspect("equal")
         else:
             info = mne.create_info(list(cell["pair"]), 1.0, ch_types="hbo", verbose="error")
@@ -153,6 +150,19 @@ def _draw_map(ax, cell: pd.DataFrame, positions: pd.DataFrame, *, flat: bool, li
         ax.set_aspect("equal")
         ax.set_axis_off()
     return image
+
+
+def flat_xy(xyz: np.ndarray) -> tuple[np.ndarray, float]:
+    """A flat layout's (x, y) centred on their mean, and the radius of the circle drawn around them."""
+    xy = xyz[:, :2] - xyz[:, :2].mean(axis=0)
+    return xy, float(np.abs(xy).max()) * 1.15 or 1.0
+
+
+def label_pairs(ax, xy: np.ndarray, pairs, *, above: bool = True) -> None:
+    """Each point of a flat layout labelled with its pair name, just above it (or below)."""
+    for (x, y), pair in zip(xy, pairs):
+        ax.annotate(pair, (x, y), xytext=(0, 3 if above else -3), textcoords="offset points", ha="center",
+                    va="bottom" if above else "top", fontsize=5, color="0.15")
 
 
 def roi_figure(table: pd.DataFrame, *, value_columns=("effect", "ci_low", "ci_high"), title: str):
@@ -268,7 +278,6 @@ def design_figure(design: pd.DataFrame, *, kinds: dict[str, str], sfreq: float, 
     fig.colorbar(image, ax=axes[2], shrink=0.8)
     fig.suptitle(plain_text(title), fontsize=10)
     return fig
-
 
 
 PRINT_DPI = 200  # group figures written to figures/: PNG at this resolution, and SVG

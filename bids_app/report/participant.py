@@ -1,7 +1,7 @@
 """The participant report ``sub-<label>.html``, built from what is in OUTPUT_DIR (so a report always matches
-the files beside it): a table of contents; per recording, a summary, the channel quality, the design matrix
-(conditions, short channels, regressor correlations), the response waveforms, maps of the channel effects per
-condition (FDR-significant channels marked), the contrasts and the ROI table."""
+the files beside it): a table of contents; per recording, a summary, the channel quality (table and map), the
+design matrix (conditions, short channels, regressor correlations), the response waveforms, maps of the channel
+effects per condition (FDR-significant channels marked), the contrasts and the ROI table."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 
 from bids_app.derivatives import read_json, read_tsv
 from bids_app.layout import RecordingOutputs
-from bids_app.report import figures, html
+from bids_app.report import figures, html, signals
 
 QC_COLUMNS = ["name", "distance_mm", "role", "sci", "psp", "motion_burden", "status", "status_description"]
 
@@ -96,6 +96,7 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
     else:
         section.append(html.paragraph("No bad channel."))
     section.append(html.details(f"All {len(qc)} channels", html.table(qc[columns])))
+    section += signals.quality_map_parts(qc, qc_info, name=name)
     section.append(subsection("Design matrix"))
     if sfreq:
         fig = figures.design_figure(design, kinds=design_info.get("Columns", {}), sfreq=sfreq, title=name)
