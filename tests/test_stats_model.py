@@ -10,7 +10,7 @@ from bsmschema.models import BIDSStatsModel
 
 from bids_app.config import GROUP_LEVEL_OPTIONS, AnalysisOptions
 from bids_app.errors import UsageError
-from bids_app.model import GroupContrast, model_from_options, parse_model, read_model
+from bids_app.model import GroupContrast, merge_options, model_from_options, parse_model, read_model
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 CONDITIONS = ["Control", "Tapping/Left", "Tapping/Right"]
@@ -81,7 +81,7 @@ def test_model_from_options_round_trips(options):
     BIDSStatsModel.model_validate(document)
     model = parse_model(document, source="model.json")
     assert _options_of(model) == options
-    assert model.conditions == tuple(CONDITIONS)
+    assert model.conditions is None  # trial_type.*: every trial type, as the flags
     assert model.contrast_names == {c: c for c in options.contrast}
     assert ("Subject" in model.nodes) == (options.group_method != "mixedlm")
 
@@ -109,8 +109,10 @@ def test_generated_model_lists_the_group_contrasts_the_group_level_computes():
 def test_file_model_round_trips_through_model_from_options():
     model = read_model(MODELS / "tutorial.json")
     first, group = _split(_options_of(model))
-    again = parse_model(model_from_options(first, group, list(model.conditions)), source="model.json")
+    again = parse_model(model_from_options(first, group, list(model.conditions), list_conditions=True),
+                        source="model.json")
     assert _options_of(again) == _options_of(model)
+    assert again.conditions == model.conditions == tuple(CONDITIONS)
     assert again.contrast_names == model.contrast_names
 
 
@@ -232,3 +234,14 @@ def test_model_package_loads_no_validation_library():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.stdout.strip() == "[]"
+
+
+def test_given_options_complete_the_model_and_may_not_contradict_it():
+    model = read_model(MODELS / "tutorial.json")
+    merged = merge_options(model.first_level, {"noise_model": "auto", "sci_threshold": 0.7,
+                                               "contrast": ["Tapping/Left - Tapping/Right"]}, source="tutorial.json")
+    assert merged == {**model.first_level, "sci_threshold": 0.7, "contrast": ["Tapping/Left - Tapping/Right"]}
+    with pytest.raises(UsageError, match=r"^noise_model 'ar1' was given but the model tutorial.json says 'auto': "):
+        merge_options(model.first_level, {"noise_model": "ar1"}, source="tutorial.json")
+    with pytest.raises(UsageError, match="contrast .'A - B',. was given"):
+        merge_options(model.first_level, {"contrast": ("A - B",)}, source="tutorial.json")

@@ -65,6 +65,22 @@ def parse_model(raw, *, source: str) -> StatsModel:
                       document=raw)
 
 
+def merge_options(model_values: dict, given: dict, *, source: str) -> dict:
+    """The model's option values completed by those given explicitly (flags, ``--config``).
+
+    A given value that differs from the model's is a UsageError: one analysis, one description of it.
+    """
+    for name, value in given.items():
+        if name in model_values and _comparable(value) != _comparable(model_values[name]):
+            raise UsageError(f"{name} {_comparable(value)!r} was given but the model {source} says "
+                             f"{_comparable(model_values[name])!r}: leave the option out or change the model")
+    return {**model_values, **given}
+
+
+def _comparable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _ordered_nodes(document, *, source: str) -> dict:
     """Level -> node, checking the levels, their order and the edges (a chain Run -> Subject -> Dataset)."""
     nodes = {}

@@ -20,18 +20,21 @@ SHORT_TERMS = {"none": [], "mean": list(SHORT_MEAN), "all": [SHORT_ALL]}
 
 
 def model_from_options(first_level_values: dict, group_values: dict | None, conditions: list[str], *,
-                       group_levels: dict[str, list[str]] | None = None, name: str = "fnirs-glm") -> dict:
+                       list_conditions: bool = False, group_levels: dict[str, list[str]] | None = None,
+                       name: str = "fnirs-glm") -> dict:
     """A BIDS Stats Models document (JSON-ready) that ``read_model`` reads back to the same option values.
 
     ``first_level_values`` and ``group_values``: analysis option name -> value (e.g.
     ``AnalysisOptions.participant_level()`` and the group-level options; ``group_values`` None: the model of
-    the participant level alone, a Run node); ``conditions``: the trial types
-    (empty: ``trial_type.*``, then contrasts cannot be written); ``group_levels``: the levels of the
+    the participant level alone, a Run node); ``conditions``: the trial types, against which the contrasts
+    are parsed. The run node's ``Model.X`` holds ``trial_type.*`` (every trial type of each recording, as the
+    command-line flags do), or with ``list_conditions`` the conditions themselves (a model that names its
+    conditions, e.g. for a shared model file); ``group_levels``: the levels of the
     categorical covariate, when known, to write its ``<level> - <first level>`` contrasts as the group level
     computes them. Contrast names are the expressions as given; their ConditionList and Weights come from
     parsing them against ``conditions``.
     """
-    terms = [CONDITION_PREFIX + c for c in conditions] or [ALL_CONDITIONS]
+    terms = [CONDITION_PREFIX + c for c in conditions] if list_conditions and conditions else [ALL_CONDITIONS]
     contrasts = []
     for expression in first_level_values.get("contrast", ()):
         if not conditions:
