@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from bsmschema.models import BIDSStatsModel
 
-from bids_app.config import GROUP_LEVEL_OPTIONS, AnalysisOptions
+from bids_app.config import build_options
+from bids_app.options import GroupOptions, declarations
 from bids_app.errors import UsageError
 from bids_app.model import GroupContrast, merge_options, model_from_options, parse_model, read_model
 
@@ -16,14 +17,18 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 CONDITIONS = ["Control", "Tapping/Left", "Tapping/Right"]
 
 
-def _options_of(model) -> AnalysisOptions:
+def AnalysisOptions(**values):  # noqa: N802 - the options of both levels, compared as one value
+    return build_options(values)
+
+
+def _options_of(model):
     return AnalysisOptions(**model.first_level, **model.group_level)
 
 
-def _split(options: AnalysisOptions) -> tuple[dict, dict]:
+def _split(options) -> tuple[dict, dict]:
     """(first-level values, group-level values) of options, as a run records them."""
-    group = {name: getattr(options, name) for name in GROUP_LEVEL_OPTIONS}
-    return options.participant_level(), group
+    first, group = options
+    return first.participant_level(), {name: getattr(group, name) for name in declarations(GroupOptions)}
 
 
 def test_model_files_validate_with_bsmschema():
@@ -82,13 +87,13 @@ def test_model_from_options_round_trips(options):
     model = parse_model(document, source="model.json")
     assert _options_of(model) == options
     assert model.conditions is None  # trial_type.*: every trial type, as the flags
-    assert model.contrast_names == {c: c for c in options.contrast}
-    assert ("Subject" in model.nodes) == (options.group_method != "mixedlm")
+    assert model.contrast_names == {c: c for c in options[0].contrast}
+    assert ("Subject" in model.nodes) == (options[1].group_method != "mixedlm")
 
 
 def test_participant_level_model_has_the_run_node_alone():
     options = AnalysisOptions(noise_model="ar1", contrast=("Tapping/Right - Control",))
-    document = json.loads(json.dumps(model_from_options(options.participant_level(), None, CONDITIONS)))
+    document = json.loads(json.dumps(model_from_options(options[0].participant_level(), None, CONDITIONS)))
     BIDSStatsModel.model_validate(document)
     model = parse_model(document, source="model.json")
     assert model.nodes == {"Run": "run"} and model.group_level == {}

@@ -14,14 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from bids_app.config import (
-    GROUP_LEVEL_OPTIONS,
-    HRF_CHOICES,
-    AnalysisOptions,
-    analysis_option_names,
-    closest,
-)
+from bids_app.config import closest
 from bids_app.errors import UsageError
+from bids_app.options import LEVELS, GroupOptions, declarations
+
+HRF_CHOICES = declarations()["hrf"].choices
+GROUP_LEVEL_OPTIONS = tuple(declarations(GroupOptions))
 
 SOFTWARE = "fnirs-glm"  # the key of Model.Software holding fnirs-glm's own options
 ALL_CONDITIONS = "trial_type.*"
@@ -188,7 +186,7 @@ def _software(node, *, level: str, where: str) -> dict:
         if key != SOFTWARE and closest(key, [SOFTWARE]):
             raise UsageError(f"{where}: Model.Software: unknown key {key!r}; did you mean {SOFTWARE!r}?")
     group_names = [n for n in GROUP_LEVEL_OPTIONS if n not in IN_MODEL]
-    names = group_names if level == "group" else [n for n in analysis_option_names()
+    names = group_names if level == "group" else [n for n in list(declarations())
                                                   if n not in GROUP_LEVEL_OPTIONS and n not in IN_MODEL]
     values = {}
     for key, value in software.get(SOFTWARE, {}).items():
@@ -198,12 +196,12 @@ def _software(node, *, level: str, where: str) -> dict:
         if name not in names:
             other = "Run" if level == "group" else "Dataset"
             close = closest(name, names)
-            hint = (f"; it belongs to the {other} node" if name in analysis_option_names() else
+            hint = (f"; it belongs to the {other} node" if name in list(declarations()) else
                     f"; did you mean {close!r}?" if close else f"; known keys: {', '.join(names)}")
             raise UsageError(f"{where}: Model.Software.{SOFTWARE}: unknown option {key!r}{hint}")
         values[name] = tuple(value) if isinstance(value, list) else value
     try:
-        AnalysisOptions(**values)
+        check_values(values)
     except UsageError as exc:
         raise UsageError(f"{where}: Model.Software.{SOFTWARE}: {exc}") from None
     except TypeError as exc:
@@ -272,3 +270,9 @@ def _group_contrast(contrast, covariates: list, *, where: str) -> GroupContrast:
     raise UsageError(f"{here}: not supported: a dataset contrast is ConditionList [1] or [covariate] with "
                      "Weights [1], or column.level terms of one Model.X column whose Weights sum to 0 "
                      "(e.g. [\"group.patient\", \"group.control\"], [1, -1])")
+
+
+def check_values(values: dict) -> None:
+    """Validate option values of either level by their declarations (UsageError, TypeError otherwise)."""
+    for cls in LEVELS:
+        cls(**{name: value for name, value in values.items() if name in declarations(cls)})

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from bids_app.config import AnalysisOptions, read_json_file
+from bids_app.config import read_json_file
 from bids_app.errors import UsageError
-from bids_app.model.nodes import GroupContrast, check_subject_node, dataset_node, run_node
+from bids_app.model.nodes import GroupContrast, check_subject_node, check_values, dataset_node, run_node
 
 SELECTION = {"subject": "participant_label", "session": "session_label", "task": "task_label", "run": "run_label"}
 
@@ -54,7 +54,7 @@ def parse_model(raw, *, source: str) -> StatsModel:
     elif "Subject" in nodes:
         check_subject_node(nodes["Subject"], method="random-effects", source=source)
     try:
-        AnalysisOptions(**first, **group)
+        check_values({**first, **group})
     except UsageError as exc:
         raise UsageError(f"{source}: {exc}") from None
     except TypeError as exc:

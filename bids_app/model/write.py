@@ -25,7 +25,7 @@ def model_from_options(first_level_values: dict, group_values: dict | None, cond
     """A BIDS Stats Models document (JSON-ready) that ``read_model`` reads back to the same option values.
 
     ``first_level_values`` and ``group_values``: analysis option name -> value (e.g.
-    ``AnalysisOptions.participant_level()`` and the group-level options; ``group_values`` None: the model of
+    ``FirstLevelOptions.participant_level()`` and the group-level options; ``group_values`` None: the model of
     the participant level alone, a Run node); ``conditions``: the trial types, against which the contrasts
     are parsed. The run node's ``Model.X`` holds ``trial_type.*`` (every trial type of each recording, as the
     command-line flags do), or with ``list_conditions`` the conditions themselves (a model that names its
