@@ -9,15 +9,15 @@ import pytest
 from bsmschema.models import BIDSStatsModel
 
 from bids_app.config import build_options
-from bids_app.options import GroupOptions, declarations
 from bids_app.errors import UsageError
 from bids_app.model import GroupContrast, merge_options, model_from_options, parse_model, read_model
+from bids_app.options import GroupOptions, declarations
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 CONDITIONS = ["Control", "Tapping/Left", "Tapping/Right"]
 
 
-def AnalysisOptions(**values):  # noqa: N802 - the options of both levels, compared as one value
+def AnalysisOptions(**values):  # the options of both levels, (first level, group), compared as one value
     return build_options(values)
 
 
