@@ -81,7 +81,7 @@ def compare(before: Path, after: Path) -> list[str]:
     problems = [f"only before: {p}" for p in sorted(old - new)] + [f"only after: {p}" for p in sorted(new - old)]
     problems += [f"differs: {p}" for p in sorted(old & new) if normalised(before / p) != normalised(after / p)]
     logs_before, logs_after = ([p for p in sorted((root / d / "logs").glob("*.json"))
-                                if not p.name.endswith(f"_{MODEL_FILE}")] for root in (before, after) for d in ("demo",))
+                                if not p.name.startswith("model_")] for root in (before, after) for d in ("demo",))
     print(f"{len(old & new)} files compared ({len(logs_before)} and {len(logs_after)} demo run logs not compared: "
           "they record times and commands)")
     return problems

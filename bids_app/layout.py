@@ -14,7 +14,7 @@ from pathlib import Path
 DATASET_DESCRIPTION = "dataset_description.json"
 DATASET_README = "README"
 BIDSIGNORE = ".bidsignore"
-MODEL = "model.json"  # the BIDS Stats Model the last run used (a copy of each run's beside its run log)
+MODEL = "model.json"  # the BIDS Stats Model the last run used (each run's also beside its run log)
 LOGS = "logs"  # the run logs
 IGNORED = ("*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/",
            MODEL)  # in .bidsignore
@@ -121,8 +121,9 @@ def run_log_file(output_dir: Path, *, level: str, stamp: str, host: str, pid: in
 
 
 def model_copy(run_log: Path) -> Path:
-    """The model a run used, beside its run log: ``logs/<run log name>_model.json``."""
-    return run_log.with_name(f"{run_log.stem}_{MODEL}")
+    """The model a run used, beside its run log: ``logs/model_<run log name>`` (not matched by the run logs'
+    ``<level>_*.json``)."""
+    return run_log.with_name(f"{Path(MODEL).stem}_{run_log.name}")
 
 
 def participant_report_file(output_dir: Path, *, subject: str) -> Path:

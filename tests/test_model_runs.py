@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import EXAMPLE, validate
 
 from bids_app.simulate import SimulationOptions, simulate_dataset
+from tests.conftest import EXAMPLE, validate
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -53,13 +53,13 @@ def test_every_run_writes_its_model_and_a_rerun_from_it_gives_the_same_tables(tm
     assert [node["Level"] for node in model["Nodes"]] == ["Run", "Subject", "Dataset"]  # the group run's
     run_node = model["Nodes"][0]
     assert run_node["Model"]["Software"]["fnirs-glm"]["noise_model"] == "ar1"
-    copies = sorted((out / "logs").glob("*_model.json"))
-    assert [p.name.split("_")[0] for p in copies] == ["group", "participant"]
+    copies = sorted((out / "logs").glob("model_*.json"))
+    assert [p.name.split("_")[1] for p in copies] == ["group", "participant"]
     participant = json.loads(copies[1].read_text())
     assert [node["Level"] for node in participant["Nodes"]] == ["Run"]  # the participant level: its Run node
     assert json.loads(copies[0].read_text()) == model
-    for log in (out / "logs").glob("*_[0-9]*[0-9].json"):
-        assert json.loads(log.read_text())["Model"] == log.stem + "_model.json"
+    logs = sorted((out / "logs").glob("[gp]*.json"))
+    assert [json.loads(log.read_text())["Model"] for log in logs] == [p.name for p in copies]
     description = json.loads((out / "dataset_description.json").read_text())
     assert "model.json" in description["GeneratedBy"][0]["Description"]
     assert validate(out) == (0, [])

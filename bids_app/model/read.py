@@ -71,13 +71,14 @@ def merge_options(model_values: dict, given: dict, *, source: str) -> dict:
     A given value that differs from the model's is a UsageError: one analysis, one description of it.
     """
     for name, value in given.items():
-        if name in model_values and _comparable(value) != _comparable(model_values[name]):
-            raise UsageError(f"{name} {_comparable(value)!r} was given but the model {source} says "
-                             f"{_comparable(model_values[name])!r}: leave the option out or change the model")
+        if name in model_values and comparable(value) != comparable(model_values[name]):
+            raise UsageError(f"{name} {comparable(value)!r} was given but the model {source} says "
+                             f"{comparable(model_values[name])!r}: leave the option out or change the model")
     return {**model_values, **given}
 
 
-def _comparable(value):
+def comparable(value):
+    """A value as given (a list from JSON) comparable with the same value as an option (a tuple)."""
     return tuple(value) if isinstance(value, list) else value
 
 

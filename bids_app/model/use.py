@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bids_app.errors import UsageError
-from bids_app.model.read import StatsModel
-from bids_app.model.write import model_from_options
+from bids_app.model.read import StatsModel, comparable
+from bids_app.model.write import json_value, model_from_options
 from bids_app.options import GroupOptions, declarations
 
 
@@ -25,7 +25,7 @@ def group_model(config, *, recorded: dict, conditions: list[str], group_levels: 
     the group level computes for the categorical covariate's ``group_levels``."""
     if config.model is not None:
         return config.model.document
-    group = {name: _json(getattr(config.group, name)) for name in declarations(GroupOptions)}
+    group = {name: json_value(getattr(config.group, name)) for name in declarations(GroupOptions)}
     return model_from_options(recorded, group, conditions, group_levels=group_levels)
 
 
@@ -49,9 +49,9 @@ def check_recorded_options(model: StatsModel | None, *, records: dict[str, dict]
     for recording, record in records.items():
         options = record.get("Options") or {}
         for name, value in model.first_level.items():
-            if name in options and _comparable(options[name]) != _comparable(value):
+            if name in options and comparable(options[name]) != comparable(value):
                 raise UsageError(f"{recording}: the participant outputs were made with {name} "
-                                 f"{_comparable(options[name])!r} but the model {source} says {_comparable(value)!r}"
+                                 f"{comparable(options[name])!r} but the model {source} says {comparable(value)!r}"
                                  f": rerun the participant level with --model {source}")
 
 
@@ -87,10 +87,3 @@ def group_differences(model: StatsModel | None, *, group_by: str | None, levels:
         differences.append((difference_label(weights), weights))
     return differences
 
-
-def _comparable(value):
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _json(value):
-    return list(value) if isinstance(value, tuple) else value

@@ -42,7 +42,7 @@ def model_from_options(first_level_values: dict, group_values: dict | None, cond
         weights = parse_contrast(expression, list(conditions))
         contrasts.append({"Name": expression, "ConditionList": [CONDITION_PREFIX + c for c in weights],
                           "Weights": [int(w) if w.is_integer() else w for w in weights.values()], "Test": "t"})
-    software = {k: _json(v) for k, v in first_level_values.items() if k not in IN_MODEL}
+    software = {k: json_value(v) for k, v in first_level_values.items() if k not in IN_MODEL}
     run_model = {"Type": "glm",
                  "X": [*terms, *SHORT_TERMS[first_level_values.get("short_regression", "mean")], DRIFTS, 1],
                  "HRF": {"Variables": terms, "Model": first_level_values.get("hrf", "glover")}}
@@ -63,7 +63,7 @@ def model_from_options(first_level_values: dict, group_values: dict | None, cond
     covariates = list(group_values.get("group_covariates", ()))
     dataset = {"Level": "Dataset", "Name": "dataset", "GroupBy": ["contrast"],
                "Model": {"Type": "meta" if method == "random-effects" else "glm", "X": [1, *covariates],
-                         "Software": {SOFTWARE: {k: _json(v) for k, v in group_values.items()
+                         "Software": {SOFTWARE: {k: json_value(v) for k, v in group_values.items()
                                                  if k not in IN_MODEL}}},
                "DummyContrasts": {"Test": "t"}}
     group_contrasts = _group_contrasts(covariates, group_levels or {})
@@ -95,6 +95,7 @@ def _group_contrasts(covariates: list[str], group_levels: dict[str, list[str]]) 
     return contrasts
 
 
-def _json(value):
+def json_value(value):
+    """An option value as JSON (a tuple as a list)."""
     return list(value) if isinstance(value, tuple) else value
 
