@@ -235,3 +235,40 @@ def test_the_checks_of_a_model_against_the_data():
     check_conditions(model, conditions_of={"a.snirf": {"Rest"}})  # trial_type.*: any trial types
     with pytest.raises(UsageError, match="^a.snirf: trial types Rest, Tapping/Left differ from the conditions"):
         check_conditions(tutorial, conditions_of={"a.snirf": {"Tapping/Left", "Rest"}})
+
+
+@pytest.mark.parametrize("method", ["random-effects", "ols", "mixedlm"])
+def test_a_between_level_row_of_either_sign_is_computed_as_asked(method):
+    """In memory: the row 'control - patient' a model asks for is the default 'patient - control' negated."""
+    from bids_app.group_level.models import TABLES, group_table
+    from bids_app.model import parse_model
+    from bids_app.model.use import group_differences
+
+    rng = np.random.default_rng(3)
+    subjects = [f"{i:02d}" for i in range(1, 11)]
+    data = pd.DataFrame([{"subject": s, "roi": roi, "condition": "Tapping", "chroma": "hbo",
+                          "group": "patient" if int(s) % 2 else "control", "effect": rng.normal(0.3 * (int(s) % 2), 0.2),
+                          "se": rng.uniform(0.05, 0.1)} for s in subjects for roi in ("left", "right")])
+    spec = next(s for s in TABLES if s.description == "roi")
+    default, _ = group_table(data, spec=spec, method=method, group_by="group")
+    document = json.loads((MODELS / "two_groups.json").read_text())
+    document["Nodes"][2]["Model"]["X"] = [1, "group"]
+    document["Nodes"][2]["Contrasts"] = [{"Name": "c-p", "ConditionList": ["group.patient", "group.control"],
+                                          "Weights": [-1, 1], "Test": "t"}]
+    if method == "mixedlm":
+        document["Nodes"] = [document["Nodes"][0], document["Nodes"][2]]
+        document["Edges"] = [{"Source": "run", "Destination": "between-groups"}]
+        document["Nodes"][1]["Model"].update(Type="glm", Software={"fnirs-glm": {"group_method": "mixedlm"}})
+    differences = group_differences(parse_model(document, source="m.json"), group_by="group",
+                                    levels=["control", "patient"], numeric=(), source="m.json")
+    assert differences == [("control - patient", {"patient": -1.0, "control": 1.0})]
+    asked, _ = group_table(data, spec=spec, method=method, group_by="group", differences=differences)
+    flipped = asked[asked["group"] == "control - patient"].reset_index(drop=True)
+    original = default[default["group"] == "patient - control"].reset_index(drop=True)
+    assert len(flipped) == 2
+    np.testing.assert_allclose(flipped["effect"], -original["effect"], rtol=1e-10)
+    np.testing.assert_allclose(flipped["ci_high"], -original["ci_low"], rtol=1e-10)
+    np.testing.assert_allclose(flipped[["se", "p", "n"]], original[["se", "p", "n"]], rtol=1e-10)
+    means = asked[asked["group"].isin(["control", "patient"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(means, default[default["group"].isin(["control", "patient"])]
+                                  .reset_index(drop=True))

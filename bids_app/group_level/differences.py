@@ -13,9 +13,10 @@ def default_differences(levels: list[str]) -> list[Difference]:
 
 
 def difference_label(weights: dict[str, float]) -> str:
-    """The row label of a weighted sum of levels: ``patient - control``, ``0.5*a + 0.5*b - c``."""
+    """The row label of a weighted sum of levels, positive weights first: ``patient - control``,
+    ``0.5*a + 0.5*b - c``."""
     terms = []
-    for level, weight in weights.items():
+    for level, weight in sorted(weights.items(), key=lambda item: item[1] < 0):
         if weight == 0:
             continue
         size = "" if abs(weight) == 1 else f"{abs(weight):g}*"
