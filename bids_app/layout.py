@@ -70,6 +70,12 @@ class RecordingOutputs:
     def qc_json(self) -> Path:
         return self.file(f"{_QC}.json")
 
+    def figure(self, description: str, extension: str = ".png") -> Path:
+        """``sub-<label>/figures/<prefix>desc-<description>_nirs.png`` (or ``.svg``; description signals or
+        spectrum): a recording's figures in its participant's figures folder, as fmriprep places them."""
+        subject = next(p for p in (self.folder, *self.folder.parents) if p.name.startswith("sub-"))
+        return subject / "figures" / f"{self.prefix}desc-{description}_nirs{extension}"
+
     def stats(self, description: str, extension: str = ".tsv") -> Path:
         """``desc-<description>_stats.tsv`` (or ``.json``), ``description`` one of STATS_DESCRIPTIONS."""
         if description not in STATS_DESCRIPTIONS:
@@ -78,9 +84,11 @@ class RecordingOutputs:
 
     def existing(self) -> list[Path]:
         """This recording's output files on disk (of this or an earlier run)."""
+        figures = [p for p in self.figure("x").parent.glob(f"{self.prefix}desc-*_nirs.*") if p.is_file()]
         if not self.folder.is_dir():
-            return []
-        return sorted(p for pattern in _PATTERNS for p in self.folder.glob(self.prefix + pattern) if p.is_file())
+            return figures
+        return sorted({*(p for pattern in _PATTERNS for p in self.folder.glob(self.prefix + pattern) if p.is_file()),
+                       *figures})
 
     # the participant-level files the group level reads
     @staticmethod

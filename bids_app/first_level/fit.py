@@ -39,6 +39,7 @@ class FirstLevelResult:
     waveform_stats: pd.DataFrame
     block_average_stats: pd.DataFrame
     warnings: tuple[str, ...]  # everything said while reading and fitting the recording
+    signals: object = None  # first_level.signals.RecordingSignals: what the recording figures draw (None: no figures)
 
 
 def fit_recording(inputs: RecordingInputs, *, options, contrasts: dict[str, dict[str, float]],
@@ -58,6 +59,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
     from bids_app.first_level.fir import fir_design, waveform_table
     from bids_app.first_level.preprocessing import assess_channels, to_haemoglobin
     from bids_app.first_level.rois import resolve_rois, roi_signal_indices
+    from bids_app.first_level.signals import recording_signals
     from bids_app.first_level.tables import channel_table, contrast_table, roi_table
 
     source, events = inputs.source, inputs.events
@@ -68,6 +70,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
         raise RecordingError(f"{source}: no good long channel to analyse "
                              f"({int((qc['status'] == 'bad').sum())} of {len(qc)} channels are bad)")
 
+    drawn = recording_signals(od, haemo.raw, qc, events)
     design, short_names = build_design(events, haemo, options=options, warn=warn)
     conditions = sorted(events["trial_type"].unique())
     vif = condition_vif(design, conditions)
@@ -108,7 +111,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
     return FirstLevelResult(
         source=source, qc=qc, design=design, conditions=conditions, short_regressors=short_names,
         sfreq=haemo.sfreq, noise_model=noise_model, condition_vif=vif, rois=rois, contrasts=contrasts,
-        coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages))
+        coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages), signals=drawn)
 
 
 def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, what: str, source: str):

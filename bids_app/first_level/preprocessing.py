@@ -36,6 +36,7 @@ class Haemoglobin:
     chroma: list[str]  # "hbo" | "hbr"
     role: list[str]  # "long" | "short"
     x_position: np.ndarray  # channel midpoint x (m, head frame; left < 0)
+    raw: object = None  # mne Raw: every channel's haemoglobin (mol/l) at ``sfreq``, for the recording figures
 
     def select(self, *, role: str) -> np.ndarray:
         return np.array([r == role for r in self.role])
@@ -159,6 +160,7 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
         chroma=[n.split(" ")[1] for n in names],
         role=[pair_role[channel_pair(n)] for n in names],
         x_position=np.array([haemo.info["chs"][i]["loc"][0] for i in keep]),
+        raw=haemo,
     )
 
 

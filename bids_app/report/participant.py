@@ -97,6 +97,10 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
         section.append(html.paragraph("No bad channel."))
     section.append(html.details(f"All {len(qc)} channels", html.table(qc[columns])))
     section += signals.quality_map_parts(qc, qc_info, name=name)
+    pngs = {d: outputs.figure(d).read_bytes() for d in ("signals", "spectrum") if outputs.figure(d).is_file()}
+    if pngs:
+        section.append(subsection("Signals and spectrum"))
+        section += signals.recording_figure_parts(pngs, qc_info, name=name)
     section.append(subsection("Design matrix"))
     if sfreq:
         fig = figures.design_figure(design, kinds=design_info.get("Columns", {}), sfreq=sfreq, title=name)

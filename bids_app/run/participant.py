@@ -145,7 +145,7 @@ def _existing_record(outputs: RecordingOutputs) -> dict | None:
 
 
 def _all_exist(names, outputs: RecordingOutputs) -> bool:
-    """Whether every output a design sidecar lists exists beside it."""
+    """Whether every output a design sidecar lists (relative to its folder) exists."""
     return bool(names) and all((outputs.folder / name).is_file() for name in names)
 
 
