@@ -13,6 +13,7 @@ from pathlib import Path
 DATASET_DESCRIPTION = "dataset_description.json"
 DATASET_README = "README"
 BIDSIGNORE = ".bidsignore"
+LOGS = "logs"  # one JSON per invocation (bids_app.logs)
 IGNORED = ("*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/")  # in it
 
 STATS_DESCRIPTIONS = ("channel", "roi", "contrast", "waveform", "blockaverage")  # desc-<d>_stats.tsv/.json

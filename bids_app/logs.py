@@ -35,6 +35,7 @@ def write_run_log(config: Config, *, outcomes: list, started: float, validation,
                   outputs: list[str] = ()) -> None:
     import platform
 
+    from bids_app import layout
     from bids_app.derivatives import json_text, write_atomic
 
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
@@ -54,7 +55,7 @@ def write_run_log(config: Config, *, outcomes: list, started: float, validation,
         record["Reports"] = [{"Report": o.recording, "Status": o.status, "Seconds": round(o.seconds, 3),
                               "Message": o.message} for o in reports]
     name = f"{config.analysis_level}_{stamp}_{platform.node() or 'host'}_{os.getpid()}.json"
-    write_atomic(config.output_dir / "logs" / name, json_text(record))
+    write_atomic(config.output_dir / layout.LOGS / name, json_text(record))
 
 
 def setup_logging(verbose: int) -> None:
