@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bids_app.channels import channel_chroma, channel_pair
 from bids_app.errors import RecordingError
 from bids_app.first_level.noise_model import NoiseModel
 from bids_app.inputs import RecordingInputs, WarningList
@@ -78,7 +79,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
         warn(message)
     contrasts = _contrasts_of_recording(contrasts, conditions, warn=warn)
 
-    long_pairs = sorted(set(qc.loc[qc["role"] == "long", "name"].str.split(" ").str[0]))
+    long_pairs = sorted(set(qc.loc[qc["role"] == "long", "name"].map(channel_pair, na_action="ignore")))
     rois = resolve_rois(roi_definitions=inputs.roi_definitions, long_pairs=long_pairs, haemo=haemo,
                         coordinate_system=inputs.coordinate_system, source=source)
     roi_indices = roi_signal_indices(rois, haemo)
@@ -125,11 +126,11 @@ def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, what: 
 def _waveform_signals(roi_rows: dict, *, ch_names: list[str], rows: np.ndarray) -> dict:
     """{(roi, ch_name, chroma): row in the fit} for the waveform table: ROIs (with good channels) first,
     then the long channels in natural order."""
-    from bids_app.first_level.preprocessing import natural_key
+    from bids_app.channels import natural_key
 
     signals = {(roi, "n/a", chroma): row for (roi, chroma), row in sorted(roi_rows.items()) if row is not None}
     for row in sorted(rows, key=lambda r: natural_key(ch_names[r])):
-        signals[("n/a", ch_names[row], ch_names[row].split(" ")[1])] = int(row)
+        signals[("n/a", ch_names[row], channel_chroma(ch_names[row]))] = int(row)
     return signals
 
 

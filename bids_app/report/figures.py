@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bids_app.first_level.preprocessing import natural_key
+from bids_app.channels import channel_pair, natural_key
 
 CHROMA_LABELS = {"hbo": "HbO", "hbr": "HbR"}
 CHROMA_COLOURS = {"hbo": "#c0392b", "hbr": "#2457a6"}
@@ -35,7 +35,7 @@ def plain_text(text: str) -> str:
 
 def channel_positions(qc_tables: list[pd.DataFrame]) -> pd.DataFrame:
     """Pair -> x, y, z (m) from QC tables; the first table that has a pair gives its position."""
-    frames = [t.assign(pair=t["name"].str.split(" ").str[0])[["pair", "x", "y", "z"]]
+    frames = [t.assign(pair=t["name"].map(channel_pair, na_action="ignore"))[["pair", "x", "y", "z"]]
               for t in qc_tables if {"x", "y", "z"} <= set(t.columns)]
     if not frames:
         return pd.DataFrame(columns=["x", "y", "z"])
@@ -71,7 +71,7 @@ def topomap_figure(table: pd.DataFrame, positions: pd.DataFrame, *, panel_column
     panels (HbR responses are a fraction of HbO's). On a flat layout the channels carry their pair names.
     """
     plt = _pyplot()
-    table = table.assign(pair=table["ch_name"].str.split(" ").str[0])
+    table = table.assign(pair=table["ch_name"].map(channel_pair, na_action="ignore"))
     table = table[table["pair"].isin(positions.index)]
     panels = sorted(table[panel_column].unique(), key=natural_key)
     chromas = [c for c in CHROMA_LABELS if c in set(table["chroma"])]
