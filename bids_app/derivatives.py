@@ -90,7 +90,7 @@ def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
 
 
 def read_json(path: Path) -> dict:
-    """A JSON object written here, or {} when it is missing or unreadable."""
+    """The JSON object in ``path``, or {} when it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
