@@ -15,6 +15,7 @@ from bids_app.channels import channel_pair
 from bids_app.derivatives import read_json, read_tsv
 from bids_app.layout import RecordingOutputs
 from bids_app.report import figures, html, signals
+from bids_app.report.design_figure import design_figure
 
 QC_COLUMNS = ["name", "distance_mm", "role", "sci", "psp", "motion_burden", "status", "status_description"]
 
@@ -104,7 +105,7 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
         section += signals.recording_figure_parts(pngs, qc_info, name=name)
     section.append(subsection("Design matrix"))
     if sfreq:
-        fig = figures.design_figure(design, kinds=design_info.get("Columns", {}), sfreq=sfreq, title=name)
+        fig = design_figure(design, kinds=design_info.get("Columns", {}), sfreq=sfreq, title=name)
         section.append(html.image(figures.png_bytes(fig), alt=f"design matrix of {name}",
                                   caption=_design_caption(design_info)))
     waveform_path = outputs.stats("waveform")
