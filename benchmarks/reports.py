@@ -99,13 +99,13 @@ def recording_figure_times(bids_dir: Path, *, repeat: int) -> list[list[str]]:
     from mne.preprocessing.nirs import beer_lambert_law
     from mne_bids import find_matching_paths
 
-    from bids_app.config import AnalysisOptions
     from bids_app.first_level.preprocessing import assess_channels, resample
     from bids_app.first_level.signals import recording_signals
     from bids_app.inputs import load_recording
+    from bids_app.options import FirstLevelOptions
     from bids_app.report.signals import recording_figures
 
-    options, rows = AnalysisOptions(), []
+    options, rows = FirstLevelOptions(), []
     for path in find_matching_paths(bids_dir, datatypes="nirs", suffixes="nirs", extensions=".snirf"):
         inputs = load_recording(path, options=options, warn=lambda _: None)
         qc, od = assess_channels(inputs.raw, inputs.channels, options=options, warn=lambda _: None)

@@ -78,7 +78,7 @@ def write_dataset_files(output_dir: Path, *, bids_dir: Path, model: dict) -> Non
     }
     files = {
         layout.DATASET_DESCRIPTION: json_text(description),
-        layout.DATASET_README: README_TEXT,
+        layout.DATASET_README: _readme_text(),
         layout.BIDSIGNORE: "\n".join(layout.IGNORED) + "\n",
         layout.MODEL: json_text(model),
     }
@@ -93,7 +93,7 @@ def write_dataset_files(output_dir: Path, *, bids_dir: Path, model: dict) -> Non
 
 
 def read_json(path: Path) -> dict:
-    """A JSON object written here, or {} when it is missing or unreadable."""
+    """The JSON object in ``path``, or {} when it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -130,25 +130,8 @@ def read_tsvs(paths: list[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-README_TEXT = """\
-fnirs-glm derivatives
-=====================
+def _readme_text() -> str:
+    """The derivative dataset's README: what each output is (bids_app/data/derivatives_README.md)."""
+    from importlib import resources
 
-First-level general linear model (GLM) statistics of fNIRS recordings, written by fnirs-glm.
-
-Per recording, in sub-<label>/[ses-<label>/]nirs/, with the source file's entities:
-- *_design.tsv/.json: the design matrix that was fitted and how it was built;
-- *_desc-channel_stats.tsv/.json: effect (uM), se, t, df, p per long channel, chroma and condition;
-- *_desc-roi_stats.tsv/.json: the same per region of interest;
-- *_desc-contrast_stats.tsv/.json: contrasts of conditions per channel (when asked for);
-- *_desc-qc_channels.tsv/.json: every channel's position, scalp coupling index, status and reason.
-sub-<label>.html is a report of each participant's recordings.
-
-Across participants, at the top level, per task (group level):
-- task-<label>_desc-{roi,channel,contrast,waveform}_stats.tsv/.json: group effects per cell, se, t, df, z, p, q,
-  intervals, n (and tau, i2 for random-effects);
-- figures/task-<label>_desc-*.png and .svg: topographic maps, ROI effects and waveforms;
-- task-<label>_report.html: models, figures, tables, software versions and a methods paragraph.
-Each JSON sidecar describes its table's columns and units. logs/ holds the configuration and
-software versions of each run.
-"""
+    return resources.files("bids_app").joinpath("data/derivatives_README.md").read_text()

@@ -4,7 +4,6 @@ everything the first level needs from disk as one RecordingInputs value."""
 from __future__ import annotations
 
 import contextlib
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,12 +133,9 @@ def read_channels_tsv(bids_path) -> pd.DataFrame:
 def coordinate_system(bids_path) -> str | None:
     """NIRSCoordinateSystem of the recording's coordsystem.json, or None without one."""
     path = sidecar(bids_path, suffix="coordsystem", extension=".json")
-    if path is None:
-        return None
-    try:
-        return json.loads(Path(path).read_text()).get("NIRSCoordinateSystem")
-    except (OSError, ValueError):
-        return None
+    from bids_app.derivatives import read_json
+
+    return None if path is None else read_json(path).get("NIRSCoordinateSystem")
 
 
 def _channel_mismatch_message(bids_path) -> str | None:

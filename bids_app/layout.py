@@ -15,7 +15,7 @@ DATASET_DESCRIPTION = "dataset_description.json"
 DATASET_README = "README"
 BIDSIGNORE = ".bidsignore"
 MODEL = "model.json"  # the BIDS Stats Model the last run used (each run's also beside its run log)
-LOGS = "logs"  # the run logs
+LOGS = "logs"  # one JSON per invocation (bids_app.logs), and the model it used
 IGNORED = ("*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/",
            MODEL)  # in .bidsignore
 
@@ -74,6 +74,12 @@ class RecordingOutputs:
     def qc_json(self) -> Path:
         return self.file(f"{_QC}.json")
 
+    def figure(self, description: str, extension: str = ".png") -> Path:
+        """``sub-<label>/figures/<prefix>desc-<description>_nirs.png`` (or ``.svg``; description signals or
+        spectrum): a recording's figures in its participant's figures folder, as fmriprep places them."""
+        subject = next(p for p in (self.folder, *self.folder.parents) if p.name.startswith("sub-"))
+        return subject / "figures" / f"{self.prefix}desc-{description}_nirs{extension}"
+
     def stats(self, description: str, extension: str = ".tsv") -> Path:
         """``desc-<description>_stats.tsv`` (or ``.json``), ``description`` one of STATS_DESCRIPTIONS."""
         if description not in STATS_DESCRIPTIONS:
@@ -82,9 +88,11 @@ class RecordingOutputs:
 
     def existing(self) -> list[Path]:
         """This recording's output files on disk (of this or an earlier run)."""
+        figures = [p for p in self.figure("x").parent.glob(f"{self.prefix}desc-*_nirs.*") if p.is_file()]
         if not self.folder.is_dir():
-            return []
-        return sorted(p for pattern in _PATTERNS for p in self.folder.glob(self.prefix + pattern) if p.is_file())
+            return figures
+        return sorted({*(p for pattern in _PATTERNS for p in self.folder.glob(self.prefix + pattern) if p.is_file()),
+                       *figures})
 
     # the participant-level files the group level reads
     @staticmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -116,12 +117,14 @@ def test_write_recording_writes_exactly_the_files_of_the_layout(fitted, tmp_path
     written = write_recording(result, outputs=outputs, provenance=provenance)
     expected = [outputs.design_tsv, outputs.design_json, outputs.qc_tsv, outputs.qc_json] + [
         outputs.stats(d, e) for d in ("channel", "roi", "contrast", "waveform", "blockaverage")
-        for e in (".tsv", ".json")]
+        for e in (".tsv", ".json")] + [outputs.figure(d, e) for d in ("signals", "spectrum") for e in (".png", ".svg")]
     assert sorted(written) == sorted(expected) == outputs.existing()
+    assert outputs.figure("signals").parent == tmp_path / "sub-01" / "figures"
     assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == sorted(expected)
     assert outputs.folder == tmp_path / "sub-01" / "ses-01" / "nirs" and outputs.name == STEM
     design = json.loads(outputs.design_json.read_text())
-    assert design["Outputs"] == sorted(p.name for p in expected)
+    assert design["Outputs"] == sorted(os.path.relpath(p, outputs.folder) for p in expected)
+    assert all((outputs.folder / name).is_file() for name in design["Outputs"])
     assert design["AROrder"] == result.noise_model.ar_order and design["SamplingFrequency"] == result.sfreq
     assert design["NoiseModel"] == f"auto (AR({result.noise_model.ar_order}))"
     assert design["GeneratedBy"] == provenance.record()

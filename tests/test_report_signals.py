@@ -22,11 +22,11 @@ def recording():
     import mne_bids
     from mne.preprocessing.nirs import beer_lambert_law
 
-    from bids_app.config import AnalysisOptions
     from bids_app.first_level.preprocessing import assess_channels, resample
     from bids_app.inputs import load_recording
+    from bids_app.options import FirstLevelOptions
 
-    options = AnalysisOptions()
+    options = FirstLevelOptions()
     path = mne_bids.BIDSPath(root=EXAMPLE, subject="01", session="01", task="tapping", datatype="nirs",
                              suffix="nirs", extension=".snirf")
     inputs = load_recording(path, options=options, warn=lambda _: None)

@@ -166,7 +166,9 @@ def test_design_figure_separates_conditions_short_channels_and_drifts():
     kinds = {"A": "condition: events convolved with the HRF", "B": "condition: events convolved with the HRF",
              "short_hbo_mean": "short-channel nuisance regressor (uM)", "drift_1": "cosine drift",
              "drift_2": "cosine drift", "constant": "constant"}
-    fig = figures.design_figure(design, kinds=kinds, sfreq=2.0, title="t")
+    from bids_app.report.design_figure import design_figure
+
+    fig = design_figure(design, kinds=kinds, sfreq=2.0, title="t")
     conditions_ax, short_ax, correlation_ax = fig.axes[:3]
     assert [line.get_label() for line in conditions_ax.lines] == ["A", "B"]
     assert [line.get_label() for line in short_ax.lines] == ["short_hbo_mean"]

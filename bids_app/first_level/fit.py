@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bids_app.channels import channel_chroma, channel_pair
 from bids_app.errors import RecordingError
 from bids_app.first_level.noise_model import NoiseModel
 from bids_app.inputs import RecordingInputs, WarningList
@@ -39,6 +40,7 @@ class FirstLevelResult:
     waveform_stats: pd.DataFrame
     block_average_stats: pd.DataFrame
     warnings: tuple[str, ...]  # everything said while reading and fitting the recording
+    signals: object = None  # first_level.signals.RecordingSignals: what the recording figures draw (None: no figures)
 
 
 def fit_recording(inputs: RecordingInputs, *, options, contrasts: dict[str, dict[str, float]],
@@ -58,6 +60,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
     from bids_app.first_level.fir import fir_design, waveform_table
     from bids_app.first_level.preprocessing import assess_channels, to_haemoglobin
     from bids_app.first_level.rois import resolve_rois, roi_signal_indices
+    from bids_app.first_level.signals import recording_signals
     from bids_app.first_level.tables import channel_table, contrast_table, roi_table
 
     source, events = inputs.source, inputs.events
@@ -68,6 +71,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
         raise RecordingError(f"{source}: no good long channel to analyse "
                              f"({int((qc['status'] == 'bad').sum())} of {len(qc)} channels are bad)")
 
+    drawn = recording_signals(od, haemo.raw, qc, events)
     design, short_names = build_design(events, haemo, options=options, warn=warn)
     conditions = sorted(events["trial_type"].unique())
     vif = condition_vif(design, conditions)
@@ -75,7 +79,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
         warn(message)
     contrasts = _contrasts_of_recording(contrasts, conditions, warn=warn)
 
-    long_pairs = sorted(set(qc.loc[qc["role"] == "long", "name"].str.split(" ").str[0]))
+    long_pairs = sorted(set(qc.loc[qc["role"] == "long", "name"].map(channel_pair, na_action="ignore")))
     rois = resolve_rois(roi_definitions=inputs.roi_definitions, long_pairs=long_pairs, haemo=haemo,
                         coordinate_system=inputs.coordinate_system, source=source)
     roi_indices = roi_signal_indices(rois, haemo)
@@ -108,7 +112,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
     return FirstLevelResult(
         source=source, qc=qc, design=design, conditions=conditions, short_regressors=short_names,
         sfreq=haemo.sfreq, noise_model=noise_model, condition_vif=vif, rois=rois, contrasts=contrasts,
-        coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages))
+        coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages), signals=drawn)
 
 
 def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, what: str, source: str):
@@ -122,11 +126,11 @@ def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, what: 
 def _waveform_signals(roi_rows: dict, *, ch_names: list[str], rows: np.ndarray) -> dict:
     """{(roi, ch_name, chroma): row in the fit} for the waveform table: ROIs (with good channels) first,
     then the long channels in natural order."""
-    from bids_app.first_level.preprocessing import natural_key
+    from bids_app.channels import natural_key
 
     signals = {(roi, "n/a", chroma): row for (roi, chroma), row in sorted(roi_rows.items()) if row is not None}
     for row in sorted(rows, key=lambda r: natural_key(ch_names[r])):
-        signals[("n/a", ch_names[row], ch_names[row].split(" ")[1])] = int(row)
+        signals[("n/a", ch_names[row], channel_chroma(ch_names[row]))] = int(row)
     return signals
 
 

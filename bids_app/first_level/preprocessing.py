@@ -9,13 +9,13 @@ motion burden (bids_app.first_level.quality).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from bids_app.channels import channel_chroma, channel_pair
 from bids_app.errors import RecordingError
 from bids_app.options import FirstLevelOptions
 
@@ -36,19 +36,10 @@ class Haemoglobin:
     chroma: list[str]  # "hbo" | "hbr"
     role: list[str]  # "long" | "short"
     x_position: np.ndarray  # channel midpoint x (m, head frame; left < 0)
+    raw: object = None  # mne Raw: every channel's haemoglobin (mol/l) at ``sfreq``, for the recording figures
 
     def select(self, *, role: str) -> np.ndarray:
         return np.array([r == role for r in self.role])
-
-
-def channel_pair(name: str) -> str:
-    """The source-detector pair of a channel name: "S1_D1 760" -> "S1_D1"."""
-    return name.split(" ")[0]
-
-
-def natural_key(text: str) -> str:
-    """Sort key in which numbers compare as numbers: "S2_D1" before "S10_D1"."""
-    return re.sub(r"\d+", lambda match: match.group(0).zfill(6), str(text))
 
 
 def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: FirstLevelOptions,
@@ -143,8 +134,8 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
     haemo = beer_lambert_law(od, ppf=options.ppf)
     native_sfreq, native_times = float(haemo.info["sfreq"]), haemo.times.copy()
     haemo = resample(haemo, sfreq=options.resample_hz)
-    pair_status = dict(zip(qc["name"].map(channel_pair), qc["status"]))
-    pair_role = dict(zip(qc["name"].map(channel_pair), qc["role"]))
+    pair_status = dict(zip(qc["name"].map(channel_pair, na_action="ignore"), qc["status"]))
+    pair_role = dict(zip(qc["name"].map(channel_pair, na_action="ignore"), qc["role"]))
     keep = [i for i, name in enumerate(haemo.ch_names)
             if pair_status[channel_pair(name)] == "good" and pair_role[channel_pair(name)] != "unused"]
     names = [haemo.ch_names[i] for i in keep]
@@ -156,9 +147,10 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
         native_times=native_times,
         ch_names=names,
         pairs=[channel_pair(n) for n in names],
-        chroma=[n.split(" ")[1] for n in names],
+        chroma=[channel_chroma(n) for n in names],
         role=[pair_role[channel_pair(n)] for n in names],
         x_position=np.array([haemo.info["chs"][i]["loc"][0] for i in keep]),
+        raw=haemo,
     )
 
 

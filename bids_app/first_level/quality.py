@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bids_app.channels import channel_pair
+
 CARDIAC_BAND_HZ = (0.7, 1.5)
 CARDIAC_TRANSITION_HZ = 0.3
 PSP_WINDOW_S = 10.0
@@ -38,7 +40,7 @@ def wavelength_groups(ch_names: list[str], wavelengths) -> np.ndarray:
     in order of first appearance, wavelengths in increasing order."""
     order: dict[str, list[int]] = {}
     for index, name in enumerate(ch_names):
-        order.setdefault(name.split(" ")[0], []).append(index)
+        order.setdefault(channel_pair(name), []).append(index)
     sizes = {len(indices) for indices in order.values()}
     if len(sizes) != 1:
         raise ValueError("source-detector pairs with different numbers of wavelengths")

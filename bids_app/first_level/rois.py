@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bids_app.channels import natural_key
 from bids_app.config import read_json_file
 from bids_app.errors import RecordingError, UsageError
-from bids_app.first_level.preprocessing import Haemoglobin, natural_key
+from bids_app.first_level.preprocessing import Haemoglobin
 
 _PAIR = re.compile(r"^S\d+_D\d+$")
 NON_HEAD_COORDINATE_SYSTEMS = {"other", "", "n/a"}  # coordsystem values that are not head coordinates

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bids_app.channels import channel_pair
 from bids_app.first_level.preprocessing import MOLAR_TO_MICROMOLAR
 
 SPECTRUM_WINDOW_S = 100.0  # Welch segments: frequency resolution 0.01 Hz, enough to resolve the Mayer band
@@ -35,15 +36,15 @@ def recording_signals(od, haemo, qc: pd.DataFrame, events: pd.DataFrame) -> Reco
     table (status per channel), ``events`` its events (onset, duration, trial_type)."""
     from scipy.signal import detrend, welch
 
-    bad_pairs = list(set(qc.loc[qc["status"] == "bad", "name"].str.split(" ").str[0]))
+    bad_pairs = list(set(qc.loc[qc["status"] == "bad", "name"].map(channel_pair, na_action="ignore")))
     od_data, sfreq = od.get_data(), float(od.info["sfreq"])
     length = min(od_data.shape[1], round(SPECTRUM_WINDOW_S * sfreq))
     freqs, power = welch(detrend(od_data, axis=-1), fs=sfreq, nperseg=length, axis=-1)
     return RecordingSignals(
         times=haemo.times.copy(), haemoglobin=haemo.get_data() * MOLAR_TO_MICROMOLAR, ch_names=list(haemo.ch_names),
-        bad=np.isin([n.split(" ")[0] for n in haemo.ch_names], bad_pairs),
+        bad=np.isin([channel_pair(n) for n in haemo.ch_names], bad_pairs),
         motion=motion_samples(od, times=haemo.times, ch_names=haemo.ch_names), freqs=freqs, power=power,
-        od_names=list(od.ch_names), od_bad=np.isin([n.split(" ")[0] for n in od.ch_names], bad_pairs),
+        od_names=list(od.ch_names), od_bad=np.isin([channel_pair(n) for n in od.ch_names], bad_pairs),
         events=events[["onset", "duration", "trial_type"]].copy())
 
 
@@ -57,7 +58,7 @@ def motion_samples(od, *, times: np.ndarray, ch_names: list[str]) -> np.ndarray:
     flagged, _ = quality.motion_steps(od.get_data(), groups=groups)
     rows = {}
     for index, name in enumerate(ch_names):
-        rows.setdefault(name.split(" ")[0], []).append(index)
+        rows.setdefault(channel_pair(name), []).append(index)
     times = np.asarray(times, dtype=float)
     mask = np.zeros((len(ch_names), len(times)), dtype=bool)
     for group, steps in zip(groups, flagged):

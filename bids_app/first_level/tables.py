@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bids_app.channels import channel_chroma, channel_pair, natural_key
 from bids_app.first_level.glm import GLMFit
-from bids_app.first_level.preprocessing import natural_key
 
 
 def _statistics(fit: GLMFit, weights: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -71,12 +71,12 @@ def roi_table(fit: GLMFit, *, roi_rows: dict[tuple[str, str], int | None], n_cha
 
 def _channel_columns(ch_names: list[str], rows: np.ndarray) -> pd.DataFrame:
     names = [ch_names[i] for i in rows]
-    pairs = [n.split(" ")[0] for n in names]
+    pairs = [channel_pair(n) for n in names]
     return pd.DataFrame({
         "ch_name": names,
         "source": [p.split("_")[0] for p in pairs],
         "detector": [p.split("_")[1] for p in pairs],
-        "chroma": [n.split(" ")[1] for n in names],
+        "chroma": [channel_chroma(n) for n in names],
     })
 
 

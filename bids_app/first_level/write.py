@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +57,8 @@ def write_recording(result: FirstLevelResult, *, outputs: RecordingOutputs, prov
 
 
 def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
-                    provenance: Provenance) -> dict[Path, str]:
-    """{path: text} of every output file of ``result``."""
+                    provenance: Provenance) -> dict[Path, str | bytes]:
+    """{path: content} of every output file of ``result`` (text; bytes for the PNG figures)."""
     from bids_app.derivatives import json_text, tsv_text
     from bids_app.first_level import sidecars
 
@@ -84,9 +85,14 @@ def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
         files[outputs.stats("contrast")] = tsv_text(result.contrast_stats)
         files[outputs.stats("contrast", ".json")] = json_text(
             sidecars.contrast_stats_sidecar(contrasts=result.contrasts, noise_model=noise_model))
+    if result.signals is not None:
+        from bids_app.report.signals import recording_figures
+
+        for description, (png, svg) in recording_figures(result.signals, title=outputs.name).items():
+            files[outputs.figure(description)], files[outputs.figure(description, ".svg")] = png, svg
     files[outputs.design_json] = json_text(sidecars.design_sidecar(
         design_columns=list(result.design.columns), conditions=result.conditions, sfreq=result.sfreq,
         options=options, noise_model=result.noise_model, short_regressors=result.short_regressors,
         condition_vif=result.condition_vif, generated_by=provenance.record(),
-        outputs=sorted(p.name for p in [*files, outputs.design_json])))
+        outputs=sorted(os.path.relpath(p, outputs.folder) for p in [*files, outputs.design_json])))
     return files

@@ -78,7 +78,7 @@ def collect(output_dir: Path, *, bids_dir: Path, participant_label: list[str] | 
 
 
 def read_participant_tables(output_dir: Path, *, description: str) -> pd.DataFrame:
-    """Every ``*_desc-<description>_stats.tsv`` written by the participant level, with its entities."""
+    """Every participant-level table of ``description`` (RecordingOutputs.all_stats), with its entities."""
     from mne_bids import get_entities_from_fname
 
     from bids_app.derivatives import read_tsvs

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bids_app.first_level.preprocessing import natural_key
+from bids_app.channels import natural_key
 from bids_app.group_level.cell_models import MEAN
 from bids_app.group_level.differences import Difference, default_differences
 from bids_app.group_level.mixedlm import fit_mixedlm

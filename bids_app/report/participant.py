@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bids_app.channels import channel_pair
 from bids_app.derivatives import read_json, read_tsv
 from bids_app.layout import RecordingOutputs
 from bids_app.report import figures, html, signals
+from bids_app.report.design_figure import design_figure
 
 QC_COLUMNS = ["name", "distance_mm", "role", "sci", "psp", "motion_burden", "status", "status_description"]
 
@@ -64,7 +66,7 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
     qc_info = read_json(outputs.qc_json)
     channels = read_tsv(outputs.stats("channel"))
     rois = read_tsv(outputs.stats("roi"))
-    pairs = qc.assign(pair=qc["name"].str.split(" ").str[0]).drop_duplicates("pair")
+    pairs = qc.assign(pair=qc["name"].map(channel_pair, na_action="ignore")).drop_duplicates("pair")
     bad = qc[qc["status"] == "bad"]
     sfreq = design_info.get("SamplingFrequency")
     titles: list[tuple[str, str]] = []
@@ -97,9 +99,13 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
         section.append(html.paragraph("No bad channel."))
     section.append(html.details(f"All {len(qc)} channels", html.table(qc[columns])))
     section += signals.quality_map_parts(qc, qc_info, name=name)
+    pngs = {d: outputs.figure(d).read_bytes() for d in ("signals", "spectrum") if outputs.figure(d).is_file()}
+    if pngs:
+        section.append(subsection("Signals and spectrum"))
+        section += signals.recording_figure_parts(pngs, qc_info, name=name)
     section.append(subsection("Design matrix"))
     if sfreq:
-        fig = figures.design_figure(design, kinds=design_info.get("Columns", {}), sfreq=sfreq, title=name)
+        fig = design_figure(design, kinds=design_info.get("Columns", {}), sfreq=sfreq, title=name)
         section.append(html.image(figures.png_bytes(fig), alt=f"design matrix of {name}",
                                   caption=_design_caption(design_info)))
     waveform_path = outputs.stats("waveform")
@@ -196,7 +202,7 @@ def quality_summary(qc: pd.DataFrame) -> str:
     """One line from a QC table: bad pairs by reason, then the median of each quality metric over the pairs,
     e.g. "2 of 51 pairs bad (scalp coupling index < 0.8: 2); median over the pairs: scalp coupling index
     0.912, peak spectral power 1.23, motion burden 0.41% of samples"."""
-    table = qc.assign(pair=qc["name"].str.split(" ").str[0])
+    table = qc.assign(pair=qc["name"].map(channel_pair, na_action="ignore"))
     reasons: dict[str, set[str]] = {}
     for pair, description in zip(table["pair"], table["status_description"].fillna("")):
         for part in str(description).split("; "):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bids_app.first_level.preprocessing import natural_key
+from bids_app.channels import channel_pair, natural_key
 from bids_app.first_level.quality import CARDIAC_BAND_HZ
 from bids_app.first_level.signals import SPECTRUM_WINDOW_S, RecordingSignals
 from bids_app.report import figures, html
@@ -52,7 +52,7 @@ def signal_overview_figure(times: np.ndarray, data: np.ndarray, *, ch_names: lis
     step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
     extent_x = (times[0] - step / 2, times[-1] + step / 2)
     chroma = np.array([name.split(" ")[-1] for name in ch_names])
-    pairs = np.array([name.split(" ")[0] for name in ch_names])
+    pairs = np.array([channel_pair(name) for name in ch_names])
     chromas = [c for c in figures.CHROMA_LABELS if c in set(chroma)] or sorted(set(chroma))
     rows = [sorted(np.flatnonzero(chroma == c), key=lambda i: natural_key(pairs[i])) for c in chromas]
     height = max(1.8, 0.085 * max(len(r) for r in rows))
@@ -150,7 +150,7 @@ def quality_map_figure(qc: pd.DataFrame, positions: pd.DataFrame, *, flat: bool,
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    table = qc.assign(pair=qc["name"].str.split(" ").str[0]).drop_duplicates("pair")
+    table = qc.assign(pair=qc["name"].map(channel_pair, na_action="ignore")).drop_duplicates("pair")
     table = table[table["role"].isin(["long", "short"]) & table["pair"].isin(positions.index)]
     table = table.sort_values("pair", key=lambda s: s.map(natural_key))
     pairs, xyz = table["pair"].to_numpy(), positions.loc[table["pair"], ["x", "y", "z"]].to_numpy()

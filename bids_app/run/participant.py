@@ -4,7 +4,6 @@ the run log."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -140,17 +139,13 @@ def process_recording(bids_path, *, config: Config, contrasts: dict[str, dict[st
 
 def _existing_record(outputs: RecordingOutputs) -> dict | None:
     """The design sidecar of this recording's existing outputs: None without one, {} when unreadable."""
-    try:
-        record = json.loads(outputs.design_json.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    from bids_app.derivatives import read_json
+
+    return read_json(outputs.design_json) if outputs.design_json.exists() else None
 
 
 def _all_exist(names, outputs: RecordingOutputs) -> bool:
-    """Whether every output a design sidecar lists exists beside it."""
+    """Whether every output a design sidecar lists (relative to its folder) exists."""
     return bool(names) and all((outputs.folder / name).is_file() for name in names)
 
 
