@@ -26,6 +26,16 @@ def _run(run_cli, bids, out, *extra):
         assert code == 0, err
 
 
+def _assert_negated(asked: pd.DataFrame, default: pd.DataFrame, *, rows: int) -> None:
+    """The rows 'control - patient' of ``asked`` are the rows 'patient - control' of ``default`` negated."""
+    flipped = asked[asked["group"] == "control - patient"].reset_index(drop=True)
+    original = default[default["group"] == "patient - control"].reset_index(drop=True)
+    assert len(flipped) == len(original) == rows
+    np.testing.assert_allclose(flipped["effect"], -original["effect"], rtol=1e-8)
+    np.testing.assert_allclose(flipped["ci_low"], -original["ci_high"], rtol=1e-8)
+    np.testing.assert_allclose(flipped[["se", "p", "n"]], original[["se", "p", "n"]], rtol=1e-8)
+
+
 @pytest.mark.slow
 def test_tutorial_model_gives_the_tables_of_the_equivalent_flags(simulated, tmp_path, run_cli):
     """The simulated fixture ran the demo's flags (--contrast "Tapping/Left - Tapping/Right"; group:
@@ -103,13 +113,7 @@ def test_two_group_model_recovers_the_simulated_group_difference(tmp_path, run_c
     (tmp_path / "reversed.json").write_text(json.dumps(document))
     code, _, err = run_cli(bids, out, "group", "--skip_bids_validator", "--model", tmp_path / "reversed.json")
     assert code == 0, err
-    flipped = pd.read_csv(out / "task-tapping_desc-roi_stats.tsv", sep="\t")
-    flipped = flipped[flipped["group"] == "control - patient"].reset_index(drop=True)
-    original = ours[ours["group"] == "patient - control"].reset_index(drop=True)
-    assert len(flipped) == 12
-    np.testing.assert_allclose(flipped["effect"], -original["effect"], rtol=1e-8)
-    np.testing.assert_allclose(flipped["ci_low"], -original["ci_high"], rtol=1e-8)
-    np.testing.assert_allclose(flipped[["se", "p", "n"]], original[["se", "p", "n"]], rtol=1e-8)
+    _assert_negated(pd.read_csv(out / "task-tapping_desc-roi_stats.tsv", sep="\t"), ours, rows=12)
     assert json.loads((out / "task-tapping_desc-roi_stats.json").read_text())["StatsModel"]["Contrasts"] == {
         "control - patient": "controls minus patients"}
 
@@ -263,12 +267,7 @@ def test_a_between_level_row_of_either_sign_is_computed_as_asked(method):
                                     levels=["control", "patient"], numeric=(), source="m.json")
     assert differences == [("control - patient", {"patient": -1.0, "control": 1.0})]
     asked, _ = group_table(data, spec=spec, method=method, group_by="group", differences=differences)
-    flipped = asked[asked["group"] == "control - patient"].reset_index(drop=True)
-    original = default[default["group"] == "patient - control"].reset_index(drop=True)
-    assert len(flipped) == 2
-    np.testing.assert_allclose(flipped["effect"], -original["effect"], rtol=1e-10)
-    np.testing.assert_allclose(flipped["ci_high"], -original["ci_low"], rtol=1e-10)
-    np.testing.assert_allclose(flipped[["se", "p", "n"]], original[["se", "p", "n"]], rtol=1e-10)
+    _assert_negated(asked, default, rows=2)
     means = asked[asked["group"].isin(["control", "patient"])].reset_index(drop=True)
     pd.testing.assert_frame_equal(means, default[default["group"].isin(["control", "patient"])]
                                   .reset_index(drop=True))
