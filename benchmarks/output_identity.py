@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# new in #15: each output root's model.json (listed in .bidsignore, named in GeneratedBy's Description)
+MODEL_FILE = "model.json"
 VOLATILE_KEYS = {"Version", "Started", "Seconds", "Command", "Versions", "SoftwareVersions", "fnirs-glm",
                  "bids_dir", "output_dir", "InputValidation", "Container"}
 
@@ -41,6 +43,13 @@ def run_app(repo: Path, *, demo_bids: Path, out: Path) -> None:
 def normalised(path: Path) -> bytes:
     """The file's content without the fields that record the version or the time."""
     data = path.read_bytes()
+    if path.name == ".bidsignore":
+        return b"\n".join(line for line in data.split(b"\n") if line != MODEL_FILE.encode())
+    if path.name == "dataset_description.json":
+        description = json.loads(data)
+        for generated_by in description.get("GeneratedBy", []):
+            generated_by.pop("Description", None)
+        return json.dumps(_without_volatile(description), sort_keys=True).encode()
     if path.suffix == ".json":
         return json.dumps(_without_volatile(json.loads(data)), sort_keys=True).encode()
     if path.suffix in (".svg", ".html"):
@@ -65,13 +74,14 @@ def _without_volatile(value):
 def compare(before: Path, after: Path) -> list[str]:
     """One line per file that differs or exists on one side only."""
     def files(root):
-        return {p.relative_to(root) for p in root.rglob("*") if p.is_file() and "logs" not in p.parts}
+        return {p.relative_to(root) for p in root.rglob("*") if p.is_file() and "logs" not in p.parts
+                and p.relative_to(root).parts[1:] != (MODEL_FILE,)}
 
     old, new = files(before), files(after)
     problems = [f"only before: {p}" for p in sorted(old - new)] + [f"only after: {p}" for p in sorted(new - old)]
     problems += [f"differs: {p}" for p in sorted(old & new) if normalised(before / p) != normalised(after / p)]
-    logs_before, logs_after = (sorted((root / d / "logs").glob("*.json")) for root in (before, after)
-                               for d in ("demo",))
+    logs_before, logs_after = ([p for p in sorted((root / d / "logs").glob("*.json"))
+                                if not p.name.startswith("model_")] for root in (before, after) for d in ("demo",))
     print(f"{len(old & new)} files compared ({len(logs_before)} and {len(logs_after)} demo run logs not compared: "
           "they record times and commands)")
     return problems

@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: they are skipped)")
     run.add_argument("--config", type=Path, metavar="FILE",
                      help="JSON file of analysis options (same names as the flags); flags override it")
+    run.add_argument("--model", type=Path, metavar="FILE",
+                     help="the analysis as a BIDS Stats Models file (see README, Models): the same file at both "
+                     "levels; flags and --config may add options it leaves out, not contradict it")
     run.add_argument("-v", "--verbose", action="count", default=0,
                      help="more messages and tracebacks on errors (repeatable)")
     run.add_argument("--version", action="version", version=f"fnirs-glm {__version__}")
@@ -143,7 +146,19 @@ def parse_args(argv: list[str] | None = None) -> Config:
     file_values = load_config_file(args.config) if args.config else {}
     flag_values = {name: getattr(args, name) for name, spec in declarations().items()
                    if spec.flag and getattr(args, name) is not None}
-    first_level, group = build_options({**file_values, **flag_values})
+    given = {**file_values, **flag_values}
+    model = None
+    if args.model:
+        from bids_app.model import merge_options, read_model
+
+        model = read_model(args.model)
+        given = merge_options({**model.first_level, **model.group_level}, given, source=str(args.model))
+        selection = merge_options(model.selection, {name: tuple(_labels(getattr(args, name), prefix))
+                                                    for name, prefix in SELECTION_PREFIXES.items()
+                                                    if getattr(args, name)}, source=str(args.model))
+        for name in selection:
+            setattr(args, name, list(selection[name]))
+    first_level, group = build_options(given)
     ignored = [declarations()[name].flags(name)[0] if name in flag_values else f"{name} (in {args.config})"
                for name in {**file_values, **flag_values} if level_of(name).LEVEL != args.analysis_level]
     return Config(
@@ -161,6 +176,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         first_level=first_level,
         group=group,
         ignored_options=tuple(ignored),
+        model_file=args.model.expanduser().absolute() if args.model else None,
+        model=model,
     )
 
 
@@ -254,6 +271,9 @@ def check_paths(config: Config) -> None:
             f"{config.output_dir}: the output directory must not be inside the BIDS directory "
             f"(except under {bids_dir / 'derivatives'})"
         )
+
+
+SELECTION_PREFIXES = {"participant_label": "sub-", "session_label": "ses-", "task_label": "task-", "run_label": "run-"}
 
 
 def _labels(values: list[str], prefix: str) -> tuple[str, ...]:

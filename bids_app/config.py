@@ -7,9 +7,13 @@ import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bids_app.errors import UsageError
 from bids_app.options import LEVELS, FirstLevelOptions, GroupOptions, declarations
+
+if TYPE_CHECKING:
+    from bids_app.model import StatsModel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +34,8 @@ class Config:
     first_level: FirstLevelOptions = field(default_factory=FirstLevelOptions)
     group: GroupOptions = field(default_factory=GroupOptions)
     ignored_options: tuple[str, ...] = ()  # given, but of the other level: no effect here (a warning says so)
+    model_file: Path | None = None  # --model
+    model: StatsModel | None = None  # what it says; its option values are already in first_level and group
 
     def __post_init__(self):
         if self.n_cpus < 1:
@@ -37,9 +43,11 @@ class Config:
 
     def to_dict(self) -> dict:
         """A JSON-ready record of the resolved configuration (for logs/)."""
-        data = dataclasses.asdict(self)
+        data = dataclasses.asdict(dataclasses.replace(self, model=None))
+        del data["model"]  # its file is model_file, and the model used is written beside the run log
         data["bids_dir"] = str(self.bids_dir)
         data["output_dir"] = str(self.output_dir)
+        data["model_file"] = str(self.model_file) if self.model_file else None
         return data
 
 

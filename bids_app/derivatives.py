@@ -56,11 +56,13 @@ def json_text(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
-    """dataset_description.json, README and .bidsignore (same content on every run)."""
+def write_dataset_files(output_dir: Path, *, bids_dir: Path, model: dict) -> None:
+    """dataset_description.json, README and .bidsignore (same content on every run), and model.json: the BIDS
+    Stats Model of the run (``model``), which GeneratedBy names."""
     source = read_json(bids_dir / "dataset_description.json")
     generated_by = {"Name": "fnirs-glm", "Version": __version__, "CodeURL": CODE_URL,
-                    "Description": "First-level GLM of fNIRS haemoglobin signals"}
+                    "Description": "First-level GLM of fNIRS haemoglobin signals; the analysis as a BIDS Stats "
+                    f"Model: {layout.MODEL}"}
     container = container_description()
     if container:
         generated_by["Container"] = container
@@ -78,6 +80,7 @@ def write_dataset_files(output_dir: Path, *, bids_dir: Path) -> None:
         layout.DATASET_DESCRIPTION: json_text(description),
         layout.DATASET_README: _readme_text(),
         layout.BIDSIGNORE: "\n".join(layout.IGNORED) + "\n",
+        layout.MODEL: json_text(model),
     }
     earlier = read_json(output_dir / layout.DATASET_DESCRIPTION).get("GeneratedBy") or [{}]
     if isinstance(earlier, list) and earlier and earlier[0].get("Version") not in (None, __version__):

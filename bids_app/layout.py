@@ -1,6 +1,7 @@
 """The names of the output files: the only code that spells them.
 
-The derivative dataset's own files (dataset_description.json, README, .bidsignore); RecordingOutputs: one
+The derivative dataset's own files (dataset_description.json, README, .bidsignore, model.json); the run logs
+and their model copies in logs/; RecordingOutputs: one
 recording's participant-level files, ``sub-L/[ses-S/]nirs/<source entities>_<name>``; participant_report_file:
 ``sub-L.html``; GroupOutputs: one task's group tables, figures and report at the top of OUTPUT_DIR.
 """
@@ -13,8 +14,10 @@ from pathlib import Path
 DATASET_DESCRIPTION = "dataset_description.json"
 DATASET_README = "README"
 BIDSIGNORE = ".bidsignore"
-LOGS = "logs"  # one JSON per invocation (bids_app.logs)
-IGNORED = ("*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/")  # in it
+MODEL = "model.json"  # the BIDS Stats Model the last run used (each run's also beside its run log)
+LOGS = "logs"  # one JSON per invocation (bids_app.logs), and the model it used
+IGNORED = ("*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/",
+           MODEL)  # in .bidsignore
 
 STATS_DESCRIPTIONS = ("channel", "roi", "contrast", "waveform", "blockaverage")  # desc-<d>_stats.tsv/.json
 _DESIGN = "design"
@@ -118,6 +121,17 @@ class RecordingOutputs:
         """Recording -> its ``*_desc-qc_channels.tsv`` (channel positions), in path order."""
         return {path.name.removesuffix(f"_{_QC}.tsv"): path
                 for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_{_QC}.tsv"))}
+
+
+def run_log_file(output_dir: Path, *, level: str, stamp: str, host: str, pid: int) -> Path:
+    """``logs/<level>_<time>_<host>_<pid>.json``: the record of one invocation."""
+    return output_dir / LOGS / f"{level}_{stamp}_{host}_{pid}.json"
+
+
+def model_copy(run_log: Path) -> Path:
+    """The model a run used, beside its run log: ``logs/model_<run log name>`` (not matched by the run logs'
+    ``<level>_*.json``)."""
+    return run_log.with_name(f"{Path(MODEL).stem}_{run_log.name}")
 
 
 def participant_report_file(output_dir: Path, *, subject: str) -> Path:

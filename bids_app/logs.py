@@ -32,11 +32,12 @@ def library_versions() -> dict[str, str]:
 
 
 def write_run_log(config: Config, *, outcomes: list, started: float, validation, reports: list = (),
-                  outputs: list[str] = ()) -> None:
+                  outputs: list[str] = (), model: dict | None = None) -> None:
+    """The run log in logs/ and, beside it, the BIDS Stats Model the run used (``model``)."""
     import platform
 
-    from bids_app import layout
     from bids_app.derivatives import json_text, write_atomic
+    from bids_app.layout import model_copy, run_log_file
 
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
     record = {
@@ -54,8 +55,12 @@ def write_run_log(config: Config, *, outcomes: list, started: float, validation,
     if reports:
         record["Reports"] = [{"Report": o.recording, "Status": o.status, "Seconds": round(o.seconds, 3),
                               "Message": o.message} for o in reports]
-    name = f"{config.analysis_level}_{stamp}_{platform.node() or 'host'}_{os.getpid()}.json"
-    write_atomic(config.output_dir / layout.LOGS / name, json_text(record))
+    path = run_log_file(config.output_dir, level=config.analysis_level, stamp=stamp, host=platform.node() or "host",
+                        pid=os.getpid())
+    if model is not None:
+        record["Model"] = model_copy(path).name
+        write_atomic(model_copy(path), json_text(model))
+    write_atomic(path, json_text(record))
 
 
 def setup_logging(verbose: int) -> None:

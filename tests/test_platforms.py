@@ -357,13 +357,13 @@ def test_container_runtime_and_image(no_container, monkeypatch, environment, mar
 def test_dataset_description_records_the_container(no_container, monkeypatch, tmp_path):
     monkeypatch.setenv("FNIRS_GLM_CONTAINER", f"fnirs-glm:{VERSION}")
     monkeypatch.setenv("APPTAINER_CONTAINER", "/images/fnirs-glm.sif")
-    write_dataset_files(tmp_path / "out", bids_dir=EXAMPLE)
+    write_dataset_files(tmp_path / "out", bids_dir=EXAMPLE, model={})
     generated_by = json.loads((tmp_path / "out" / "dataset_description.json").read_text())["GeneratedBy"][0]
     assert generated_by["Container"] == {"Type": "apptainer", "Tag": f"fnirs-glm:{VERSION}",
                                          "URI": "file:///images/fnirs-glm.sif"}
     monkeypatch.delenv("FNIRS_GLM_CONTAINER")
     monkeypatch.delenv("APPTAINER_CONTAINER")
-    write_dataset_files(tmp_path / "out", bids_dir=EXAMPLE)
+    write_dataset_files(tmp_path / "out", bids_dir=EXAMPLE, model={})
     generated_by = json.loads((tmp_path / "out" / "dataset_description.json").read_text())["GeneratedBy"][0]
     assert "Container" not in generated_by and generated_by["Name"] == "fnirs-glm"
 

@@ -9,15 +9,17 @@ import numpy as np
 import pandas as pd
 
 from bids_app.group_level.cell_models import MEAN
+from bids_app.group_level.differences import Difference, default_differences
 
 
 def fit_mixedlm(data: pd.DataFrame, *, cells: list[str], group_by: str | None = None,
-                numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+                numeric: tuple[str, ...] = (), differences: list[Difference] | None = None
+                ) -> tuple[pd.DataFrame, list[str]]:
     """The tutorial's model: one fixed effect per cell and a random intercept per participant, one
     residual variance for all cells; returns rows and warnings.
 
     With ``group_by`` (a categorical participants.tsv column) each cell is split by its levels and
-    rows ``<level> - <first level>`` give the between-group differences; ``numeric`` columns enter
+    rows ``<level> - <first level>`` (or ``differences``) give the between-group differences; ``numeric`` columns enter
     centred with one slope per cell (rows whose ``term`` is the column), so the cell effects are those at
     the participants' mean value.
     """
@@ -47,7 +49,7 @@ def fit_mixedlm(data: pd.DataFrame, *, cells: list[str], group_by: str | None = 
     rows["n"] = [data.loc[key == level, "subject"].nunique() for level in levels]
     parts = [rows]
     if group_by:
-        parts.append(_group_differences(rows, fe, cov, cells=cells, group_by=group_by))
+        parts.append(_group_differences(rows, fe, cov, cells=cells, group_by=group_by, differences=differences))
     for index, column in enumerate(numeric):
         at = len(levels) + index * len(cell_levels) + np.arange(len(cell_levels))
         slope = pd.DataFrame([level.split("\x1f") for level in cell_levels], columns=cells)
@@ -80,16 +82,18 @@ def mixedlm_notes(messages: list[str], *, converged: bool) -> list[str]:
 
 
 def _group_differences(rows: pd.DataFrame, fe: np.ndarray, cov: np.ndarray, *, cells: list[str],
-                       group_by: str) -> pd.DataFrame:
-    """Per cell, each level minus the first (sorted) level, with the covariance of the two estimates."""
+                       group_by: str, differences: list[Difference] | None) -> pd.DataFrame:
+    """Per cell, each level minus the first (sorted) level of the cell, or the weighted sums ``differences``
+    of the cell's levels, with the covariance of the estimates."""
     records = []
     for values, cell in rows.groupby(cells, sort=True):
-        reference = cell.index[0]
-        for other in cell.index[1:]:
-            variance = cov[other, other] + cov[reference, reference] - 2 * cov[other, reference]
+        index = dict(zip(cell[group_by], cell.index))
+        for label, weights in (default_differences(list(index)) if differences is None else differences):
+            if not set(weights) <= set(index):  # a level without participants in this cell
+                continue
+            at = [index[level] for level in weights]
+            w = np.array(list(weights.values()))
             records.append({**dict(zip(cells, values if isinstance(values, tuple) else (values,))),
-                            group_by: f"{rows.at[other, group_by]} - {rows.at[reference, group_by]}",
-                            "term": MEAN, "effect": fe[other] - fe[reference], "se": np.sqrt(variance),
-                            "n": rows.at[other, "n"] + rows.at[reference, "n"]})
+                            group_by: label, "term": MEAN, "effect": w @ fe[at],
+                            "se": np.sqrt(w @ cov[np.ix_(at, at)] @ w), "n": rows.loc[at, "n"].sum()})
     return pd.DataFrame(records)
-

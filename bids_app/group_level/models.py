@@ -31,6 +31,7 @@ import pandas as pd
 
 from bids_app.channels import natural_key
 from bids_app.group_level.cell_models import MEAN
+from bids_app.group_level.differences import Difference, default_differences
 from bids_app.group_level.mixedlm import fit_mixedlm
 
 
@@ -105,8 +106,10 @@ def participant_design(data: pd.DataFrame, *, subjects: list[str], group_by: str
 
 
 def fit_cell_models(data: pd.DataFrame, *, cells: list[str], method: str, group_by: str | None = None,
-                    numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
-    """Per-cell random-effects or OLS models of every cell of ``data`` at once; (rows, warnings)."""
+                    numeric: tuple[str, ...] = (), differences: list[Difference] | None = None
+                    ) -> tuple[pd.DataFrame, list[str]]:
+    """Per-cell random-effects or OLS models of every cell of ``data`` at once; (rows, warnings).
+    ``differences``: the between-level rows of ``group_by`` (default: each level minus the first)."""
     from bids_app.group_level.cell_models import fit_cells
 
     keys, subjects, y, v = participant_matrices(data, cells=cells)
@@ -117,10 +120,11 @@ def fit_cell_models(data: pd.DataFrame, *, cells: list[str], method: str, group_
     for j, level in enumerate(levels):
         vector = np.eye(len(names))[j]
         terms.append((level, MEAN, vector, fits.column_n[:, j], fits.column_n[:, j] > 0))
-    for j, level in enumerate(levels[1:], start=1):
-        vector = np.eye(len(names))[j] - np.eye(len(names))[0]
-        terms.append((f"{level} - {levels[0]}", MEAN, vector, fits.column_n[:, j] + fits.column_n[:, 0],
-                      (fits.column_n[:, j] > 0) & (fits.column_n[:, 0] > 0)))
+    for label, weights in (default_differences(levels) if differences is None else differences):
+        used = [levels.index(level) for level in weights]
+        vector = sum(weight * np.eye(len(names))[j] for j, weight in zip(used, weights.values()))
+        terms.append((label, MEAN, vector, fits.column_n[:, used].sum(axis=1),
+                      (fits.column_n[:, used] > 0).all(axis=1)))
     for j, column in enumerate(numeric, start=len(levels)):
         terms.append((None, column, np.eye(len(names))[j], fits.n, fits.n > 0))
     frames = []
@@ -193,15 +197,18 @@ def add_inference(rows: pd.DataFrame, *, fdr_within: list[str]) -> pd.DataFrame:
 
 
 def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str, group_by: str | None = None,
-                numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+                numeric: tuple[str, ...] = (), differences: list[Difference] | None = None
+                ) -> tuple[pd.DataFrame, list[str]]:
     """The group table of one task: ``data`` are the participant rows (a table of ``read_participant_tables``
-    with any covariate columns); returns (rows in the columns of ``table_columns``, warnings)."""
+    with any covariate columns); returns (rows in the columns of ``table_columns``, warnings). ``differences``:
+    the between-level rows of ``group_by`` (default: each level minus the first)."""
     data = data.dropna(subset=["effect", "se"])
     columns = spec.cell_columns
     if method == "mixedlm":
         parts, notes = [], []
         for values, part in (data.groupby(spec.split, sort=True) if spec.split else [((), data)]):
-            rows, part_notes = fit_mixedlm(part, cells=spec.cells, group_by=group_by, numeric=numeric)
+            rows, part_notes = fit_mixedlm(part, cells=spec.cells, group_by=group_by, numeric=numeric,
+                                           differences=differences)
             for column, value in zip(spec.split, values if isinstance(values, tuple) else (values,)):
                 rows[column] = value
             parts.append(rows)
@@ -209,7 +216,8 @@ def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str, group_by: s
             notes += [f"{label}: {note}" for note in part_notes]
         rows = pd.concat(parts, ignore_index=True)
     else:
-        rows, notes = fit_cell_models(data, cells=columns, method=method, group_by=group_by, numeric=numeric)
+        rows, notes = fit_cell_models(data, cells=columns, method=method, group_by=group_by, numeric=numeric,
+                                      differences=differences)
     rows = add_inference(rows, fdr_within=["chroma", "term"])
     rows = rows.astype({"n": int})
     rows["rank"] = rows["term"].map({MEAN: 0, **{c: i for i, c in enumerate(numeric, start=1)}})

@@ -63,7 +63,9 @@ _GROUP_MODELS = {
 
 
 def group_stats_sidecar(*, spec: TableSpec, method: str, subjects: list[str], recordings: list[str],
-                        notes: list[str], group_by: str | None = None, numeric: tuple[str, ...] = ()) -> dict:
+                        notes: list[str], group_by: str | None = None, numeric: tuple[str, ...] = (),
+                        stats_model: dict | None = None) -> dict:
+    """The sidecar; ``stats_model``: with --model, its name, file, nodes and group contrasts (row -> Name)."""
     covariates = ([f"{group_by} (one coefficient per level)"] if group_by else ["1 (intercept)"]) + [
         f"{c} (centred on the participants' mean)" for c in numeric]
     if method == "mixedlm":
@@ -78,6 +80,7 @@ def group_stats_sidecar(*, spec: TableSpec, method: str, subjects: list[str], re
                              "common to all levels)"}
     return {
         "Description": f"Group-level {spec.description} statistics across participants.",
+        **({"StatsModel": stats_model} if stats_model else {}),
         "Method": method,
         "Model": _GROUP_MODELS[method].format(formula=spec.formula,
                                               per=" and ".join(spec.split) if spec.split else "table"),

@@ -119,6 +119,18 @@ def _with_panel(rows: pd.DataFrame, *, panel: str, group_by: str | None) -> pd.D
     return rows.assign(panel=label)
 
 
+def _stats_model(record: dict | None) -> dict[str, str]:
+    """The report's lines on a --model, from the sidecar: its name and file, nodes, and contrast names."""
+    if not record:
+        return {}
+    nodes = ", ".join(f"{level} node {name!r}" for level, name in record.get("Nodes", {}).items())
+    lines = {"BIDS Stats Model": f"{record.get('Name')} ({record.get('File')}): {nodes}"}
+    if record.get("Contrasts"):
+        lines["Model contrasts"] = "; ".join(f"row {row!r}: contrast {name!r}"
+                                             for row, name in record["Contrasts"].items())
+    return lines
+
+
 def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], images: dict[str, bytes],
                  methods: tuple[str, list[str]], versions: dict[str, str], notes: list[str]) -> str:
     """``results``: table description -> (group table, its sidecar); ``images``: caption -> PNG."""
@@ -141,6 +153,7 @@ def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], im
     for description, (rows, sidecar) in results.items():
         body.append(html.heading(f"{description} table", level=3))
         body.append(html.definitions({
+            **_stats_model(sidecar.get("StatsModel")),
             "Method": sidecar.get("Method", "n/a"),
             "Model": sidecar.get("Model", "n/a"),
             "Formula": sidecar.get("Formula") or "n/a",

@@ -36,8 +36,10 @@ def run_group_level(config: Config) -> int:
     validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
     inputs = collect(config.output_dir, bids_dir=config.bids_dir, participant_label=config.participant_label,
                      covariates=covariates)
+    model, differences = _model(config, inputs)
     results, warnings_of_models = fit_group_tables(inputs, method=config.group.group_method,
-                                                   tasks=config.task_label)
+                                                   tasks=config.task_label, differences=differences,
+                                                   stats_model=stats_model_record(config, differences))
     if not results:
         for warning in warnings_of_models:
             logger.warning(warning)
@@ -45,20 +47,51 @@ def run_group_level(config: Config) -> int:
     say(validation)
     for note in warnings_of_models + inputs.notes:
         logger.warning(note)
-    write_dataset_files(config.output_dir, bids_dir=config.bids_dir)
+    write_dataset_files(config.output_dir, bids_dir=config.bids_dir, model=model)
     failed = False
     for task, task_results in results.items():
         failed |= not write_task(inputs, outputs=GroupOutputs(config.output_dir, task), results=task_results,
                                  q_threshold=config.group.topomap_q_threshold)
     write_run_log(config, outcomes=[], started=started, outputs=GroupOutputs.all_files(config.output_dir),
-                  validation=validation)
+                  validation=validation, model=model)
     return 1 if failed else 0
 
 
-def fit_group_tables(inputs: GroupInputs, *, method: str, tasks: list[str] | None = None
+def _model(config: Config, inputs: GroupInputs) -> tuple[dict, list | None]:
+    """(the model of this run, the between-level rows its Dataset contrasts ask for or None): the --model
+    checked against the participant outputs, else the model of the recorded options and the group options."""
+    from bids_app.model.use import check_recorded_options, group_differences, group_model
+
+    records = inputs.records(inputs.designs)
+    roi = inputs.tables["roi"]
+    levels = sorted(roi[inputs.group_by].astype(str).unique()) if inputs.group_by else []
+    check_recorded_options(config.model, records=records, source=config.model_file)
+    differences = group_differences(config.model, group_by=inputs.group_by, levels=levels, numeric=inputs.numeric,
+                                    source=config.model_file)
+    recorded = next((r["Options"] for r in records.values() if r.get("Options")), {})
+    conditions = sorted(roi["condition"].unique(), key=str)
+    return group_model(config, recorded=recorded, conditions=conditions,
+                       group_levels={inputs.group_by: levels} if inputs.group_by else {}), differences
+
+
+def stats_model_record(config: Config, differences: list | None) -> dict | None:
+    """What the group sidecars say of a --model: its name, file, nodes and the rows of its group contrasts."""
+    if config.model is None:
+        return None
+    record = {"Name": config.model.name, "File": str(config.model_file), "Nodes": config.model.nodes}
+    names = {label: contrast.name for (label, _), contrast in zip(differences or [], [
+        c for c in config.model.group_contrasts if any("." in str(term) for term in c.weights)])}
+    if names:
+        record["Contrasts"] = names
+    return record
+
+
+def fit_group_tables(inputs: GroupInputs, *, method: str, tasks: list[str] | None = None,
+                     differences: list | None = None, stats_model: dict | None = None
                      ) -> tuple[Results, list[str]]:
     """The group tables (with sidecars) of every task (or of ``tasks``) with at least 2 participants;
-    (results, warnings)."""
+    (results, warnings). ``differences``: the between-level rows (default: each level minus the first);
+    ``stats_model``: what the sidecars say of a --model."""
     from bids_app.group_level.models import TABLES, group_table
     from bids_app.group_level.sidecar import group_stats_sidecar
 
@@ -76,10 +109,10 @@ def fit_group_tables(inputs: GroupInputs, *, method: str, tasks: list[str] | Non
                                 f"at least 2 participants, found {len(subjects)}")
                 continue
             rows, notes = group_table(data, spec=spec, method=method, group_by=inputs.group_by,
-                                      numeric=inputs.numeric)
+                                      numeric=inputs.numeric, differences=differences)
             sidecar = group_stats_sidecar(spec=spec, method=method, subjects=subjects,
                                           recordings=sorted(data["recording"].unique()), notes=notes,
-                                          group_by=inputs.group_by, numeric=inputs.numeric)
+                                          group_by=inputs.group_by, numeric=inputs.numeric, stats_model=stats_model)
             results.setdefault(task, {})[spec.description] = (rows, sidecar)
             warnings += [f"task {task}, {spec.description} table: {note}" for note in notes]
     return results, warnings

@@ -24,20 +24,24 @@ def run_participant_level(config: Config) -> int:
     from bids_app.first_level.contrasts import parse_contrast
     from bids_app.first_level.rois import read_roi_file
     from bids_app.logs import write_run_log
+    from bids_app.model.use import check_conditions, participant_model
     from bids_app.validation import say, validate_input
 
     recordings = find_recordings(config)
     if config.first_level.roi_file:
         read_roi_file(config.first_level.roi_file)
-    conditions = sorted(set().union(*(condition_names(r) for r in recordings)))
+    conditions_of = {str(r.fpath): set(condition_names(r)) for r in recordings}
+    check_conditions(config.model, conditions_of=conditions_of)
+    conditions = sorted(set().union(*conditions_of.values()))
     contrasts = {expression: parse_contrast(expression, conditions) for expression in config.first_level.contrast}
+    model = participant_model(config, conditions=conditions)
     validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
     say(validation)
 
     init_worker(config.verbose)
     logger.info(f"{len(recordings)} recording(s) to analyse with {config.n_cpus} process(es)")
     try:
-        write_dataset_files(config.output_dir, bids_dir=config.bids_dir)
+        write_dataset_files(config.output_dir, bids_dir=config.bids_dir, model=model)
     except OSError as exc:
         raise UsageError(f"{config.output_dir}: cannot write the output directory ({exc.strerror or exc})") from None
     started = time.time()
@@ -51,7 +55,8 @@ def run_participant_level(config: Config) -> int:
             (participant_report_file(config.output_dir, subject=s).name, write_participant_report,
              {"output_dir": config.output_dir, "subject": s, "overwrite": config.overwrite})
             for s in subjects])
-    write_run_log(config, outcomes=recorded, reports=reported, started=started, validation=validation)
+    write_run_log(config, outcomes=recorded, reports=reported, started=started, validation=validation,
+                  model=model)
     log_summary(recorded, reported)
     logger.info(f"derivatives in {config.output_dir}")
     return 1 if any(o.status == "failed" for o in recorded + reported) else 0
