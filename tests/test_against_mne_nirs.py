@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import EXAMPLE
-from tests.reference import tutorial_channel_stats
+from tests.helpers import EXAMPLE, tutorial_channel_stats
 
 pytest.importorskip("mne_nirs", reason="mne-nirs is the reference: pip install -r requirements-test.txt")
 

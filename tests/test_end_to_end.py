@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.conftest import EXAMPLE, SHARED_DATA, tree_checksum, validate
+from tests.helpers import EXAMPLE, SHARED_DATA, tree_checksum, validate
 
 ENTITIES = ["sub-01_ses-01_task-tapping", "sub-01_ses-02_task-tapping", "sub-02_ses-01_task-tapping"]
 CHANNEL_COLUMNS = ["ch_name", "source", "detector", "chroma", "condition", "effect", "se", "t", "df", "p",

@@ -10,7 +10,7 @@ from scipy import stats
 
 from bids_app.group_level.collect import read_participant_tables
 from bids_app.group_level.models import add_inference
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 
 def _group(out, description):
@@ -69,7 +69,7 @@ def test_group_roi_effects_recover_the_simulated_truth(simulated):
 
 @pytest.mark.slow
 def test_group_outputs_pass_the_validator(simulated):
-    from tests.conftest import validate
+    from tests.helpers import validate
 
     _, out = simulated
     for description in ("roi", "channel", "contrast"):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bids_app.options import FirstLevelOptions
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 
 def test_tddr_haemoglobin_equals_mne_applied_by_hand():

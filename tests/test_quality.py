@@ -7,7 +7,7 @@ import pandas as pd
 
 from bids_app.first_level.quality import PSP_WINDOW_S, motion_burden
 from bids_app.options import FirstLevelOptions
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 
 def _assessed(flat_channel: int):

@@ -11,7 +11,7 @@ import pytest
 from bids_app.options import FirstLevelOptions
 from bids_app.report import figures
 from bids_app.report.methods import REFERENCES, methods_paragraph
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 

@@ -9,7 +9,7 @@ import pytest
 from bids_app.errors import RecordingError
 from bids_app.first_level.preprocessing import Haemoglobin
 from bids_app.first_level.rois import resolve_rois, roi_signal_indices
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 
 def _haemo(pairs_x):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bids_app.simulate import SimulationOptions, main, simulate_dataset
-from tests.conftest import validate
+from tests.helpers import validate
 
 
 @pytest.fixture(scope="module")

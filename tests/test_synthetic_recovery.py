@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 pytest.importorskip("mne_nirs", reason="mne-nirs writes the synthetic SNIRF: pip install -r requirements-test.txt")
 

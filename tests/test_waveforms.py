@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import validate
+from tests.helpers import validate
 
 pytest.importorskip("mne_nirs", reason="the simulator writes SNIRF with mne-nirs: pip install -r requirements-test.txt")
 
@@ -168,7 +168,7 @@ def test_block_averages_equal_mne_epochs():
 def test_group_waveforms_are_the_random_effects_model_per_time_bin_as_metafor(simulated):
     """Each row of the group waveform table is R metafor's rma(REML, knha) of the participants' ROI FIR
     effects and standard errors of that ROI, condition, chroma and time bin; the figure is drawn."""
-    from tests.conftest import rscript
+    from tests.helpers import rscript
 
     _, out = simulated
     group = pd.read_csv(out / "task-tapping_desc-waveform_stats.tsv", sep="\t")
