@@ -1,4 +1,4 @@
-"""Command-line parsing, the configuration file, and contrast expressions."""
+"""Command-line parsing and the configuration file (contrast expressions: tests/test_contrasts.py)."""
 
 import json
 import re
@@ -8,7 +8,6 @@ import pytest
 
 from bids_app.cli import build_parser, main, parse_args
 from bids_app.errors import UsageError
-from bids_app.first_level.contrasts import parse_contrast
 from bids_app.options import LEVELS, FirstLevelOptions, GroupOptions, declarations
 
 DESCRIPTOR = Path(__file__).resolve().parents[1] / "boutiques" / "fnirs-glm.json"
@@ -190,32 +189,3 @@ def test_n_cpus_follows_slurm_cpus_per_task_unless_given(monkeypatch):
         with pytest.raises(UsageError, match=rf"SLURM_CPUS_PER_TASK='{re.escape(value)}' is not a number"):
             parse_args(["in", "out", "participant"])
         assert parse_args(["in", "out", "participant", "--n_cpus", "2"]).n_cpus == 2
-
-
-CONDITIONS = ["Tapping/Left", "Tapping/Right", "Control", "A-B"]
-
-
-@pytest.mark.parametrize("expression, weights", [
-    ("Tapping/Left - Tapping/Right", {"Tapping/Left": 1.0, "Tapping/Right": -1.0}),
-    ("0.5*Tapping/Left + 0.5 * Tapping/Right - Control",
-     {"Tapping/Left": 0.5, "Tapping/Right": 0.5, "Control": -1.0}),
-    ("A-B - Control", {"A-B": 1.0, "Control": -1.0}),
-    ("-Control + 1e-1*Control", {"Control": -0.9}),
-])
-def test_contrast_expressions(expression, weights):
-    assert parse_contrast(expression, CONDITIONS) == pytest.approx(weights)
-
-
-@pytest.mark.parametrize("expression, message", [
-    ("Tapping/Left - Foo", "unknown condition 'Foo'; conditions are: A-B, Control"),
-    ("Tapping/Left Control", "expected \\+ or -"),
-    ("  ", "empty contrast"),
-])
-def test_bad_contrasts_are_named(expression, message):
-    with pytest.raises(UsageError, match=message):
-        parse_contrast(expression, CONDITIONS)
-
-
-def test_condition_names_match_only_whole_terms():
-    with pytest.raises(UsageError, match="unknown condition 'Tapping/Left'"):
-        parse_contrast("Tapping/Left - Control", ["Tapping", "Control"])
