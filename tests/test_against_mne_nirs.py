@@ -6,8 +6,6 @@ import pytest
 
 from tests.helpers import EXAMPLE, tutorial_channel_stats
 
-pytest.importorskip("mne_nirs", reason="mne-nirs is the reference: pip install -r requirements-test.txt")
-
 TUTORIAL = ["--resample-hz", "0.3", "--stim-dur", "5", "--noise-model", "ar1", "--hrf", "glover",
             "--short-regression", "mean", "--design-rate", "resampled", "--skip_bids_validator"]
 

@@ -23,15 +23,40 @@ def test_labels_lose_prefixes_and_duplicates(tmp_path):
 
 
 def test_defaults_are_the_documented_ones():
+    """Every option's default is the one the README's option table (and the paragraph on the config-only
+    options) states: read from the README, not restated here."""
+    from dataclasses import fields
+
+    from tests.helpers import REPO
+
+    readme = (REPO / "README.md").read_text()
     config = parse_args(["in", "out", "participant"])
     assert (config.first_level, config.group) == (FirstLevelOptions(), GroupOptions())
+    documented = {}
+    for flag, default in re.findall(r"^\| `--([a-z-]+)[^|]*\| ([^|]*) \|", readme, flags=re.MULTILINE):
+        documented[flag.replace("-", "_")] = default.strip()
+    checked = []
+    for options in (config.first_level, config.group):
+        for field in fields(options):
+            value = getattr(options, field.name)
+            if field.name.endswith("_mm"):
+                continue
+            text = documented[field.name]
+            if value is None or value == ():
+                assert text in ("off", "none", "each event's own", "see below"), (field.name, text)
+            elif isinstance(value, tuple):
+                assert text == " ".join(f"{v:g}" for v in value), (field.name, text)
+            elif isinstance(value, float):
+                assert float(text) == value, (field.name, text)
+            else:
+                assert text == value, (field.name, text)
+            checked.append(field.name)
+    assert len(checked) >= 17
     options = config.first_level
-    assert (options.resample_hz, options.short_regression, options.noise_model, options.hrf) == (
-        0.6, "mean", "auto", "glover")
-    assert (options.stim_dur, options.drift_high_pass, options.sci_threshold, options.psp_threshold, options.ppf) == (
-        None, 0.01, None, None, 6.0)
-    assert (config.group.group_method, config.group.group_covariates, config.group.topomap_q_threshold) == (
-        "random-effects", (), None)
+    config_only = re.search(r"`short_channel_max_mm` \((\d+):.*?`long_channel_min_mm` and `long_channel_max_mm` "
+                            r"\((\d+) and (\d+):", readme, flags=re.DOTALL)
+    assert tuple(map(float, config_only.groups())) == (
+        options.short_channel_max_mm, options.long_channel_min_mm, options.long_channel_max_mm)
 
 
 def test_flags_override_the_config_file(tmp_path):

@@ -13,8 +13,6 @@ import pytest
 
 from tests.helpers import EXAMPLE
 
-pytest.importorskip("mne_nirs", reason="mne-nirs writes the synthetic SNIRF: pip install -r requirements-test.txt")
-
 AMPLITUDE_UM = 0.8  # HbO response of the activated channels; HbR is -0.4 of it
 NOISE_UM = 0.2
 

@@ -10,8 +10,6 @@ import pytest
 
 from tests.helpers import validate
 
-pytest.importorskip("mne_nirs", reason="the simulator writes SNIRF with mne-nirs: pip install -r requirements-test.txt")
-
 NIRS = "sub-01/nirs/sub-01_task-tapping_"
 
 
