@@ -49,8 +49,20 @@ def simulated(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def example_assessed():
+def _example_read():
+    return read_example()
+
+
+@pytest.fixture
+def example_recording(_example_read):
+    """(raw intensity, channels.tsv table) of the bundled sub-01 ses-01, read once: copies, free to modify."""
+    raw, channels = _example_read
+    return raw.copy(), channels.copy()
+
+
+@pytest.fixture(scope="session")
+def example_assessed(_example_read):
     """(QC table, optical density, warnings) of the bundled sub-01 ses-01 with the default options; shared:
     do not modify (copy the optical density first)."""
-    raw, channels = read_example()
-    return assess(raw, channels)
+    raw, channels = _example_read
+    return assess(raw.copy(), channels.copy())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bids_app.first_level.preprocessing import channel_pair, natural_key, resample_columns
-from tests.helpers import assess, haemoglobin, read_example
+from tests.helpers import assess, haemoglobin
 
 
 def test_haemoglobin_equals_mne_beer_lambert_law_on_the_same_optical_density(example_assessed):
@@ -48,10 +48,10 @@ def test_no_upsampling_above_the_recorded_rate(example_assessed):
     np.testing.assert_allclose(haemo.data, beer_lambert_law(od.copy(), ppf=6.0).get_data().T * 1e6, rtol=1e-12)
 
 
-def test_bad_channels_take_their_pair_out_with_the_reasons():
+def test_bad_channels_take_their_pair_out_with_the_reasons(example_recording):
     """Marked bad in channels.tsv, non-finite, zero and flat intensities: the pair is bad (both wavelengths),
     each reason is written, the partner says why, and neither chroma of the pair reaches the haemoglobin."""
-    raw, channels = read_example()
+    raw, channels = example_recording
     marked = channels["name"] == "S1_D1 690"
     channels.loc[marked, ["status", "status_description"]] = ["bad", "cable loose"]
     index = raw.ch_names.index
@@ -80,10 +80,10 @@ def test_bad_channels_take_their_pair_out_with_the_reasons():
     assert not gone & set(haemo.pairs) and len(haemo.ch_names) == 102 - 8
 
 
-def test_roles_follow_the_distance_limits():
+def test_roles_follow_the_distance_limits(example_recording):
     """Short below short_channel_max_mm, long strictly between the long limits, otherwise unused; unused
     channels stay good in the QC table but leave the haemoglobin signals."""
-    raw, channels = read_example()
+    raw, channels = example_recording
     qc, od, _ = assess(raw, channels, short_channel_max_mm=8.03, long_channel_max_mm=29.99)
     role = qc.groupby("distance_mm")["role"].agg(set).to_dict()  # distances of 8, 8.061, 29.983 and 30 mm
     assert role == {8.0: {"short"}, 8.061: {"unused"}, 29.983: {"long"}, 30.0: {"unused"}}
@@ -94,8 +94,8 @@ def test_roles_follow_the_distance_limits():
     assert haemo.role == [dict(zip(used["name"].map(channel_pair), used["role"]))[p] for p in haemo.pairs]
 
 
-def test_quality_thresholds_mark_pairs_bad_with_their_value(example_assessed):
-    raw, channels = read_example()
+def test_quality_thresholds_mark_pairs_bad_with_their_value(example_recording, example_assessed):
+    raw, channels = example_recording
     qc, _, warnings = assess(raw, channels, sci_threshold=0.9, psp_threshold=0.5)
     default_qc = example_assessed[0]
     np.testing.assert_array_equal(qc["sci"], default_qc["sci"])  # thresholds do not change the metrics
@@ -108,8 +108,8 @@ def test_quality_thresholds_mark_pairs_bad_with_their_value(example_assessed):
         assert row.status_description == f"scalp coupling index {row.sci:.3f} < 0.9"
 
 
-def test_a_recording_shorter_than_one_psp_window_has_no_psp_and_says_so():
-    raw, channels = read_example()
+def test_a_recording_shorter_than_one_psp_window_has_no_psp_and_says_so(example_recording):
+    raw, channels = example_recording
     raw.crop(tmax=8.0)
     qc, _, warnings = assess(raw, channels, psp_threshold=0.1)
     assert qc["psp"].isna().all() and qc["sci"].notna().all() and (qc["status"] == "good").all()

@@ -1,29 +1,15 @@
 """Data-quality metrics (scalp coupling index, peak spectral power, motion burden) and the quality line of
 the participant report."""
 
-import mne_bids
 import numpy as np
 import pandas as pd
 import pytest
 
 from bids_app.first_level.quality import PSP_WINDOW_S, motion_burden
-from bids_app.options import FirstLevelOptions
-from tests.helpers import EXAMPLE
+from tests.helpers import assess
 
 
-def _assessed(flat_channel: int):
-    """QC table and optical density of the first bundled recording, one channel's intensity made invalid."""
-    from bids_app.first_level.preprocessing import assess_channels
-    from bids_app.inputs import read_channels_tsv, read_raw_intensity
-
-    bids_path = mne_bids.BIDSPath(subject="01", session="01", task="tapping", datatype="nirs", suffix="nirs",
-                                  extension=".snirf", root=EXAMPLE)
-    raw = read_raw_intensity(bids_path)
-    raw._data[flat_channel, 100] = np.nan  # marked bad and replaced by a constant
-    return assess_channels(raw, read_channels_tsv(bids_path), options=FirstLevelOptions(), warn=lambda m: None)
-
-
-def test_peak_spectral_power_and_scalp_coupling_equal_mne_nirs_and_mne():
+def test_peak_spectral_power_and_scalp_coupling_equal_mne_nirs_and_mne(example_recording):
     """Per window, the PSP equals MNE-NIRS's peak_power on the same optical density; the QC table holds the
     median over the windows, for both wavelengths of the pair; the SCI equals MNE's scalp_coupling_index.
     A pair with a constant wavelength gets 0 from both."""
@@ -32,7 +18,9 @@ def test_peak_spectral_power_and_scalp_coupling_equal_mne_nirs_and_mne():
 
     from bids_app.first_level import quality
 
-    qc, od = _assessed(flat_channel=2)
+    raw, channels = example_recording  # the first bundled recording, one channel's intensity made invalid:
+    raw._data[2, 100] = np.nan  # marked bad and replaced by a constant
+    qc, od, _ = assess(raw, channels)
     _, reference, _ = peak_power(od, time_window=PSP_WINDOW_S, threshold=0)  # threshold None fails in 0.7.3
     length = int(np.ceil(PSP_WINDOW_S * od.info["sfreq"]))
     # MNE-NIRS's last window lacks its last sample when the windows fill the recording exactly: left out
