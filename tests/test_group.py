@@ -95,6 +95,7 @@ def test_inference_columns_match_closed_forms():
     np.testing.assert_allclose(out["ci_high"] - out["effect"], 1.959963984540054 * rows["se"])
 
 
+@pytest.mark.slow
 def test_group_needs_participant_outputs_and_two_participants(run_cli, tmp_path):
     code, _, err = run_cli(EXAMPLE, tmp_path / "empty", "group")
     assert code == 2 and "run the participant level first" in err

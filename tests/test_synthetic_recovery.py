@@ -60,6 +60,7 @@ def synthetic(tmp_path_factory):
     return root, activated
 
 
+@pytest.mark.slow
 def test_known_responses_are_recovered(synthetic, run_cli, tmp_path):
     root, activated = synthetic
     code, _, err = run_cli(root, tmp_path, "participant", "--skip_bids_validator", "--resample-hz", "100",

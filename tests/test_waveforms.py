@@ -41,6 +41,7 @@ def _true_response(window_bins: np.ndarray, width: float, *, duration: float) ->
     return np.array([response[(times - onset >= s) & (times - onset < s + width)].mean() for s in window_bins])
 
 
+@pytest.mark.slow
 def test_fir_waveform_recovers_the_known_response(noise_free):
     bids, out = noise_free
     waveforms = pd.read_csv(out / f"{NIRS}desc-waveform_stats.tsv", sep="\t")
@@ -73,6 +74,7 @@ def test_fir_waveform_recovers_the_known_response(noise_free):
     assert control["effect"].abs().max() < 0.1  # no response where the truth has none
 
 
+@pytest.mark.slow
 def test_waveform_table_columns_sidecar_outputs_and_validator(noise_free):
     _, out = noise_free
     waveforms = pd.read_csv(out / f"{NIRS}desc-waveform_stats.tsv", sep="\t", keep_default_na=False)
