@@ -133,8 +133,9 @@ def test_resample_columns_leaves_columns_at_or_below_the_target_rate_alone():
 @pytest.mark.xfail(strict=True, reason=(
     "MNE's FFT resampling (Raw.resample, npad='auto') pads to a power of 2 and rounds the padded lengths, so "
     "the resampled signal is shifted and stretched against haemo.times = arange(n) / sfreq: by up to ~0.9 s "
-    "from 7.8125 Hz to 0.6 Hz (600 s). Condition regressors of --design-rate native get the same shift (no "
-    "GLM bias); --design-rate resampled regressors and the block-average/FIR time axes do not"))
+    "from 7.8125 Hz to 0.6 Hz (600 s). --design-rate native regressors get the same shift (no GLM bias); "
+    "--design-rate resampled regressors, its FIR bins and the block-average time axis do not (the 5% / 15% "
+    "shrinkage of --design-rate resampled at 0.6 / 0.3 Hz goes away when its regressors are shifted likewise)"))
 @pytest.mark.parametrize("native, target", [(7.8125, 0.6), (5.0, 1.0)])
 def test_resampled_signals_keep_their_timing(native, target):
     """A slow sinusoid (0.05 Hz, far below the new Nyquist frequency) resampled as the haemoglobin signals are
