@@ -1,4 +1,4 @@
-"""Loading one recording (bids_app.inputs) in memory: the raw intensity as MNE reads the SNIRF file, the
+"""Loading one recording (bids_app.inputs, bids_app.bids_files) in memory: the raw intensity as MNE reads the SNIRF file, the
 sidecars, and the checksums of the inputs."""
 
 import hashlib
@@ -7,13 +7,8 @@ import shutil
 import numpy as np
 import pandas as pd
 
-from bids_app.inputs import (
-    coordinate_system,
-    input_fingerprint,
-    read_channels_tsv,
-    read_raw_intensity,
-    read_tsv,
-)
+from bids_app.bids_files import input_fingerprint, read_tsv
+from bids_app.inputs import coordinate_system, read_channels_tsv, read_raw_intensity
 from tests.helpers import EXAMPLE, example_path
 
 
