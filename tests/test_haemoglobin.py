@@ -5,7 +5,8 @@ are selected as documented."""
 import numpy as np
 import pytest
 
-from bids_app.first_level.preprocessing import channel_pair, natural_key, resample_columns
+from bids_app.channels import channel_chroma, channel_pair, natural_key
+from bids_app.first_level.preprocessing import resample_columns
 from tests.helpers import assess, haemoglobin
 
 
@@ -121,7 +122,7 @@ def test_natural_key_sorts_numbers_as_numbers():
     names = ["S10_D1", "S2_D10", "S2_D2", "S1_D17", "S1_D2", "T"]
     assert sorted(names, key=natural_key) == ["S1_D2", "S1_D17", "S2_D2", "S2_D10", "S10_D1", "T"]
     assert natural_key("S1_D1 hbo") < natural_key("S1_D1 hbr") < natural_key("S1_D2 hbo")
-    assert channel_pair("S12_D3 760") == "S12_D3"
+    assert (channel_pair("S12_D3 760"), channel_chroma("S12_D3 760")) == ("S12_D3", "760")
 
 
 def test_resample_columns_leaves_columns_at_or_below_the_target_rate_alone():
