@@ -47,6 +47,7 @@ def test_effect_se_t_equal_mne_nirs_run_glm(run_cli, tmp_path, recording):
     assert not np.allclose(joined["p"], joined["p_value"])
 
 
+@pytest.mark.slow
 def test_ols_equals_mne_nirs(run_cli, tmp_path, recording):
     joined = _joined(_ours(run_cli, tmp_path, "--noise-model", "ols"),
                      tutorial_channel_stats(recording, noise_model="ols"))

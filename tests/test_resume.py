@@ -55,6 +55,7 @@ def test_other_options_redo_the_recording_with_a_warning(example_copy, run_cli, 
     assert design["GeneratedBy"]["Options"]["noise_model"] == "ar1" and design["AROrder"] == 1
 
 
+@pytest.mark.slow
 def test_changed_input_redoes_the_recording(example_copy, run_cli, tmp_path):
     out = tmp_path / "out"
     assert _run(run_cli, example_copy, out)[0] == 0
@@ -67,6 +68,7 @@ def test_changed_input_redoes_the_recording(example_copy, run_cli, tmp_path):
     assert "recordings: 1 done" in err
 
 
+@pytest.mark.slow
 def test_outputs_of_another_version_are_replaced_with_a_warning(example_copy, run_cli, tmp_path):
     out = tmp_path / "out"
     assert _run(run_cli, example_copy, out)[0] == 0
