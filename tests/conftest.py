@@ -1,23 +1,15 @@
-"""Shared fixtures: the bundled example dataset, writable copies of it, and running the CLI."""
+"""Shared fixtures: writable copies of the bundled example dataset, running the CLI, the bundled recording
+assessed in memory, and a simulated study analysed at both levels. Shared helpers: tests/helpers.py."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from bids_app.cli import main
-
-TESTS = Path(__file__).resolve().parent
-EXAMPLE = TESTS / "data" / "grptap"  # sub-01 ses-01/02, sub-02 ses-01 of the Homer3 GrpTap example
-SHARED_DATA = TESTS.parent.parent / "shared" / "data"
+from tests.helpers import EXAMPLE, assess, read_example
 
 
 @pytest.fixture
@@ -40,45 +32,6 @@ def run_cli(capsys):
     return run
 
 
-def validate(directory: Path) -> tuple[int, list[dict]]:
-    """(exit code, errors) of the official BIDS validator, found as the app finds it."""
-    from bids_app.validation import find_validator
-
-    validator = find_validator()
-    assert validator, "bids-validator-deno is a test requirement: pip install -r requirements-test.txt"
-    done = subprocess.run([validator, "--format", "json", str(directory)], capture_output=True, text=True,
-                          check=False, env={**os.environ, "DENO_DIR": os.environ.get("DENO_DIR", "/tmp/deno")})
-    issues = json.loads(done.stdout)["issues"]["issues"]
-    return done.returncode, [i for i in issues if i["severity"] == "error"]
-
-
-def rscript(code: str, data: pd.DataFrame) -> pd.DataFrame:
-    """Run R ``code`` with ``d`` = ``data`` and metafor loaded; the code prints a CSV table, returned as a
-    DataFrame. Under CI (CI=true) a missing Rscript or metafor fails the test; elsewhere it is skipped."""
-    def unavailable(reason):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}: CI must install r-base-core and r-cran-metafor (.ci/run)")
-        pytest.skip(reason)
-
-    if shutil.which("Rscript") is None:
-        unavailable("Rscript not found")
-    if subprocess.run(["Rscript", "-e", "library(metafor)"], capture_output=True, check=False).returncode:
-        unavailable("R package metafor not installed")
-    done = subprocess.run(["Rscript", "-e", "d <- read.csv(file('stdin'), stringsAsFactors = FALSE)\n"
-                           "suppressMessages(library(metafor))\n" + code],
-                          input=data.to_csv(index=False), capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    return pd.read_csv(io.StringIO(done.stdout))
-
-
-def tree_checksum(root: Path) -> dict[str, str]:
-    """Content hash and mode of every file below ``root`` (to prove an input is unchanged)."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() + oct(p.stat().st_mode)
-        for p in sorted(root.rglob("*")) if p.is_file()
-    }
-
-
 @pytest.fixture(scope="session")
 def simulated(tmp_path_factory):
     """Participant and group level on a simulated 5-participant tapping study (10-min recordings),
@@ -93,3 +46,23 @@ def simulated(tmp_path_factory):
                  "--contrast", "Tapping/Left - Tapping/Right"]) == 0
     assert main([str(bids), str(out), "group", "--topomap-q-threshold", "0.05"]) == 0
     return bids, out
+
+
+@pytest.fixture(scope="session")
+def _example_read():
+    return read_example()
+
+
+@pytest.fixture
+def example_recording(_example_read):
+    """(raw intensity, channels.tsv table) of the bundled sub-01 ses-01, read once: copies, free to modify."""
+    raw, channels = _example_read
+    return raw.copy(), channels.copy()
+
+
+@pytest.fixture(scope="session")
+def example_assessed(_example_read):
+    """(QC table, optical density, warnings) of the bundled sub-01 ses-01 with the default options; shared:
+    do not modify (copy the optical density first)."""
+    raw, channels = _example_read
+    return assess(raw.copy(), channels.copy())

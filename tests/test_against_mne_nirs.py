@@ -4,10 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import EXAMPLE
-from tests.reference import tutorial_channel_stats
-
-pytest.importorskip("mne_nirs", reason="mne-nirs is the reference: pip install -r requirements-test.txt")
+from tests.helpers import EXAMPLE, tutorial_channel_stats
 
 TUTORIAL = ["--resample-hz", "0.3", "--stim-dur", "5", "--noise-model", "ar1", "--hrf", "glover",
             "--short-regression", "mean", "--design-rate", "resampled", "--skip_bids_validator"]
@@ -36,6 +33,7 @@ def _joined(ours, reference):
     return joined
 
 
+@pytest.mark.slow
 def test_effect_se_t_equal_mne_nirs_run_glm(run_cli, tmp_path, recording):
     # bins=10**12: MNE-NIRS truncates each AR(1) coefficient to a multiple of 1/bins (default:
     # 1/number of channels); we use the coefficient as estimated, so compare at a negligible grid.
@@ -49,6 +47,7 @@ def test_effect_se_t_equal_mne_nirs_run_glm(run_cli, tmp_path, recording):
     assert not np.allclose(joined["p"], joined["p_value"])
 
 
+@pytest.mark.slow
 def test_ols_equals_mne_nirs(run_cli, tmp_path, recording):
     joined = _joined(_ours(run_cli, tmp_path, "--noise-model", "ols"),
                      tutorial_channel_stats(recording, noise_model="ols"))
@@ -56,6 +55,7 @@ def test_ols_equals_mne_nirs(run_cli, tmp_path, recording):
     np.testing.assert_allclose(joined["t"], joined["t_ref"], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_tutorial_default_ar1_grid_changes_little(run_cli, tmp_path, recording):
     """With MNE-NIRS's default AR(1) grid the t values differ only through the truncated rho."""
     joined = _joined(_ours(run_cli, tmp_path), tutorial_channel_stats(recording))

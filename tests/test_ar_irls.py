@@ -9,7 +9,7 @@ from scipy.signal import lfilter
 
 from bids_app.first_level.ar_irls import ar_by_bic, fit_ar_irls, robust_fit
 from bids_app.first_level.glm import _whiten
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 
 def _design(n: int, rng) -> np.ndarray:

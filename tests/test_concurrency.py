@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_four_concurrent_participant_jobs_share_one_output(tmp_path):
     from bids_app.simulate import SimulationOptions, simulate_dataset
-    from tests.conftest import validate
+    from tests.helpers import validate
 
     bids = simulate_dataset(tmp_path / "bids", options=SimulationOptions(subjects=4, duration_s=240, seed=6))
     out = tmp_path / "out"

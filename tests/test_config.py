@@ -1,4 +1,4 @@
-"""Command-line parsing, the configuration file, and contrast expressions."""
+"""Command-line parsing and the configuration file (contrast expressions: tests/test_contrasts.py)."""
 
 import json
 import re
@@ -8,7 +8,6 @@ import pytest
 
 from bids_app.cli import build_parser, main, parse_args
 from bids_app.errors import UsageError
-from bids_app.first_level.contrasts import parse_contrast
 from bids_app.options import LEVELS, FirstLevelOptions, GroupOptions, declarations
 
 DESCRIPTOR = Path(__file__).resolve().parents[1] / "boutiques" / "fnirs-glm.json"
@@ -24,15 +23,40 @@ def test_labels_lose_prefixes_and_duplicates(tmp_path):
 
 
 def test_defaults_are_the_documented_ones():
+    """Every option's default is the one the README's option table (and the paragraph on the config-only
+    options) states: read from the README, not restated here."""
+    from dataclasses import fields
+
+    from tests.helpers import REPO
+
+    readme = (REPO / "README.md").read_text()
     config = parse_args(["in", "out", "participant"])
     assert (config.first_level, config.group) == (FirstLevelOptions(), GroupOptions())
+    documented = {}
+    for flag, default in re.findall(r"^\| `--([a-z-]+)[^|]*\| ([^|]*) \|", readme, flags=re.MULTILINE):
+        documented[flag.replace("-", "_")] = default.strip()
+    checked = []
+    for options in (config.first_level, config.group):
+        for field in fields(options):
+            value = getattr(options, field.name)
+            if field.name.endswith("_mm"):
+                continue
+            text = documented[field.name]
+            if value is None or value == ():
+                assert text in ("off", "none", "each event's own", "see below"), (field.name, text)
+            elif isinstance(value, tuple):
+                assert text == " ".join(f"{v:g}" for v in value), (field.name, text)
+            elif isinstance(value, float):
+                assert float(text) == value, (field.name, text)
+            else:
+                assert text == value, (field.name, text)
+            checked.append(field.name)
+    assert len(checked) >= 17
     options = config.first_level
-    assert (options.resample_hz, options.short_regression, options.noise_model, options.hrf) == (
-        0.6, "mean", "auto", "glover")
-    assert (options.stim_dur, options.drift_high_pass, options.sci_threshold, options.psp_threshold, options.ppf) == (
-        None, 0.01, None, None, 6.0)
-    assert (config.group.group_method, config.group.group_covariates, config.group.topomap_q_threshold) == (
-        "random-effects", (), None)
+    config_only = re.search(r"`short_channel_max_mm` \((\d+):.*?`long_channel_min_mm` and `long_channel_max_mm` "
+                            r"\((\d+) and (\d+):", readme, flags=re.DOTALL)
+    assert tuple(map(float, config_only.groups())) == (
+        options.short_channel_max_mm, options.long_channel_min_mm, options.long_channel_max_mm)
 
 
 def test_flags_override_the_config_file(tmp_path):
@@ -190,32 +214,3 @@ def test_n_cpus_follows_slurm_cpus_per_task_unless_given(monkeypatch):
         with pytest.raises(UsageError, match=rf"SLURM_CPUS_PER_TASK='{re.escape(value)}' is not a number"):
             parse_args(["in", "out", "participant"])
         assert parse_args(["in", "out", "participant", "--n_cpus", "2"]).n_cpus == 2
-
-
-CONDITIONS = ["Tapping/Left", "Tapping/Right", "Control", "A-B"]
-
-
-@pytest.mark.parametrize("expression, weights", [
-    ("Tapping/Left - Tapping/Right", {"Tapping/Left": 1.0, "Tapping/Right": -1.0}),
-    ("0.5*Tapping/Left + 0.5 * Tapping/Right - Control",
-     {"Tapping/Left": 0.5, "Tapping/Right": 0.5, "Control": -1.0}),
-    ("A-B - Control", {"A-B": 1.0, "Control": -1.0}),
-    ("-Control + 1e-1*Control", {"Control": -0.9}),
-])
-def test_contrast_expressions(expression, weights):
-    assert parse_contrast(expression, CONDITIONS) == pytest.approx(weights)
-
-
-@pytest.mark.parametrize("expression, message", [
-    ("Tapping/Left - Foo", "unknown condition 'Foo'; conditions are: A-B, Control"),
-    ("Tapping/Left Control", "expected \\+ or -"),
-    ("  ", "empty contrast"),
-])
-def test_bad_contrasts_are_named(expression, message):
-    with pytest.raises(UsageError, match=message):
-        parse_contrast(expression, CONDITIONS)
-
-
-def test_condition_names_match_only_whole_terms():
-    with pytest.raises(UsageError, match="unknown condition 'Tapping/Left'"):
-        parse_contrast("Tapping/Left - Control", ["Tapping", "Control"])

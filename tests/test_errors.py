@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import TESTS, tree_checksum
+from tests.helpers import TESTS, tree_checksum
 
 REPO = TESTS.parent
 ONE = ("--participant_label", "01", "--session_label", "01", "--skip_bids_validator")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 STEM = "sub-01_ses-01_task-tapping"
 CONTRASTS = {"Tapping": {"Tapping": 1.0}, "Rest - Tapping": {"Rest": 1.0, "Tapping": -1.0}}

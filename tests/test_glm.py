@@ -95,3 +95,80 @@ def test_rank_deficient_design_equals_nilearn():
     assert fit.df_resid == len(X) - (X.shape[1] - 1)
     labels, results = run_glm(Y[:, [0]], X, noise_model="ar2", bins=10**12)
     np.testing.assert_allclose(fit.beta[0], results[labels[0]].theta[:, 0], rtol=1e-8, atol=1e-12)
+
+
+def test_ols_is_the_closed_form():
+    """beta = (X'X)^-1 X'y, cov = sigma^2 (X'X)^-1 with sigma^2 = RSS / (n - p), df = n - p."""
+    X, Y = _simulate(n=300, rho=())
+    fit = fit_glm(Y, X, ar_order=0)
+    gram_inverse = np.linalg.inv(X.T @ X)
+    beta = gram_inverse @ X.T @ Y
+    rss = ((Y - X @ beta) ** 2).sum(axis=0)
+    np.testing.assert_allclose(fit.beta, beta.T, rtol=1e-10)
+    np.testing.assert_allclose(fit.cov, gram_inverse[None] * (rss / (300 - 5))[:, None, None], rtol=1e-10)
+    assert fit.df_resid == 300 - 5 and fit.ar_coef.shape == (4, 0)
+    assert fit.ar_orders().tolist() == [0, 0, 0, 0] and fit.degrees_of_freedom().tolist() == [295.0] * 4
+
+
+def test_noise_free_data_give_the_coefficients_exactly():
+    X, _ = _simulate(n=200)
+    truth = np.array([[1.5, -2.0, 0.25, 3.0, -1.0], [0.0, 0.5, 0.0, -0.5, 2.0]])
+    for order in (0, 1, 3):
+        fit = fit_glm(X @ truth.T + 1e-9 * np.random.default_rng(order).normal(size=(200, 2)), X, ar_order=order)
+        np.testing.assert_allclose(fit.beta, truth, atol=1e-8)
+
+
+def test_ar1_whitening_recovers_a_known_coefficient_with_calibrated_errors():
+    """AR(1) noise (rho 0.7) on a slow regressor: the AR(1) fit estimates rho and its standard errors match the
+    spread of the estimates over 400 signals; OLS's are too small (the reason for prewhitening)."""
+    rng = np.random.default_rng(11)
+    n, signals, rho = 1000, 400, 0.7
+    t = np.arange(n)
+    X = np.column_stack([np.sin(2 * np.pi * t / 200), (t % 100 < 30).astype(float), np.ones(n)])
+    noise = rng.normal(size=(n, signals))
+    for k in range(1, n):
+        noise[k] += rho * noise[k - 1]
+    truth = np.array([0.8, 2.0, 5.0])
+    Y = (X @ truth)[:, None] + noise
+    ar1 = fit_glm(Y, X, ar_order=1)
+    ols = fit_glm(Y, X, ar_order=0)
+    assert ar1.ar_orders().tolist() == [1] * signals
+    assert abs(np.mean(ar1.ar_coef[:, 0]) - rho) < 0.01 and np.std(ar1.ar_coef[:, 0]) < 0.04
+    for column in range(3):
+        z_ar1 = (ar1.beta[:, column] - truth[column]) / np.sqrt(ar1.cov[:, column, column])
+        z_ols = (ols.beta[:, column] - truth[column]) / np.sqrt(ols.cov[:, column, column])
+        assert abs(np.mean(z_ar1)) < 0.2 and 0.85 < np.std(z_ar1) < 1.15, column
+        assert np.std(z_ols) > 1.4, column
+    assert np.std(ar1.beta[:, 1]) < np.std(ols.beta[:, 1])  # prewhitening is also more efficient
+
+
+def test_ar_orders_are_the_last_non_zero_coefficient():
+    from bids_app.first_level.glm import GLMFit
+
+    coef = np.array([[0.5, 0, 0], [0.1, 0.2, 0], [0, 0, 0], [0, 0, 0.3]])
+    fit = GLMFit(beta=np.zeros((4, 2)), cov=np.zeros((4, 2, 2)), df_resid=np.array([10, 11, 12, 13]),
+                 ar_coef=coef)
+    assert fit.ar_orders().tolist() == [1, 2, 0, 3]
+    assert fit.degrees_of_freedom().tolist() == [10, 11, 12, 13]
+
+
+def test_contrast_effect_and_se_are_the_quadratic_forms():
+    from bids_app.first_level.glm import GLMFit
+
+    beta = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]])
+    cov = np.array([np.diag([1.0, 4.0, 9.0]), [[1.0, 0.5, 0], [0.5, 2.0, 0], [0, 0, 1.0]]])
+    fit = GLMFit(beta=beta, cov=cov, df_resid=20, ar_coef=np.zeros((2, 0)))
+    effect, se = fit.contrast(np.array([1.0, -1.0, 0.0]))
+    np.testing.assert_allclose(effect, [-1.0, -1.5])
+    np.testing.assert_allclose(se, [np.sqrt(1 + 4), np.sqrt(1 + 2 - 2 * 0.5)])
+
+
+def test_an_unknown_noise_model_is_refused():
+    with pytest.raises(ValueError, match="unknown noise model 'ar2'"):
+        noise_model_order("ar2", sfreq=1.0)
+
+
+def test_a_design_without_residual_degrees_of_freedom_is_refused():
+    X, Y = _simulate(n=5)
+    with pytest.raises(ValueError, match="the design has 5 independent regressors for 5 samples"):
+        fit_glm(Y, X, ar_order=0)

@@ -10,7 +10,7 @@ from scipy import stats
 
 from bids_app.group_level.collect import read_participant_tables
 from bids_app.group_level.models import add_inference
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 
 def _group(out, description):
@@ -69,7 +69,7 @@ def test_group_roi_effects_recover_the_simulated_truth(simulated):
 
 @pytest.mark.slow
 def test_group_outputs_pass_the_validator(simulated):
-    from tests.conftest import validate
+    from tests.helpers import validate
 
     _, out = simulated
     for description in ("roi", "channel", "contrast"):
@@ -95,6 +95,7 @@ def test_inference_columns_match_closed_forms():
     np.testing.assert_allclose(out["ci_high"] - out["effect"], 1.959963984540054 * rows["se"])
 
 
+@pytest.mark.slow
 def test_group_needs_participant_outputs_and_two_participants(run_cli, tmp_path):
     code, _, err = run_cli(EXAMPLE, tmp_path / "empty", "group")
     assert code == 2 and "run the participant level first" in err

@@ -14,7 +14,7 @@ from scipy import stats
 from bids_app.group_level.cell_models import t_inference
 from bids_app.group_level.mixedlm import mixedlm_notes
 from bids_app.group_level.models import add_inference, fit_cell_models, participant_matrices
-from tests.conftest import rscript
+from tests.helpers import rscript
 
 REL = 1e-6
 

@@ -2,30 +2,22 @@
 
 import json
 
-import mne_bids
 import numpy as np
 import pytest
 
-from bids_app.options import FirstLevelOptions
-from tests.conftest import EXAMPLE
+from tests.helpers import haemoglobin
 
 
-def test_tddr_haemoglobin_equals_mne_applied_by_hand():
-    """Our haemoglobin with tddr = MNE's TDDR, Beer-Lambert law and resampling applied by hand."""
+def test_tddr_haemoglobin_equals_mne_applied_by_hand(example_assessed):
+    """Our haemoglobin with tddr = MNE's TDDR, Beer-Lambert law and resampling applied by hand (the quality
+    assessment does not depend on --motion-correction)."""
     from mne.preprocessing.nirs import beer_lambert_law, temporal_derivative_distribution_repair
 
-    from bids_app.first_level.preprocessing import assess_channels, to_haemoglobin
-    from bids_app.inputs import read_channels_tsv, read_raw_intensity
-
-    bids_path = mne_bids.BIDSPath(subject="01", session="01", task="tapping", datatype="nirs", suffix="nirs",
-                                  extension=".snirf", root=EXAMPLE)
-    options = FirstLevelOptions(motion_correction="tddr")
-    qc, od = assess_channels(read_raw_intensity(bids_path), read_channels_tsv(bids_path), options=options,
-                             warn=lambda message: None)
-    ours = to_haemoglobin(od.copy(), qc, options=options)
-    plain = to_haemoglobin(od.copy(), qc, options=FirstLevelOptions())
+    qc, od, _ = example_assessed
+    ours = haemoglobin(od, qc, motion_correction="tddr")
+    plain = haemoglobin(od, qc)
     by_hand = beer_lambert_law(temporal_derivative_distribution_repair(od.copy()), ppf=6.0)
-    by_hand.resample(options.resample_hz, verbose="error")
+    by_hand.resample(0.6, verbose="error")
     expected = by_hand.get_data(picks=ours.ch_names).T * 1e6
     np.testing.assert_allclose(ours.data, expected, rtol=1e-10, atol=1e-12)
     assert not np.allclose(ours.data, plain.data)  # the correction did something

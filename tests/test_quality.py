@@ -1,28 +1,15 @@
 """Data-quality metrics (scalp coupling index, peak spectral power, motion burden) and the quality line of
 the participant report."""
 
-import mne_bids
 import numpy as np
 import pandas as pd
+import pytest
 
 from bids_app.first_level.quality import PSP_WINDOW_S, motion_burden
-from bids_app.options import FirstLevelOptions
-from tests.conftest import EXAMPLE
+from tests.helpers import assess
 
 
-def _assessed(flat_channel: int):
-    """QC table and optical density of the first bundled recording, one channel's intensity made invalid."""
-    from bids_app.first_level.preprocessing import assess_channels
-    from bids_app.inputs import read_channels_tsv, read_raw_intensity
-
-    bids_path = mne_bids.BIDSPath(subject="01", session="01", task="tapping", datatype="nirs", suffix="nirs",
-                                  extension=".snirf", root=EXAMPLE)
-    raw = read_raw_intensity(bids_path)
-    raw._data[flat_channel, 100] = np.nan  # marked bad and replaced by a constant
-    return assess_channels(raw, read_channels_tsv(bids_path), options=FirstLevelOptions(), warn=lambda m: None)
-
-
-def test_peak_spectral_power_and_scalp_coupling_equal_mne_nirs_and_mne():
+def test_peak_spectral_power_and_scalp_coupling_equal_mne_nirs_and_mne(example_recording):
     """Per window, the PSP equals MNE-NIRS's peak_power on the same optical density; the QC table holds the
     median over the windows, for both wavelengths of the pair; the SCI equals MNE's scalp_coupling_index.
     A pair with a constant wavelength gets 0 from both."""
@@ -31,7 +18,9 @@ def test_peak_spectral_power_and_scalp_coupling_equal_mne_nirs_and_mne():
 
     from bids_app.first_level import quality
 
-    qc, od = _assessed(flat_channel=2)
+    raw, channels = example_recording  # the first bundled recording, one channel's intensity made invalid:
+    raw._data[2, 100] = np.nan  # marked bad and replaced by a constant
+    qc, od, _ = assess(raw, channels)
     _, reference, _ = peak_power(od, time_window=PSP_WINDOW_S, threshold=0)  # threshold None fails in 0.7.3
     length = int(np.ceil(PSP_WINDOW_S * od.info["sfreq"]))
     # MNE-NIRS's last window lacks its last sample when the windows fill the recording exactly: left out
@@ -86,3 +75,64 @@ def test_report_quality_line_is_read_from_the_qc_table():
         "peak spectral power 0.3, motion burden 2.00% of samples")
     older = qc.drop(columns=["psp", "motion_burden"]).assign(status="good", status_description="n/a")
     assert quality_summary(older) == "0 of 3 pairs bad; median over the pairs: scalp coupling index 0.700"
+
+
+def test_wavelength_groups_pair_channels_in_order_of_appearance_by_increasing_wavelength():
+    from bids_app.first_level.quality import per_channel, wavelength_groups
+
+    names = ["S2_D1 830", "S2_D1 690", "S1_D1 690", "S1_D1 830", "S1_D1 760", "S2_D1 760"]
+    groups = wavelength_groups(names, [830, 690, 690, 830, 760, 760])
+    assert groups.tolist() == [[1, 5, 0], [2, 4, 3]]
+    assert per_channel(np.array([0.5, 0.9]), groups=groups, n_channels=6).tolist() == [0.5, 0.5, 0.9, 0.9, 0.9, 0.5]
+    with pytest.raises(ValueError, match="different numbers of wavelengths"):
+        wavelength_groups(names[:5], [830, 690, 690, 830, 760])
+
+
+def test_scalp_coupling_index_is_the_smallest_correlation_of_the_pairs_wavelengths():
+    """The Pearson correlation of the band-passed wavelengths (np.corrcoef), the minimum over wavelength pairs
+    with three wavelengths; 0 where a wavelength has no variance."""
+    from bids_app.first_level.quality import scalp_coupling_index
+
+    rng = np.random.default_rng(4)
+    pulse = np.sin(2 * np.pi * 1.1 * np.arange(500) / 10)
+    band = np.vstack([pulse + 0.3 * rng.normal(size=500), pulse + 0.6 * rng.normal(size=500),
+                      -pulse + rng.normal(size=500), pulse, np.zeros(500), pulse + rng.normal(size=500)])
+    sci = scalp_coupling_index(band, groups=np.array([[0, 1, 2], [3, 4, 5]]))
+    r = np.corrcoef(band[:3])
+    assert sci[0] == pytest.approx(min(r[0, 1], r[0, 2], r[1, 2]), rel=1e-12) and sci[0] < 0
+    assert sci[1] == 0.0
+    two = scalp_coupling_index(band[:2], groups=np.array([[0, 1]]))
+    assert two[0] == pytest.approx(r[0, 1], rel=1e-12) and 0.5 < two[0] < 1
+
+
+def test_cardiac_band_needs_a_sampling_rate_above_the_band():
+    from bids_app.first_level.quality import cardiac_band
+
+    with pytest.raises(ValueError):
+        cardiac_band(np.random.default_rng(0).normal(size=(2, 500)), sfreq=2.0)  # Nyquist 1 Hz < 1.5 Hz
+    rng = np.random.default_rng(1)
+    t = np.arange(3000) / 10.0
+    band = cardiac_band(np.vstack([np.sin(2 * np.pi * 0.05 * t), np.sin(2 * np.pi * 1.1 * t)])
+                        + 0.01 * rng.normal(size=(2, 3000)), sfreq=10.0)
+    inner = slice(300, -300)
+    assert np.std(band[0, inner]) < 0.01 and np.std(band[1, inner]) == pytest.approx(np.sqrt(0.5), rel=0.05)
+
+
+def test_peak_spectral_power_windows_scale_and_length():
+    """Whole 10 s windows only; the value does not depend on the signals' scale (each window is divided by its
+    standard deviation); a flat window gives 0; a recording shorter than a window gives NaN."""
+    from bids_app.first_level.quality import peak_spectral_power, peak_spectral_power_windows
+
+    rng = np.random.default_rng(2)
+    sfreq = 8.0
+    pulse = np.sin(2 * np.pi * 1.2 * np.arange(int(35.5 * sfreq)) / sfreq)
+    band = np.vstack([pulse + 0.2 * rng.normal(size=pulse.size), pulse + 0.2 * rng.normal(size=pulse.size),
+                      rng.normal(size=pulse.size), np.zeros(pulse.size)])
+    groups = np.array([[0, 1], [2, 3]])
+    windows = peak_spectral_power_windows(band, sfreq=sfreq, groups=groups)
+    assert windows.shape == (2, 3) and (windows[0] > 0).all() and (windows[1] == 0).all()
+    scaled = band * np.array([[1e-3], [50.0], [1.0], [1.0]])
+    np.testing.assert_allclose(peak_spectral_power_windows(scaled, sfreq=sfreq, groups=groups), windows, rtol=1e-9)
+    np.testing.assert_allclose(peak_spectral_power(band, sfreq=sfreq, groups=groups), np.median(windows, axis=1))
+    short = peak_spectral_power(band[:, : int(9 * sfreq)], sfreq=sfreq, groups=groups)
+    assert np.isnan(short).all()

@@ -10,7 +10,7 @@ import pytest
 from bids_app.first_level.quality import CARDIAC_BAND_HZ
 from bids_app.first_level.signals import motion_samples, recording_signals
 from bids_app.report import figures, signals
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

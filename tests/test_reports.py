@@ -11,7 +11,7 @@ import pytest
 from bids_app.options import FirstLevelOptions
 from bids_app.report import figures
 from bids_app.report.methods import REFERENCES, methods_paragraph
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
@@ -80,8 +80,9 @@ def test_participant_reports_show_each_recording(simulated):
         html = (out / f"sub-{k:02d}.html").read_text()
         _assert_self_contained(html)
         images = _embedded_images(html)
-        assert len(images) == 6  # quality map, design matrix, waveforms, block averages, channel and contrast maps
-        assert 'alt="channel quality map of sub-' in html
+        # quality map, signal overview, spectrum, design matrix, waveforms, block averages, channel and contrast maps
+        assert len(images) == 8
+        assert 'alt="channel quality map of sub-' in html and ">Signals and spectrum</h" in html
         assert all(min(_png_shape(png)[:2]) > 200 for png in images)
         for title in ("Contents", "Design matrix", "Response waveforms", "Block averages", "Channel effects",
                       "Contrasts"):

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 ONE = ["--participant_label", "01", "--session_label", "01", "--skip_bids_validator"]
 NIRS = "sub-01/ses-01/nirs/sub-01_ses-01_task-tapping"

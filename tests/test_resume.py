@@ -21,6 +21,7 @@ def _run(run_cli, bids, out, *options):
     return run_cli(bids, out, "participant", "--participant_label", "02", "--skip_bids_validator", *options)
 
 
+@pytest.mark.slow
 def test_rerun_skips_up_to_date_recordings_and_overwrite_redoes_them(example_copy, run_cli, tmp_path):
     out = tmp_path / "out"
     assert _run(run_cli, example_copy, out)[0] == 0
@@ -42,6 +43,7 @@ def test_rerun_skips_up_to_date_recordings_and_overwrite_redoes_them(example_cop
     assert set(after) == set(before) and all(after[p] > before[p] for p in before)
 
 
+@pytest.mark.slow
 def test_other_options_redo_the_recording_with_a_warning(example_copy, run_cli, tmp_path):
     out = tmp_path / "out"
     assert _run(run_cli, example_copy, out)[0] == 0
@@ -53,6 +55,7 @@ def test_other_options_redo_the_recording_with_a_warning(example_copy, run_cli, 
     assert design["GeneratedBy"]["Options"]["noise_model"] == "ar1" and design["AROrder"] == 1
 
 
+@pytest.mark.slow
 def test_changed_input_redoes_the_recording(example_copy, run_cli, tmp_path):
     out = tmp_path / "out"
     assert _run(run_cli, example_copy, out)[0] == 0
@@ -65,6 +68,7 @@ def test_changed_input_redoes_the_recording(example_copy, run_cli, tmp_path):
     assert "recordings: 1 done" in err
 
 
+@pytest.mark.slow
 def test_outputs_of_another_version_are_replaced_with_a_warning(example_copy, run_cli, tmp_path):
     out = tmp_path / "out"
     assert _run(run_cli, example_copy, out)[0] == 0
@@ -81,6 +85,7 @@ def test_outputs_of_another_version_are_replaced_with_a_warning(example_copy, ru
     assert json.loads(sidecar.read_text())["GeneratedBy"]["Version"] == "0.1.0"
 
 
+@pytest.mark.slow
 def test_group_level_warns_when_participants_were_analysed_differently(example_copy, run_cli, tmp_path):
     out = tmp_path / "out"
     assert run_cli(example_copy, out, "participant", "--participant_label", "01", "--skip_bids_validator",
@@ -92,6 +97,7 @@ def test_group_level_warns_when_participants_were_analysed_differently(example_c
     assert "noise_model differ between recordings" in (out / "task-tapping_report.html").read_text()
 
 
+@pytest.mark.slow
 def test_progress_lines_and_summary_with_a_failed_recording(example_copy, run_cli, tmp_path):
     broken = example_copy / "sub-01" / "ses-02" / "nirs" / "sub-01_ses-02_task-tapping_nirs.snirf"
     broken.write_bytes(b"not a snirf file")
@@ -124,6 +130,7 @@ def test_progress_bar_on_a_terminal_only(example_copy, tmp_path):
     assert piped.returncode == 0 and "[1/2] " in piped.stderr and "item/s" not in piped.stderr
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_writing_is_redone_and_a_stale_report_rebuilt(example_copy, run_cli, tmp_path):
     out = tmp_path / "out"
     assert _run(run_cli, example_copy, out)[0] == 0

@@ -6,19 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bids_app.errors import RecordingError
-from bids_app.first_level.preprocessing import Haemoglobin
-from bids_app.first_level.rois import resolve_rois, roi_signal_indices
-from tests.conftest import EXAMPLE
+from bids_app.errors import RecordingError, UsageError
+from bids_app.first_level.rois import read_roi_file, resolve_rois, roi_signal_indices
+from tests.helpers import EXAMPLE, make_haemo
 
 
-def _haemo(pairs_x):
-    pairs = [p for p in pairs_x for _ in range(2)]
-    return Haemoglobin(data=np.zeros((5, len(pairs))), times=np.arange(5.0), sfreq=1.0, native_sfreq=1.0,
-                       native_times=np.arange(5.0),
-                       ch_names=[f"{p} {c}" for p in pairs_x for c in ("hbo", "hbr")], pairs=pairs,
-                       chroma=["hbo", "hbr"] * len(pairs_x), role=["long"] * len(pairs),
-                       x_position=np.repeat(list(pairs_x.values()), 2))
+def _haemo(pairs_x, roles=None):
+    """Good HbO and HbR signals of pairs {pair: x position}, long unless ``roles`` {pair: role} says otherwise."""
+    names = [f"{p} {c}" for p in pairs_x for c in ("hbo", "hbr")]
+    roles = roles or {}
+    return make_haemo(np.zeros((5, len(names))), ch_names=names, role=[roles.get(n.split(" ")[0], "long") for n in names],
+                      x_position=np.repeat(list(pairs_x.values()), 2))
 
 
 def test_head_coordinates_split_hemispheres():
@@ -46,6 +44,45 @@ def test_file_rois_drop_bad_pairs_and_reject_unknown_ones():
     with pytest.raises(RecordingError, match="'motor' lists S9_D9, not a long channel.*S1_D1, S2_D1"):
         resolve_rois(roi_definitions={"motor": ["S9_D9"]}, long_pairs=["S1_D1", "S2_D1"], haemo=haemo,
                      coordinate_system=None, source="rec.snirf")
+
+
+def test_default_rois_hold_good_long_pairs_in_natural_order():
+    """Short channels are in no ROI; pairs sort with numbers as numbers; a pair on the midline (x = 0) is in
+    neither hemisphere (the sign of x decides)."""
+    haemo = _haemo({"S10_D2": -0.03, "S2_D2": -0.02, "S1_D17": -0.04, "S3_D3": 0.0, "S4_D4": 0.02},
+                   roles={"S1_D17": "short"})
+    pairs = ["S10_D2", "S2_D2", "S3_D3", "S4_D4"]
+    rois = resolve_rois(roi_definitions=None, long_pairs=pairs, haemo=haemo, coordinate_system="MNI", source="x")
+    assert rois == {"left_hemisphere": ["S2_D2", "S10_D2"], "right_hemisphere": ["S4_D4"]}
+    flat = resolve_rois(roi_definitions=None, long_pairs=pairs, haemo=haemo, coordinate_system=" n/a ", source="x")
+    assert flat == {"all_long_channels": ["S2_D2", "S3_D3", "S4_D4", "S10_D2"]}
+
+
+def test_signal_indices_per_roi_and_chroma():
+    haemo = _haemo({"S1_D1": -0.05, "S2_D1": -0.04, "S3_D3": 0.05})
+    indices = roi_signal_indices({"a": ["S3_D3", "S1_D1"], "empty": []}, haemo)
+    assert list(indices) == [("a", "hbo"), ("a", "hbr"), ("empty", "hbo"), ("empty", "hbr")]
+    assert indices[("a", "hbo")].tolist() == [0, 4] and indices[("a", "hbr")].tolist() == [1, 5]
+    assert indices[("empty", "hbo")].dtype == int and len(indices[("empty", "hbr")]) == 0
+    assert [haemo.ch_names[i] for i in indices[("a", "hbr")]] == ["S1_D1 hbr", "S3_D3 hbr"]
+
+
+def test_roi_file_is_read_and_checked_for_form(tmp_path):
+    path = tmp_path / "rois.json"
+    path.write_text(json.dumps({"motor": ["S1_D1", "S12_D3"], "visual": ["S2_D2"]}))
+    assert read_roi_file(path) == {"motor": ["S1_D1", "S12_D3"], "visual": ["S2_D2"]}
+    for content, message in (([["S1_D1"]], "must be a JSON object"), ({}, "must be a JSON object"),
+                             ({"motor": "S1_D1"}, "ROI 'motor' must be a non-empty list"),
+                             ({"motor": []}, "ROI 'motor' must be a non-empty list"),
+                             ({"motor": ["S1_D1", "S1-D2"]}, "ROI 'motor': 'S1-D2' is not a source-detector pair"),
+                             ({"motor": ["S1_D1 hbo"]}, "'S1_D1 hbo' is not a source-detector pair"),
+                             ({"motor": [1]}, "ROI 'motor': 1 is not")):
+        path.write_text(json.dumps(content))
+        with pytest.raises(UsageError, match=message) as info:
+            read_roi_file(path)
+        assert str(info.value).startswith(f"{path}: ")
+    with pytest.raises(UsageError, match="ROI file not found"):
+        read_roi_file(tmp_path / "missing.json")
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ def test_low_quality_channels_are_excluded(run_cli, tmp_path, flag, column, labe
     in the QC sidecar and the report's quality line counts the pairs by reason."""
     import json
 
-    from tests.conftest import EXAMPLE
+    from tests.helpers import EXAMPLE
 
     threshold = {"sci": 0.9, "psp": 0.5}[column]
     code, _, err = run_cli(EXAMPLE, tmp_path, "participant", *ONE, flag, str(threshold))

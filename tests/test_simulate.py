@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bids_app.simulate import SimulationOptions, main, simulate_dataset
-from tests.conftest import validate
+from tests.helpers import validate
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +28,7 @@ def _with_truth(root, stats, stem="sub-01_task-tapping"):
     return stats.merge(truth, on=["ch_name", "chroma", "condition"], validate="one_to_one")
 
 
+@pytest.mark.slow
 def test_dataset_is_valid_bids_with_sessions_runs_and_truth(tmp_path):
     root = tmp_path / "sim"
     assert main([str(root), "--subjects", "2", "--sessions", "2", "--runs", "2", "--duration", "240",

@@ -11,9 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import EXAMPLE
-
-pytest.importorskip("mne_nirs", reason="mne-nirs writes the synthetic SNIRF: pip install -r requirements-test.txt")
+from tests.helpers import EXAMPLE
 
 AMPLITUDE_UM = 0.8  # HbO response of the activated channels; HbR is -0.4 of it
 NOISE_UM = 0.2
@@ -62,6 +60,7 @@ def synthetic(tmp_path_factory):
     return root, activated
 
 
+@pytest.mark.slow
 def test_known_responses_are_recovered(synthetic, run_cli, tmp_path):
     root, activated = synthetic
     code, _, err = run_cli(root, tmp_path, "participant", "--skip_bids_validator", "--resample-hz", "100",

@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import validate
-
-pytest.importorskip("mne_nirs", reason="the simulator writes SNIRF with mne-nirs: pip install -r requirements-test.txt")
+from tests.helpers import validate
 
 NIRS = "sub-01/nirs/sub-01_task-tapping_"
 
@@ -43,6 +41,7 @@ def _true_response(window_bins: np.ndarray, width: float, *, duration: float) ->
     return np.array([response[(times - onset >= s) & (times - onset < s + width)].mean() for s in window_bins])
 
 
+@pytest.mark.slow
 def test_fir_waveform_recovers_the_known_response(noise_free):
     bids, out = noise_free
     waveforms = pd.read_csv(out / f"{NIRS}desc-waveform_stats.tsv", sep="\t")
@@ -75,6 +74,7 @@ def test_fir_waveform_recovers_the_known_response(noise_free):
     assert control["effect"].abs().max() < 0.1  # no response where the truth has none
 
 
+@pytest.mark.slow
 def test_waveform_table_columns_sidecar_outputs_and_validator(noise_free):
     _, out = noise_free
     waveforms = pd.read_csv(out / f"{NIRS}desc-waveform_stats.tsv", sep="\t", keep_default_na=False)
@@ -168,7 +168,7 @@ def test_block_averages_equal_mne_epochs():
 def test_group_waveforms_are_the_random_effects_model_per_time_bin_as_metafor(simulated):
     """Each row of the group waveform table is R metafor's rma(REML, knha) of the participants' ROI FIR
     effects and standard errors of that ROI, condition, chroma and time bin; the figure is drawn."""
-    from tests.conftest import rscript
+    from tests.helpers import rscript
 
     _, out = simulated
     group = pd.read_csv(out / "task-tapping_desc-waveform_stats.tsv", sep="\t")
