@@ -40,6 +40,8 @@ def parse_contrast(expression: str, conditions: list[str]) -> dict[str, float]:
         weights[name] = weights.get(name, 0.0) + sign * coefficient
         position += len(name)
         position = len(text) if not text[position:].strip() else position
+    if not any(weights.values()):
+        raise UsageError(f"contrast {expression!r}: every weight is 0, so it tests nothing")
     return weights
 
 
