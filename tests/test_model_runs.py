@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bids_app.simulate import SimulationOptions, simulate_dataset
-from tests.conftest import EXAMPLE, validate
+from tests.helpers import EXAMPLE, validate
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
