@@ -15,10 +15,11 @@ import traceback
 from pathlib import Path
 
 from bids_app import __version__
-from bids_app.config import Config, build_options, closest, load_config_file
+from bids_app.config import Config, build_options, load_config_file
 from bids_app.errors import FnirsGlmError, UsageError
 from bids_app.logs import setup_logging
 from bids_app.options import LEVELS, Option, declarations, level_of
+from bids_app.user_files import closest
 from bids_app.validation import check_dataset_description
 
 logger = logging.getLogger("fnirs_glm")
@@ -53,7 +54,7 @@ class SuggestingParser(argparse.ArgumentParser):
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
-    """"; did you mean X?" for the closest candidate (config.closest), or ""."""
+    """"; did you mean X?" for the closest candidate (user_files.closest), or ""."""
     close = closest(word, candidates)
     return f"; did you mean {close}?" if close else ""
 

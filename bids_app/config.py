@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bids_app.errors import UsageError
 from bids_app.options import LEVELS, FirstLevelOptions, GroupOptions, declarations
+from bids_app.user_files import closest, read_json_file
 
 if TYPE_CHECKING:
     from bids_app.model import StatsModel
@@ -51,16 +50,6 @@ class Config:
         return data
 
 
-def read_json_file(path: str | Path, *, what: str):
-    """The content of a user-given JSON file; UsageError naming the file when it cannot be read."""
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable JSON file ({exc})") from None
-
-
 def load_config_file(path: Path) -> dict:
     """Read a ``--config`` JSON file into option values by name (keys with - or _ alike)."""
     raw = read_json_file(path, what="configuration file")
@@ -76,13 +65,6 @@ def load_config_file(path: Path) -> dict:
             raise UsageError(f"{path}: unknown configuration key {key!r}{hint}")
         values[name] = value
     return values
-
-
-def closest(word: str, candidates) -> str | None:
-    """The candidate closest to a misspelt ``word`` (ignoring case and leading dashes), or None."""
-    bare = {str(candidate).lstrip("-").lower(): str(candidate) for candidate in candidates}
-    close = difflib.get_close_matches(word.lstrip("-").lower(), list(bare), n=1, cutoff=0.6)
-    return bare[close[0]] if close else None
 
 
 def build_options(values: dict) -> tuple[FirstLevelOptions, GroupOptions]:

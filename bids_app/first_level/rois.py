@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from bids_app.channels import natural_key
-from bids_app.config import read_json_file
 from bids_app.errors import RecordingError, UsageError
 from bids_app.first_level.preprocessing import Haemoglobin
+from bids_app.user_files import read_json_file
 
 _PAIR = re.compile(r"^S\d+_D\d+$")
 NON_HEAD_COORDINATE_SYSTEMS = {"other", "", "n/a"}  # coordsystem values that are not head coordinates

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from bids_app.config import closest
 from bids_app.errors import UsageError
 from bids_app.options import LEVELS, GroupOptions, declarations
+from bids_app.user_files import closest
 
 HRF_CHOICES = declarations()["hrf"].choices
 GROUP_LEVEL_OPTIONS = tuple(declarations(GroupOptions))

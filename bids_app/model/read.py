@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from bids_app.config import read_json_file
 from bids_app.errors import UsageError
 from bids_app.model.nodes import GroupContrast, check_subject_node, check_values, dataset_node, run_node
+from bids_app.user_files import read_json_file
 
 SELECTION = {"subject": "participant_label", "session": "session_label", "task": "task_label", "run": "run_label"}
 

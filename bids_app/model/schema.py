@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import typing
 
-from bids_app.config import closest
 from bids_app.errors import UsageError
+from bids_app.user_files import closest
 
 
 def validate_document(raw, *, source: str):
