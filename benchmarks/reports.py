@@ -6,7 +6,7 @@ Runs the participant level (no reports timed there) into a temporary directory, 
 process after a warm-up: ``write_participant_report`` for each participant, the group level's
 ``report_files`` for the first task (figures and report, written), and for each recording its figures
 (signal overview and spectrum, PNG and SVG: ``report.signals.recording_figures`` of
-``first_level.signals.recording_signals``, which the participant job is to call with the recording's optical
+``first_level.signals.recording_signals``, which the participant job calls with the recording's optical
 density and haemoglobin); prints Markdown with the medians and the files' sizes.
 """
 
