@@ -50,6 +50,7 @@ ARG VERSION=0.1.0
 # /opt/venv world-readable, and a chmod there would copy the whole venv into another layer.)
 COPY version pyproject.toml README.md run.py /app/
 COPY bids_app /app/bids_app
+COPY models /app/models
 RUN test "$VERSION" = "$(cat /app/version)" \
         || { echo "Dockerfile ARG VERSION=$VERSION differs from the version file ($(cat /app/version))." \
                   "Update the ARG default or build with --build-arg VERSION=\$(cat version)." >&2; exit 1; } \

@@ -153,10 +153,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
         from bids_app.model import merge_options, read_model
 
         model = read_model(args.model)
-        given = merge_options({**model.first_level, **model.group_level}, given, source=str(args.model))
-        selection = merge_options(model.selection, {name: tuple(_labels(getattr(args, name), prefix))
-                                                    for name, prefix in SELECTION_PREFIXES.items()
-                                                    if getattr(args, name)}, source=str(args.model))
+        given = merge_options({**model.first_level, **model.group_level}, given, source=str(args.model),
+                              defaults={name: spec.default for name, spec in declarations().items()})
+        selection = merge_options({name: tuple(sorted(labels)) for name, labels in model.selection.items()},
+                                  {name: tuple(sorted(_labels(getattr(args, name), prefix)))
+                                   for name, prefix in SELECTION_PREFIXES.items() if getattr(args, name)},
+                                  source=str(args.model))
         for name in selection:
             setattr(args, name, list(selection[name]))
     first_level, group = build_options(given)

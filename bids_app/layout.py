@@ -167,9 +167,9 @@ class GroupOutputs:
         return self.root / f"task-{self.task}_report.html"
 
     def earlier_outputs(self) -> list[Path]:
-        """The tables and figures of this task on disk (to remove those a run did not rewrite)."""
+        """The tables, figures and report of this task on disk (to remove those a run did not rewrite)."""
         figures = self.root / "figures"
-        return [*self.root.glob(f"task-{self.task}_desc-*_stats.*"),
+        return [*self.root.glob(f"task-{self.task}_desc-*_stats.*"), *[p for p in [self.report] if p.is_file()],
                 *figures.glob(f"task-{self.task}_desc-*.png"), *figures.glob(f"task-{self.task}_desc-*.svg")]
 
     @staticmethod

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bids_app.errors import UsageError
 from bids_app.simulate import SimulationOptions, simulate_dataset
 from tests.helpers import EXAMPLE, validate
 
@@ -157,21 +158,38 @@ def test_a_model_that_cannot_be_used_is_one_line_and_nothing_is_written(tmp_path
     assert not out.exists()
 
 
-def test_a_config_value_that_contradicts_the_model_is_an_error_and_one_it_leaves_out_completes_it(tmp_path,
-                                                                                                   run_cli):
+def test_a_config_value_or_flag_must_agree_with_the_model_and_the_defaults_it_implies(tmp_path, run_cli):
+    """A model is the whole analysis (what it leaves out takes its default), so model.json is the analysis run."""
     from bids_app.cli import parse_args
 
     model = MODELS / "tutorial.json"
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"sci_threshold": 0.7, "noise-model": "auto"}))
+    config.write_text(json.dumps({"sci_threshold": None, "noise-model": "auto"}))
     parsed = parse_args([str(EXAMPLE), str(tmp_path / "out"), "participant", "--model", str(model),
-                         "--config", str(config)])
-    assert parsed.first_level.sci_threshold == 0.7 and parsed.first_level.contrast == ("Tapping/Left - Tapping/Right",)
+                         "--config", str(config), "--participant-label", "02", "01"])
+    assert parsed.first_level.sci_threshold is None and parsed.first_level.contrast == ("Tapping/Left - Tapping/Right",)
     assert parsed.group.topomap_q_threshold == 0.05 and parsed.model.name == "mne-nirs-group-tutorial"
     config.write_text(json.dumps({"ppf": 5}))
     code, _, err = run_cli(EXAMPLE, tmp_path / "out", "group", "--model", model, "--config", config)
     assert code == 2 and f"ppf 5 was given but the model {model} says 6.0" in err
+    code, _, err = run_cli(EXAMPLE, tmp_path / "out", "participant", "--model", model, "--sci-threshold", "0.7")
+    assert code == 2 and f"sci_threshold 0.7 was given but the model {model} leaves it out, so it is the default" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_selection_flags_agree_with_the_models_input_in_any_order(tmp_path):
+    from bids_app.cli import parse_args
+
+    document = json.loads((MODELS / "tutorial.json").read_text())
+    document["Input"] = {"subject": ["01", "02"]}
+    model = tmp_path / "model.json"
+    model.write_text(json.dumps(document))
+    parsed = parse_args([str(EXAMPLE), str(tmp_path / "out"), "participant", "--model", str(model),
+                         "--participant-label", "02", "01"])
+    assert sorted(parsed.participant_label) == ["01", "02"]
+    with pytest.raises(UsageError, match="participant_label"):
+        parse_args([str(EXAMPLE), str(tmp_path / "out"), "participant", "--model", str(model),
+                    "--participant-label", "01"])
 
 
 @pytest.fixture(scope="module")

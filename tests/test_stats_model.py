@@ -191,6 +191,9 @@ def _with(change):
     (_with(lambda d: DATASET(d)["Model"].update(X=[1, "group", "age"]) or DATASET(d).update(Contrasts=[
         {"Name": "odd", "ConditionList": ["group.patient", "age"], "Weights": [1, -1], "Test": "t"}])),
      "contrast 'odd': not supported"),
+    (_with(lambda d: DATASET(d)["Model"].update(X=[1, "group"]) or DATASET(d).update(Contrasts=[
+        {"Name": "nothing", "ConditionList": ["group.patient", "group.control"], "Weights": [0, 0], "Test": "t"}])),
+     "contrast 'nothing': every weight is 0"),
     (_with(lambda d: DATASET(d)["Model"].update(X=["age"])), "Model.X must hold 1"),
     (_with(lambda d: d["Edges"].reverse()), "Edges must link the nodes in order (run -> subject, subject -> dataset)"),
     (_with(lambda d: d["Edges"][0].update(Filter={"contrast": ["x"]})), "Filter is not supported"),
@@ -241,12 +244,22 @@ def test_model_package_loads_no_validation_library():
     assert result.stdout.strip() == "[]"
 
 
-def test_given_options_complete_the_model_and_may_not_contradict_it():
+def test_given_options_must_agree_with_the_model_and_the_defaults_it_implies():
+    from bids_app.options import declarations
+
+    defaults = {name: spec.default for name, spec in declarations().items()}
     model = read_model(MODELS / "tutorial.json")
-    merged = merge_options(model.first_level, {"noise_model": "auto", "sci_threshold": 0.7,
-                                               "contrast": ["Tapping/Left - Tapping/Right"]}, source="tutorial.json")
-    assert merged == {**model.first_level, "sci_threshold": 0.7, "contrast": ["Tapping/Left - Tapping/Right"]}
+    assert "sci_threshold" not in model.first_level
+    merged = merge_options(model.first_level, {"noise_model": "auto", "sci_threshold": None,
+                                               "contrast": ["Tapping/Left - Tapping/Right"]}, source="tutorial.json",
+                           defaults=defaults)
+    assert merged == {**model.first_level, "sci_threshold": None, "contrast": ["Tapping/Left - Tapping/Right"]}
     with pytest.raises(UsageError, match=r"^noise_model 'ar1' was given but the model tutorial.json says 'auto': "):
-        merge_options(model.first_level, {"noise_model": "ar1"}, source="tutorial.json")
+        merge_options(model.first_level, {"noise_model": "ar1"}, source="tutorial.json", defaults=defaults)
     with pytest.raises(UsageError, match="contrast .'A - B',. was given"):
-        merge_options(model.first_level, {"contrast": ("A - B",)}, source="tutorial.json")
+        merge_options(model.first_level, {"contrast": ("A - B",)}, source="tutorial.json", defaults=defaults)
+    with pytest.raises(UsageError, match=r"^sci_threshold 0.7 was given but the model tutorial.json leaves it out, "
+                                         r"so it is the default, None: "):
+        merge_options(model.first_level, {"sci_threshold": 0.7}, source="tutorial.json", defaults=defaults)
+    # without defaults (the selection of recordings) given values complete the model
+    assert merge_options({}, {"participant_label": ("01",)}, source="m.json") == {"participant_label": ("01",)}

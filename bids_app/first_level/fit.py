@@ -40,7 +40,7 @@ class FirstLevelResult:
     waveform_stats: pd.DataFrame
     block_average_stats: pd.DataFrame
     warnings: tuple[str, ...]  # everything said while reading and fitting the recording
-    signals: object = None  # first_level.signals.RecordingSignals: what the recording figures draw (None: no figures)
+    signals: object  # first_level.signals.RecordingSignals: what the recording figures draw
 
 
 def fit_recording(inputs: RecordingInputs, *, options, contrasts: dict[str, dict[str, float]],

@@ -65,5 +65,5 @@ def motion_samples(od, *, times: np.ndarray, ch_names: list[str]) -> np.ndarray:
         at = od.times[1:][steps]
         after = np.searchsorted(times, at).clip(1, max(len(times) - 1, 1))
         nearest = np.where(at - times[after - 1] <= times[after.clip(max=len(times) - 1)] - at, after - 1, after)
-        mask[np.ix_(rows.get(od.ch_names[group[0]].split(" ")[0], []), nearest.clip(0, len(times) - 1))] = True
+        mask[np.ix_(rows.get(channel_pair(od.ch_names[group[0]]), []), nearest.clip(0, len(times) - 1))] = True
     return mask

@@ -261,6 +261,8 @@ def _group_contrast(contrast, covariates: list, *, where: str) -> GroupContrast:
     here = f"{where}: contrast {contrast.Name!r}"
     weights = {term: _weight(w, where=here) for term, w in zip(contrast.ConditionList, contrast.Weights)}
     terms = list(weights)
+    if not any(weights.values()):
+        raise UsageError(f"{here}: every weight is 0, so it tests nothing")
     levelled = {t.split(".", 1)[0] for t in terms if isinstance(t, str) and "." in t}
     if len(terms) == 1 and weights[terms[0]] == 1 and (terms[0] == 1 or terms[0] in covariates):
         return GroupContrast(name=contrast.Name, weights=weights)

@@ -65,15 +65,23 @@ def parse_model(raw, *, source: str) -> StatsModel:
                       document=raw)
 
 
-def merge_options(model_values: dict, given: dict, *, source: str) -> dict:
-    """The model's option values completed by those given explicitly (flags, ``--config``).
+def merge_options(model_values: dict, given: dict, *, source: str, defaults: dict | None = None) -> dict:
+    """The model's values with those given explicitly (flags, ``--config``), which must agree with it: one
+    analysis, one description of it (a UsageError otherwise).
 
-    A given value that differs from the model's is a UsageError: one analysis, one description of it.
+    ``defaults``: the values of what the model leaves out (a model is the whole analysis, so a given value must
+    equal those too); None: given values complete the model (the selection of recordings).
     """
     for name, value in given.items():
-        if name in model_values and comparable(value) != comparable(model_values[name]):
-            raise UsageError(f"{name} {comparable(value)!r} was given but the model {source} says "
-                             f"{comparable(model_values[name])!r}: leave the option out or change the model")
+        if name in model_values:
+            expected, says = model_values[name], "says"
+        elif defaults is not None and name in defaults:
+            expected, says = defaults[name], "leaves it out, so it is the default,"
+        else:
+            continue
+        if comparable(value) != comparable(expected):
+            raise UsageError(f"{name} {comparable(value)!r} was given but the model {source} {says} "
+                             f"{comparable(expected)!r}: leave the option out or change the model")
     return {**model_values, **given}
 
 

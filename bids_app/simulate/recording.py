@@ -9,8 +9,13 @@ import math
 import tempfile
 from pathlib import Path
 
-from bids_app.simulate import signals
 from bids_app.simulate.options import CONDITIONS
+from bids_app.simulate.signals import (
+    add_bad_channels,
+    add_motion,
+    add_motion_spikes,
+    add_physiology_and_noise,
+)
 from bids_app.simulate.truth import write_recording_truth
 
 
@@ -43,15 +48,15 @@ def write_recording(out_dir: Path, *, template, timing, gains, options, rng, ent
                 hb[index, 0] += response
                 hb[index, 1] += options.hbr_fraction * response
     if options.noise:
-        signals.add_physiology_and_noise(hb, pairs=pairs, short=short, times=times, sfreq=sfreq,
+        add_physiology_and_noise(hb, pairs=pairs, short=short, times=times, sfreq=sfreq,
                                          options=options, rng=rng)
     od = haemoglobin_to_od(raw, hb, ppf=options.ppf)
     motion = []  # every motion artefact (onset, duration, kind), for the truth
     if options.noise:
         od += 5e-5 * rng.standard_normal(od.shape)  # measurement noise
-        motion += signals.add_motion_spikes(od, count=options.motion_spikes, sfreq=sfreq, rng=rng)
-        motion += signals.add_motion(od, events=events, sfreq=sfreq, options=options, rng=rng)
-    bad = signals.add_bad_channels(od, raw.ch_names, count=options.bad_channels, rng=rng)
+        motion += add_motion_spikes(od, count=options.motion_spikes, sfreq=sfreq, rng=rng)
+        motion += add_motion(od, events=events, sfreq=sfreq, options=options, rng=rng)
+    bad = add_bad_channels(od, raw.ch_names, count=options.bad_channels, rng=rng)
     raw._data[:] = 0.05 * np.exp(-od)
     flat = [raw.ch_names.index(label.rsplit(" ", 1)[0]) for label in bad if label.endswith(" flat")]
     raw._data[flat] = 0.05
