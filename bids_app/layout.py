@@ -88,11 +88,9 @@ class RecordingOutputs:
 
     def existing(self) -> list[Path]:
         """This recording's output files on disk (of this or an earlier run)."""
-        figures = [p for p in self.figure("x").parent.glob(f"{self.prefix}desc-*_nirs.*") if p.is_file()]
-        if not self.folder.is_dir():
-            return figures
-        return sorted({*(p for pattern in _PATTERNS for p in self.folder.glob(self.prefix + pattern) if p.is_file()),
-                       *figures})
+        tables = (p for pattern in _PATTERNS for p in self.folder.glob(self.prefix + pattern))
+        figures = self.figure("x").parent.glob(f"{self.prefix}desc-*_nirs.*")
+        return sorted(p for p in {*tables, *figures} if p.is_file())
 
     # the participant-level files the group level reads
     @staticmethod
@@ -113,14 +111,17 @@ class RecordingOutputs:
     @staticmethod
     def design_sidecars(output_dir: Path) -> dict[str, Path]:
         """Recording -> its ``*_design.json``, in path order (also those of incomplete or orphaned outputs)."""
-        return {path.name.removesuffix(f"_{_DESIGN}.json"): path
-                for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_{_DESIGN}.json"))}
+        return _by_recording(output_dir, f"{_DESIGN}.json")
 
     @staticmethod
     def qc_tables(output_dir: Path) -> dict[str, Path]:
         """Recording -> its ``*_desc-qc_channels.tsv`` (channel positions), in path order."""
-        return {path.name.removesuffix(f"_{_QC}.tsv"): path
-                for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_{_QC}.tsv"))}
+        return _by_recording(output_dir, f"{_QC}.tsv")
+
+
+def _by_recording(output_dir: Path, name: str) -> dict[str, Path]:
+    """Recording -> its participant-level file ``<recording>_<name>``, in path order."""
+    return {path.name.removesuffix(f"_{name}"): path for path in sorted(output_dir.glob(f"sub-*/**/nirs/*_{name}"))}
 
 
 def run_log_file(output_dir: Path, *, level: str, stamp: str, host: str, pid: int) -> Path:
