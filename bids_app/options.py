@@ -95,6 +95,11 @@ class _Options:
         for name, spec in declarations(type(self)).items():
             object.__setattr__(self, name, spec.checked(name, getattr(self, name)))
 
+    def as_json(self) -> dict:
+        """The options by name as JSON values (several values as a list)."""
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in dataclasses.asdict(self).items()}
+
 
 @dataclass(frozen=True, kw_only=True)
 class FirstLevelOptions(_Options):
@@ -168,8 +173,7 @@ class FirstLevelOptions(_Options):
 
     def participant_level(self) -> dict:
         """The options as recorded with the participant-level outputs (the design sidecar's ``Options``)."""
-        return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in dataclasses.asdict(self).items()}
+        return self.as_json()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ class Provenance:
         """The provenance of outputs made now with the options ``options`` (FirstLevelOptions)."""
         from bids_app import __version__
 
-        return cls(__version__, json.loads(json.dumps(options.participant_level())), dict(checksums))
+        return cls(__version__, options.participant_level(), dict(checksums))
 
     def record(self) -> dict:
         """The design sidecar's GeneratedBy."""

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from bids_app.errors import UsageError
 from bids_app.model.read import StatsModel, comparable
-from bids_app.model.write import json_value, model_from_options
-from bids_app.options import GroupOptions, declarations
+from bids_app.model.write import model_from_options
 
 
 def participant_model(config, *, conditions: list[str]) -> dict:
@@ -25,8 +24,7 @@ def group_model(config, *, recorded: dict, conditions: list[str], group_levels: 
     the group level computes for the categorical covariate's ``group_levels``."""
     if config.model is not None:
         return config.model.document
-    group = {name: json_value(getattr(config.group, name)) for name in declarations(GroupOptions)}
-    return model_from_options(recorded, group, conditions, group_levels=group_levels)
+    return model_from_options(recorded, config.group.as_json(), conditions, group_levels=group_levels)
 
 
 def check_conditions(model: StatsModel | None, *, conditions_of: dict[str, set[str]]) -> None:
