@@ -35,7 +35,9 @@ DATA = {
     "motion 4/min": {"motion_per_minute": 4.0},
     "task-locked": {"task_locked_motion": 0.3, "motion_per_minute": 1.0},
 }
-NOISE_MODELS = ("ols", "ar1", "auto", "ar-irls")
+# (noise model, --ar-bias-correction); ols has no AR coefficients to correct
+NOISE_MODELS = (("ols", "none"), ("ar1", "none"), ("ar1", "worsley"), ("auto", "none"), ("auto", "worsley"),
+                ("ar-irls", "none"), ("ar-irls", "worsley"))
 CORRECTIONS = ("none", "tddr")
 
 
@@ -66,18 +68,19 @@ def main(argv=None) -> int:
                             seed=args.seed + 2 * offset, **common)
             active = simulate(Path(tmp) / f"active{offset}", subjects=args.active_recordings,
                               seed=args.seed + 2 * offset + 1, **common)
-            for model in NOISE_MODELS:
+            for model, bias in NOISE_MODELS:
                 for correction in CORRECTIONS:
-                    flags = ("--skip_bids_validator", "--noise-model", model, "--motion-correction", correction)
+                    flags = ("--skip_bids_validator", "--noise-model", model, "--ar-bias-correction", bias,
+                             "--motion-correction", correction)
                     clock = time.perf_counter()
                     null_table = channel_errors(null, *flags)
                     seconds = (time.perf_counter() - clock) / args.null_recordings
-                    rows[(data, model, correction)] = row(null_table, channel_errors(active, *flags),
-                                                          seconds=seconds)
-                    print(f"{data} {model} {correction}: {rows[(data, model, correction)]}", file=sys.stderr)
+                    key = (data, model, bias if model != "ols" else "n/a", correction)
+                    rows[key] = row(null_table, channel_errors(active, *flags), seconds=seconds)
+                    print(f"{key}: {rows[key]}", file=sys.stderr)
     frame = pd.DataFrame(rows).T
-    frame.index.names = ["data", "noise model", "motion correction"]
-    print(f"## Motion: noise model x motion correction\n\nCommand: `python benchmarks/motion_validity.py "
+    frame.index.names = ["data", "noise model", "AR bias correction", "motion correction"]
+    print(f"## Motion: noise model x AR bias correction x motion correction\n\nCommand: `python benchmarks/motion_validity.py "
           f"--null-recordings {args.null_recordings} --active-recordings {args.active_recordings} "
           f"--duration {args.duration:.0f} --seed {args.seed}` ({args.null_recordings} null and "
           f"{args.active_recordings} active simulated recordings of {args.duration:.0f} s per kind of data; "

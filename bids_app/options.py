@@ -118,6 +118,11 @@ class FirstLevelOptions(_Options):
         "auto", choices=("ols", "ar1", "auto", "ar-irls"),
         help="GLM noise model: ols, ar1, auto = AR(P) with P = round(4 x sampling rate), or ar-irls = AR order "
         "by BIC up to that P, prewhitening and robust (Tukey bisquare) IRLS")
+    ar_bias_correction: str = option(
+        "worsley", choices=("none", "worsley"),
+        help="AR noise models (ar1, auto, ar-irls): worsley = the AR coefficients come from the residuals' "
+        "autocovariances corrected for the design (Worsley et al. 2002), without which the standard errors are too "
+        "small; none = from the residuals as they are (nilearn, MNE-NIRS, AnalyzIR)")
     hrf: str = option("glover", choices=("glover", "spm"), help="haemodynamic response function")
     design_rate: str = option(
         "native", choices=("native", "resampled"),

@@ -70,6 +70,34 @@ def test_ar_order_and_coefficients_by_bic_equal_statsmodels():
         np.testing.assert_allclose(coef[s, :order], reference.params, rtol=1e-8)
 
 
+def test_bias_corrected_ar_order_by_bic_is_yule_walker_on_the_corrected_autocovariances():
+    """--ar-bias-correction worsley: the BIC search runs on the clipped residuals' autocovariances corrected for
+    the design; on a long AR(3) series it finds order 3, with the coefficients statsmodels' Yule-Walker gives
+    the same series (the correction is negligible at 4,000 samples), and those of the corrected
+    autocovariances exactly."""
+    from statsmodels.regression.linear_model import yule_walker
+
+    from bids_app.first_level.ar_irls import AR_CLIP, MAD_NORMAL
+    from bids_app.first_level.glm import ar_from_autocovariances, corrected_autocovariances
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    X = _design(n, rng)
+    x = lfilter([1], [1, -0.6, 0.25, -0.1], rng.standard_normal((3, n)), axis=1)
+    x -= (x @ np.linalg.pinv(X).T) @ X.T  # residuals of the least-squares fit
+    x[:, 2000:2004] += 50  # a spike: clipped
+    coef = ar_by_bic(x, max_order=8, design=X)
+    demeaned = x - x.mean(axis=1, keepdims=True)
+    limit = AR_CLIP * np.median(np.abs(demeaned), axis=1, keepdims=True) / MAD_NORMAL
+    clipped = np.clip(demeaned, -limit, limit)
+    exact = ar_from_autocovariances(corrected_autocovariances(clipped, X, order=8), order=3)
+    for s in range(3):
+        assert np.count_nonzero(coef[s]) == 3
+        np.testing.assert_allclose(coef[s, :3], exact[s], rtol=1e-10)
+        reference, _ = yule_walker(clipped[s], order=3, method="mle")
+        np.testing.assert_allclose(coef[s, :3], reference, atol=0.01)
+
+
 def test_ar_irls_is_the_robust_fit_of_the_model_whitened_with_its_own_ar_coefficients():
     """At convergence, the estimates are statsmodels' RLM on the data whitened with the returned AR
     coefficients; each signal keeps its BIC order."""
@@ -101,4 +129,4 @@ def test_ar_irls_end_to_end_on_the_bundled_recording(tmp_path, run_cli):
     samples = len(pd.read_csv(folder / "sub-02_ses-01_task-tapping_design.tsv", sep="\t"))
     assert (table["df"] < samples).all() and table[["effect", "se", "p"]].notna().all().all()
     report = (tmp_path / "sub-02.html").read_text()
-    assert "ar-irls (AR order by BIC up to 2, Tukey bisquare IRLS)" in report
+    assert "ar-irls (AR order by BIC up to 2, Tukey bisquare IRLS, Worsley bias correction)" in report

@@ -72,6 +72,7 @@ INVALID = {  # an invalid value of every option and the error it has always give
     "resample_hz": (-1, "invalid resample_hz -1: give a number > 0"),
     "short_regression": ("some", "invalid short_regression 'some': choose from none, mean, all"),
     "noise_model": ("ar2", "invalid noise_model 'ar2': choose from ols, ar1, auto, ar-irls"),
+    "ar_bias_correction": ("fmristat", "invalid ar_bias_correction 'fmristat': choose from none, worsley"),
     "hrf": ("canonical", "invalid hrf 'canonical': choose from glover, spm"),
     "design_rate": ("fast", "invalid design_rate 'fast': choose from native, resampled"),
     "stim_dur": (-1, "invalid stim_dur -1: give a duration in seconds >= 0"),

@@ -126,7 +126,8 @@ def test_write_recording_writes_exactly_the_files_of_the_layout(fitted, tmp_path
     assert design["Outputs"] == sorted(os.path.relpath(p, outputs.folder) for p in expected)
     assert all((outputs.folder / name).is_file() for name in design["Outputs"])
     assert design["AROrder"] == result.noise_model.ar_order and design["SamplingFrequency"] == result.sfreq
-    assert design["NoiseModel"] == f"auto (AR({result.noise_model.ar_order}))"
+    assert design["NoiseModel"] == f"auto (AR({result.noise_model.ar_order}), Worsley bias correction)"
+    assert design["ARBiasCorrection"] == "worsley"
     assert design["GeneratedBy"] == provenance.record()
     assert design["GeneratedBy"]["InputChecksums"] == inputs.checksums
     pd.testing.assert_frame_equal(read_tsv(outputs.stats("channel")), result.channel_stats.reset_index(drop=True),
@@ -159,19 +160,24 @@ def test_the_command_line_writes_what_the_in_memory_api_writes(fitted, run_cli, 
     assert json.loads(cli.design_json.read_text())["AROrder"] == result.noise_model.ar_order
 
 
-@pytest.mark.parametrize(("choice", "sfreq", "order", "label", "description"), [
-    ("ols", 0.6, 0, "ols", "ols"),
-    ("ar1", 7.8, 1, "ar1", "ar1"),
-    ("auto", 0.6, 2, "ar2", "auto (AR(2))"),
-    ("auto", 7.8125, 31, "ar31", "auto (AR(31))"),
-    ("ar-irls", 0.6, 2, "ar-irls", "ar-irls (AR order by BIC up to 2, Tukey bisquare IRLS)"),
+@pytest.mark.parametrize(("choice", "sfreq", "correction", "order", "label", "description"), [
+    ("ols", 0.6, "worsley", 0, "ols", "ols"),
+    ("ar1", 7.8, "none", 1, "ar1", "ar1"),
+    ("ar1", 7.8, "worsley", 1, "ar1", "ar1 (Worsley bias correction)"),
+    ("auto", 0.6, "none", 2, "ar2", "auto (AR(2))"),
+    ("auto", 0.6, "worsley", 2, "ar2", "auto (AR(2), Worsley bias correction)"),
+    ("auto", 7.8125, "none", 31, "ar31", "auto (AR(31))"),
+    ("ar-irls", 0.6, "none", 2, "ar-irls", "ar-irls (AR order by BIC up to 2, Tukey bisquare IRLS)"),
+    ("ar-irls", 0.6, "worsley", 2, "ar-irls",
+     "ar-irls (AR order by BIC up to 2, Tukey bisquare IRLS, Worsley bias correction)"),
 ])
 def test_noise_model_is_resolved_once_with_the_label_and_description_the_sidecars_record(
-        choice, sfreq, order, label, description):
+        choice, sfreq, correction, order, label, description):
     from bids_app.first_level.noise_model import NoiseModel
 
-    noise_model = NoiseModel.resolve(choice, sfreq=sfreq)
+    noise_model = NoiseModel.resolve(choice, sfreq=sfreq, bias_correction=correction)
     assert (noise_model.ar_order, noise_model.label, noise_model.description) == (order, label, description)
+    assert noise_model.bias_correction == (correction == "worsley" and order > 0)
     rng = np.random.default_rng(0)
     X = np.column_stack([np.ones(200), rng.standard_normal(200)])
     fit = noise_model.fit(rng.standard_normal((200, 2)), X)

@@ -172,3 +172,84 @@ def test_a_design_without_residual_degrees_of_freedom_is_refused():
     X, Y = _simulate(n=5)
     with pytest.raises(ValueError, match="the design has 5 independent regressors for 5 samples"):
         fit_glm(Y, X, ar_order=0)
+
+
+def _lag_matrices(n: int, order: int) -> list[np.ndarray]:
+    return [np.eye(n)] + [np.eye(n, k=j) + np.eye(n, k=-j) for j in range(1, order + 1)]
+
+
+@pytest.mark.parametrize("rank_deficient", [False, True])
+def test_corrected_autocovariances_solve_worsleys_equations_built_from_dense_matrices(rank_deficient):
+    """E[r' D_j r] = sum_l tr(R D_j R D_l) v_l (Worsley et al. 2002) with R, D_j as dense matrices."""
+    from bids_app.first_level.glm import corrected_autocovariances
+
+    rng = np.random.default_rng(3)
+    n, order = 80, 3
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, 4))])
+    if rank_deficient:
+        X = np.column_stack([X, X[:, 1] + X[:, 2]])
+    residual_maker = np.eye(n) - X @ np.linalg.pinv(X)
+    lags = _lag_matrices(n, order)
+    system = np.array([[np.trace(residual_maker @ a @ residual_maker @ b) for b in lags] for a in lags])
+    residuals = (residual_maker @ rng.standard_normal((n, 5))).T
+    products = np.array([[r @ d @ r for d in lags] for r in residuals])
+    expected = np.linalg.solve(system, products.T).T
+    np.testing.assert_allclose(corrected_autocovariances(residuals, X, order=order), expected, rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_corrected_autocovariances_are_unbiased_where_the_residuals_own_are_not():
+    """MA(2) errors (autocovariances zero beyond lag 2, the model of the correction) under a design with slow
+    regressors: over 4,000 series the mean corrected autocovariances at lags 0-2 are within 1.5% of the
+    truth; the residuals' own are 10% or more too small."""
+    from scipy.signal import lfilter
+
+    from bids_app.first_level.glm import autocovariances, corrected_autocovariances
+
+    rng = np.random.default_rng(5)
+    n, ma = 120, np.array([1.0, 0.8, 0.5])
+    t = np.arange(n)
+    X = np.column_stack([np.ones(n), (t % 40 < 10).astype(float)] + [np.cos(np.pi * k * (t + 0.5) / n)
+                                                                      for k in range(1, 6)])
+    errors = lfilter(ma, [1], rng.standard_normal((4000, n + 2)), axis=1)[:, 2:]
+    residuals = errors - (errors @ np.linalg.pinv(X).T) @ X.T
+    truth = np.array([ma[: 3 - j] @ ma[j:] for j in range(3)])
+    corrected = corrected_autocovariances(residuals, X, order=2).mean(axis=0)
+    plain = autocovariances(residuals, order=2).mean(axis=0)
+    assert np.all(np.abs(corrected / truth - 1) < 0.015), corrected / truth
+    assert np.all(plain / truth < 0.9), plain / truth
+
+
+def test_corrected_autocovariances_fall_back_where_they_are_not_a_stationary_process():
+    """With almost as many regressors as samples the correction can overshoot: every row returned has a
+    positive definite Toeplitz matrix (a stationary AR fit), the uncorrected autocovariances where needed."""
+    from bids_app.first_level.glm import autocovariances, corrected_autocovariances
+
+    rng = np.random.default_rng(8)
+    n, order = 30, 4
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, 20))])
+    residuals = (rng.standard_normal((400, n)) @ (np.eye(n) - X @ np.linalg.pinv(X)))
+    acov = corrected_autocovariances(residuals, X, order=order)
+    toeplitz = acov[:, np.abs(np.subtract.outer(np.arange(order + 1), np.arange(order + 1)))]
+    assert (np.linalg.eigvalsh(toeplitz).min(axis=1) > 0).all()
+    fell_back = np.all(acov == autocovariances(residuals, order=order), axis=1)
+    assert 0 < fell_back.sum() < len(acov)
+
+
+def test_bias_corrected_ar_gives_calibrated_standard_errors_where_the_plain_estimate_does_not():
+    """2,000 AR(1) series (rho 0.6, 360 samples, a block design with cosine drifts, as a 10-minute recording
+    at 0.6 Hz): with the plain Yule-Walker AR(2) fit the t-values of the (null) block effect spread 8%
+    more than a t distribution's; with the Worsley correction 3% (what is left: the AR estimates' own noise)."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(2)
+    n = 360
+    t = np.arange(n)
+    blocks = np.convolve((t % 30 < 4).astype(float), np.exp(-np.arange(12) / 4))[:n]
+    X = np.column_stack([blocks, np.ones(n)] + [np.cos(np.pi * k * (t + 0.5) / n) for k in range(1, 8)])
+    Y = lfilter([1], [1, -0.6], rng.standard_normal((2000, n + 200)), axis=1)[:, 200:].T
+    spread = {}
+    for correction in (False, True):
+        fit = fit_glm(Y, X, ar_order=2, bias_correction=correction)
+        spread[correction] = np.std(fit.beta[:, 0] / np.sqrt(fit.cov[:, 0, 0])) / np.sqrt(n / (n - 2))
+    assert spread[False] > 1.06 and abs(spread[True] - 1) < 0.04, spread

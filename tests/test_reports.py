@@ -335,3 +335,12 @@ def test_methods_number_references_in_order_and_cite_only_what_was_used():
     assert firsts == sorted(firsts)
     assert "2 of 6 recordings had no good short channel" in text
     assert "one model per chroma" in text and "unweighted" in text and "as in the MNE-NIRS tutorial" in text
+
+
+@pytest.mark.parametrize(("noise_model", "correction", "stated"), [
+    ("auto", "worsley", True), ("ar-irls", "worsley", True), ("auto", "none", False), ("ols", "worsley", False)])
+def test_methods_paragraph_states_the_recorded_ar_bias_correction(noise_model, correction, stated):
+    options = FirstLevelOptions(noise_model=noise_model, ar_bias_correction=correction)
+    text, references = methods_paragraph(designs=[_design(options, sfreq=0.6, ar_order=2)], versions={})
+    assert ("corrected for the bias of the least-squares fit on the design [" in text) == stated
+    assert (REFERENCES["worsley"] in references) == stated

@@ -23,9 +23,20 @@ X' whiten'(v) (the adjoint filter) and X_w'X_w comes from the lagged products of
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from bids_app.first_level.glm import GLMFit, _lag, _whiten, design_rank, lagged_gram, whitening_pairs
+from bids_app.first_level.glm import (
+    GLMFit,
+    _lag,
+    _whiten,
+    ar_from_autocovariances,
+    corrected_autocovariances,
+    design_rank,
+    lagged_gram,
+    whitening_pairs,
+)
 
 TUKEY_C = 4.685
 AR_CLIP = 3.0  # residuals are clipped at this many robust SDs before the AR fit
@@ -33,8 +44,8 @@ MAD_NORMAL = 0.6744897501960817  # median absolute deviation of the standard nor
 AR_CHUNK_VALUES = 5_000_000  # lagged residual values per chunk of the BIC search (40 MB)
 
 
-def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, max_outer: int = 10, outer_tol: float = 1e-4,
-                max_iterations: int = 500, tol: float = 1e-8) -> GLMFit:
+def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, bias_correction: bool = False, max_outer: int = 10,
+                outer_tol: float = 1e-4, max_iterations: int = 500, tol: float = 1e-8) -> GLMFit:
     """The fit of the signals ``Y`` (n_times, n_signals) on the design ``X``; ``GLMFit.ar_orders()`` gives
     each signal's BIC-chosen AR order."""
     from threadpoolctl import threadpool_limits
@@ -53,7 +64,8 @@ def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, max_outer: int 
         beta = (np.linalg.pinv(X) @ Y).T
         active = np.arange(n_signals)
         for _ in range(max_outer):
-            coef[active] = ar_by_bic((Y[:, active] - X @ beta[active].T).T, max_order=max_order)
+            coef[active] = ar_by_bic((Y[:, active] - X @ beta[active].T).T, max_order=max_order,
+                                     design=X if bias_correction else None)
             new, cov[active], df[active] = robust_fit(Y[:, active], X, coef[active], rank=rank,
                                                       start=beta[active], max_iterations=max_iterations, tol=tol)
             change = np.linalg.norm(new - beta[active], axis=1) / np.maximum(
@@ -65,7 +77,7 @@ def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, max_outer: int 
     return GLMFit(beta / scale, cov / np.outer(scale, scale), df, coef)
 
 
-def ar_by_bic(residuals: np.ndarray, *, max_order: int) -> np.ndarray:
+def ar_by_bic(residuals: np.ndarray, *, max_order: int, design: np.ndarray | None = None) -> np.ndarray:
     """AR coefficients (n_signals, max_order), zero beyond each signal's BIC-chosen order (0..max_order).
 
     The demeaned residuals are clipped at 3 robust SDs; then least squares of x[t] on x[t-1..t-p] over
@@ -74,7 +86,8 @@ def ar_by_bic(residuals: np.ndarray, *, max_order: int) -> np.ndarray:
     """
     n_signals, n_times = residuals.shape
     chunk = max(1, AR_CHUNK_VALUES // max(1, n_times * max_order))
-    return np.concatenate([_ar_by_bic(residuals[start:start + chunk], max_order=max_order)
+    search = _ar_by_bic if design is None else partial(_corrected_ar_by_bic, design=design)
+    return np.concatenate([search(residuals[start:start + chunk], max_order=max_order)
                            for start in range(0, n_signals, chunk)]) if n_signals else np.zeros((0, max_order))
 
 
@@ -95,6 +108,27 @@ def _ar_by_bic(residuals: np.ndarray, *, max_order: int) -> np.ndarray:
         solved = np.linalg.solve(gram[:, :p, :p], cross[:, :p, None])[:, :, 0]
         rss = np.maximum(total - np.einsum("si,si->s", cross[:, :p], solved), np.finfo(float).tiny)
         bic = m * np.log(rss / m) + p * np.log(m)
+        better = bic < best_bic
+        best[better] = np.pad(solved[better], ((0, 0), (0, max_order - p)))
+        best_bic = np.where(better, bic, best_bic)
+    return best
+
+
+def _corrected_ar_by_bic(residuals: np.ndarray, *, max_order: int, design: np.ndarray) -> np.ndarray:
+    """As _ar_by_bic, from the clipped residuals' autocovariances corrected for the least-squares fit on
+    ``design`` (glm.corrected_autocovariances): Yule-Walker coefficients of every order p, the innovation
+    variance s2_p = v_0 - sum_i a_i v_i, BIC = n log(s2_p) + p log(n)."""
+    x = residuals - residuals.mean(axis=1, keepdims=True)
+    limit = AR_CLIP * _mad(x)[:, None]
+    x = np.clip(x, -limit, limit)
+    n = x.shape[1]
+    acov = corrected_autocovariances(x, design, order=max_order)
+    best = np.zeros((len(x), max_order))
+    best_bic = n * np.log(np.maximum(acov[:, 0], np.finfo(float).tiny))
+    for p in range(1, max_order + 1):
+        solved = ar_from_autocovariances(acov, order=p)
+        variance = np.maximum(acov[:, 0] - np.einsum("si,si->s", solved, acov[:, 1:p + 1]), np.finfo(float).tiny)
+        bic = n * np.log(variance) + p * np.log(n)
         better = bic < best_bic
         best[better] = np.pad(solved[better], ((0, 0), (0, max_order - p)))
         best_bic = np.where(better, bic, best_bic)

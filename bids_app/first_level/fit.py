@@ -90,7 +90,8 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
             roi_signals.append(haemo.data[:, indices].mean(axis=1))
     Y = np.column_stack([haemo.data] + roi_signals)
 
-    noise_model = NoiseModel.resolve(options.noise_model, sfreq=haemo.sfreq)
+    noise_model = NoiseModel.resolve(options.noise_model, sfreq=haemo.sfreq,
+                                     bias_correction=options.ar_bias_correction)
     fit = _fit(Y, design, noise_model=noise_model, what="the GLM", source=source)
     fir, bins = fir_design(events, haemo, design=design, conditions=conditions, window=options.fir_window,
                            native=options.design_rate == "native")

@@ -45,8 +45,10 @@ class GLMFit:
         return effect, np.sqrt(variance)
 
 
-def fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
-    """Fit every column of ``Y`` (n_times, n_signals) on design ``X`` (n_times, n_regressors).
+def fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int, bias_correction: bool = False) -> GLMFit:
+    """Fit every column of ``Y`` (n_times, n_signals) on design ``X`` (n_times, n_regressors); with
+    ``bias_correction`` the AR coefficients come from the errors' autocovariances corrected for the least-squares
+    fit's projection (:func:`corrected_autocovariances`).
 
     BLAS runs single-threaded here: these small decompositions gain nothing from threads, and
     OpenBLAS threads that spin while another process holds the other cores slow them a hundredfold.
@@ -54,10 +56,10 @@ def fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_glm(Y, X, ar_order=ar_order)
+        return _fit_glm(Y, X, ar_order=ar_order, bias_correction=bias_correction)
 
 
-def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
+def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int, bias_correction: bool) -> GLMFit:
     Y = np.asarray(Y, dtype=float)
     X = np.asarray(X, dtype=float)
     rank = design_rank(X)
@@ -71,7 +73,7 @@ def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int) -> GLMFit:
         cov = (pinv @ pinv.T)[None] * dispersion[:, None, None]
         return GLMFit(beta, cov, df_resid, np.zeros((Y.shape[1], 0)))
 
-    ar_coef = yule_walker((Y - X @ beta.T).T, order=ar_order)
+    ar_coef = yule_walker((Y - X @ beta.T).T, order=ar_order, design=X if bias_correction else None)
     if rank == X.shape[1]:
         beta, unscaled_cov, resid = _whitened_fit_from_lagged_products(Y, X, ar_coef)
     else:  # rank-deficient: per-signal pseudo-inverses of the whitened design
@@ -139,13 +141,68 @@ def _lag(A: np.ndarray, j: int) -> np.ndarray:
     return np.concatenate([np.zeros((j,) + A.shape[1:]), A[:-j]])
 
 
-def yule_walker(residuals: np.ndarray, *, order: int) -> np.ndarray:
-    """AR coefficients (n_signals, order) of each row of ``residuals`` (n_signals, n_times)."""
+def yule_walker(residuals: np.ndarray, *, order: int, design: np.ndarray | None = None) -> np.ndarray:
+    """AR coefficients (n_signals, order) of each row of ``residuals`` (n_signals, n_times): from their
+    autocovariances, or with ``design`` from the errors' autocovariances estimated from the residuals of the
+    least-squares fit on that design (:func:`corrected_autocovariances`)."""
+    if design is None:
+        acov = autocovariances(residuals, order=order)
+    else:
+        acov = corrected_autocovariances(residuals, design, order=order)
+    return ar_from_autocovariances(acov, order=order)
+
+
+def autocovariances(residuals: np.ndarray, *, order: int) -> np.ndarray:
+    """Unbiased autocovariances at lags 0..order (n_signals, order + 1) of the demeaned rows, as nilearn."""
     x = residuals - residuals.mean(axis=1, keepdims=True)
     n = x.shape[1]
-    acov = np.stack([np.einsum("st,st->s", x[:, k:], x[:, : n - k]) / (n - k) for k in range(order + 1)], 1)
+    return np.stack([np.einsum("st,st->s", x[:, k:], x[:, : n - k]) / (n - k) for k in range(order + 1)], 1)
+
+
+def ar_from_autocovariances(acov: np.ndarray, *, order: int) -> np.ndarray:
+    """The Yule-Walker AR(order) coefficients (n_signals, order) of autocovariances (n_signals, >= order + 1)."""
     toeplitz = acov[:, np.abs(np.subtract.outer(np.arange(order), np.arange(order)))]
-    return np.linalg.solve(toeplitz, acov[:, 1:, None])[..., 0]
+    return np.linalg.solve(toeplitz, acov[:, 1:order + 1, None])[..., 0]
+
+
+def corrected_autocovariances(residuals: np.ndarray, design: np.ndarray, *, order: int) -> np.ndarray:
+    """The errors' autocovariances at lags 0..order (n_signals, order + 1) from the residuals r = R e of the
+    least-squares fit on ``design`` (R = I - H, H the projection on its columns), corrected for that
+    projection as in Worsley et al. (2002): with D_j the symmetric lag-j matrix (ones at |t - s| = j) and
+    the errors' covariance taken as sum_l v_l D_l (l = 0..order), E[r' D_j r] = sum_l tr(R D_j R D_l) v_l,
+    solved for v. The residuals' own autocovariances underestimate serial correlation, most for designs
+    with slow regressors (drifts, blocks), which makes prewhitened standard errors too small.
+    A signal whose corrected autocovariances are not those of a stationary process (Toeplitz matrix not
+    positive definite) keeps its residuals' autocovariances.
+    """
+    residuals = np.asarray(residuals, dtype=float)
+    n = residuals.shape[1]
+    u, s, _ = np.linalg.svd(np.asarray(design, dtype=float), full_matrices=False)
+    basis = u[:, s > s.max() * max(design.shape) * np.finfo(float).eps]  # orthonormal basis of the columns
+    lagged = [_symmetric_lag(basis, j) for j in range(order + 1)]  # D_j Q
+    projected = [basis.T @ a for a in lagged]  # Q' D_j Q
+    system = np.empty((order + 1, order + 1))
+    for j in range(order + 1):
+        for k in range(order + 1):
+            trace_dd = 0.0 if j != k else float(n if j == 0 else 2 * (n - j))  # tr(D_j D_k)
+            system[j, k] = (trace_dd - 2 * np.einsum("tc,tc->", lagged[j], lagged[k])
+                            + np.einsum("ab,ba->", projected[j], projected[k]))
+    products = np.stack([np.einsum("st,st->s", residuals, residuals)] + [
+        2 * np.einsum("st,st->s", residuals[:, j:], residuals[:, :n - j]) for j in range(1, order + 1)], 1)
+    corrected = np.linalg.solve(system, products.T).T
+    toeplitz = corrected[:, np.abs(np.subtract.outer(np.arange(order + 1), np.arange(order + 1)))]
+    stationary = np.linalg.eigvalsh(toeplitz).min(axis=1) > 0
+    return np.where(stationary[:, None], corrected, autocovariances(residuals, order=order))
+
+
+def _symmetric_lag(A: np.ndarray, j: int) -> np.ndarray:
+    """D_j A: row t holds A[t - j] + A[t + j] (the terms that exist); A itself for j = 0."""
+    if j == 0:
+        return A
+    out = np.zeros_like(A)
+    out[j:] += A[:-j]
+    out[:-j] += A[j:]
+    return out
 
 
 def _whiten(A: np.ndarray, ar_coef: np.ndarray) -> np.ndarray:

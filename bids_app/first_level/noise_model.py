@@ -30,10 +30,13 @@ class NoiseModel:
 
     choice: str  # ols | ar1 | auto | ar-irls
     ar_order: int  # the AR order; for ar-irls the largest order its BIC search considers
+    bias_correction: bool = False  # AR coefficients from autocovariances corrected for the design (Worsley 2002)
 
     @classmethod
-    def resolve(cls, choice: str, *, sfreq: float) -> NoiseModel:
-        return cls(choice, noise_model_order(choice, sfreq=sfreq))
+    def resolve(cls, choice: str, *, sfreq: float, bias_correction: str) -> NoiseModel:
+        """``bias_correction``: the --ar-bias-correction choice (none or worsley)."""
+        order = noise_model_order(choice, sfreq=sfreq)
+        return cls(choice, order, bias_correction == "worsley" and order > 0)
 
     @property
     def label(self) -> str:
@@ -42,16 +45,17 @@ class NoiseModel:
 
     @property
     def description(self) -> str:
-        """The design sidecar's NoiseModel, e.g. "auto (AR(2))"."""
+        """The design sidecar's NoiseModel, e.g. "auto (AR(2), Worsley bias correction)"."""
+        correction = ", Worsley bias correction" if self.bias_correction else ""
         if self.choice == "auto" and self.ar_order:
-            return f"auto (AR({self.ar_order}))"
+            return f"auto (AR({self.ar_order}){correction})"
         if self.choice == "ar-irls":
-            return f"ar-irls (AR order by BIC up to {self.ar_order}, Tukey bisquare IRLS)"
-        return self.choice
+            return f"ar-irls (AR order by BIC up to {self.ar_order}, Tukey bisquare IRLS{correction})"
+        return f"{self.choice} (Worsley bias correction)" if self.bias_correction else self.choice
 
     def fit(self, Y: np.ndarray, X: np.ndarray) -> GLMFit:
         """The fit of every column of ``Y`` on the design ``X``: ar-irls (bids_app.first_level.ar_irls, AR order
         by BIC up to ar_order) or fit_glm (OLS, or AR of order ar_order)."""
         if self.choice == "ar-irls":
-            return fit_ar_irls(Y, X, max_order=self.ar_order)
-        return fit_glm(Y, X, ar_order=self.ar_order)
+            return fit_ar_irls(Y, X, max_order=self.ar_order, bias_correction=self.bias_correction)
+        return fit_glm(Y, X, ar_order=self.ar_order, bias_correction=self.bias_correction)

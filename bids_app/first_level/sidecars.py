@@ -178,6 +178,9 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "AROrder": noise_model.ar_order,
         "AROrderDescription": "the AR order of every signal (auto, ar1), or the largest order the BIC search "
         "considered (ar-irls: each signal's own order is the ar_order column of the tables)",
+        "ARBiasCorrection": options["ar_bias_correction"] if noise_model.ar_order else "n/a",
+        "ARBiasCorrectionDescription": "worsley: AR coefficients from the least-squares residuals' autocovariances "
+        "corrected for the design's projection (Worsley et al. 2002); none: from the residuals' autocovariances",
         "ShortChannelRegression": options["short_regression"],
         "MotionCorrection": options["motion_correction"],
         "StimulusDuration": options["stim_dur"] if options["stim_dur"] is not None else "from events.tsv",

@@ -18,6 +18,8 @@ REFERENCES = {
     "physiological signal in functional near-infrared spectroscopy studies. Neurophotonics 7(3):035009.",
     "ar": "Barker JW, Aarabi A, Huppert TJ (2013). Autoregressive model based algorithm for correcting motion "
     "and serially correlated errors in fNIRS. Biomed. Opt. Express 4(8):1366-1379.",
+    "worsley": "Worsley KJ, Liao CH, Aston J, Petre V, Duncan GH, Morales F, Evans AC (2002). A general "
+    "statistical analysis for fMRI data. NeuroImage 15(1):1-15.",
     "statsmodels": "Seabold S, Perktold J (2010). statsmodels: Econometric and statistical modeling with Python. "
     "Proc. 9th Python in Science Conference.",
     "tddr": "Fishburn FA, Ludlum RS, Vaidya CJ, Medvedev AV (2019). Temporal derivative distribution repair "
@@ -88,7 +90,10 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
         + ("built at the recording's sampling rate and resampled exactly as the data"
            if o["design_rate"] == "native" else "built at the resampled rate")
         + f", with cosine drift regressors up to {o['drift_high_pass']:g} Hz and a constant, fitted with "
-        f"{noise}" + (" [ar]." if o["noise_model"] != "ols" else "."),
+        f"{noise}" + (" [ar]" if o["noise_model"] != "ols" else "")
+        + ("; the AR coefficients were solved from the residuals' autocovariances corrected for the bias of the "
+           "least-squares fit on the design [worsley]." if o["noise_model"] != "ols"
+           and o.get("ar_bias_correction") == "worsley" else "."),
         "Regions of interest were the averages of their good long channels"
         + (f" as defined in {o['roi_file']}." if o.get("roi_file") else
            " (left and right hemisphere for head positions, else all long channels)."),
