@@ -210,6 +210,14 @@ class GroupOptions(_Options):
 
 LEVELS = (FirstLevelOptions, GroupOptions)
 
+# options that outputs of earlier versions do not record, with the value those versions used
+VALUES_BEFORE_RECORDED = {"ar_bias_correction": "none"}
+
+
+def with_unrecorded_values(recorded: dict) -> dict:
+    """Options recorded in a design sidecar, with the values of the options its version did not record yet."""
+    return {**VALUES_BEFORE_RECORDED, **recorded} if recorded else recorded
+
 
 def declarations(options_class=None) -> dict[str, Option]:
     """Option name -> its declaration, of one options class or (None) of all, in --help order."""

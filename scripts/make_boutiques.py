@@ -102,7 +102,7 @@ def ordered(entry: dict) -> dict:
 
 
 WORDS = {"n": "number of", "cpus": "CPUs", "hz": "(Hz)", "hrf": "HRF", "ppf": "PPF", "roi": "ROI",
-         "sci": "SCI", "psp": "PSP", "bids": "BIDS", "q": "q", "dur": "duration"}
+         "sci": "SCI", "psp": "PSP", "bids": "BIDS", "q": "q", "dur": "duration", "ar": "AR"}
 
 
 def input_name(dest: str) -> str:

@@ -70,32 +70,35 @@ def test_ar_order_and_coefficients_by_bic_equal_statsmodels():
         np.testing.assert_allclose(coef[s, :order], reference.params, rtol=1e-8)
 
 
-def test_bias_corrected_ar_order_by_bic_is_yule_walker_on_the_corrected_autocovariances():
+def test_bias_corrected_ar_order_by_bic_equals_a_dense_matrix_implementation():
     """--ar-bias-correction worsley: the BIC search runs on the clipped residuals' autocovariances corrected for
-    the design; on a long AR(3) series it finds order 3, with the coefficients statsmodels' Yule-Walker gives
-    the same series (the correction is negligible at 4,000 samples), and those of the corrected
-    autocovariances exactly."""
-    from statsmodels.regression.linear_model import yule_walker
+    the design. Here built independently: Worsley's system from dense R = I - H and lag matrices, solved for the
+    autocovariances, scipy's Toeplitz solver for every order, BIC = n log(innovation variance) + p log(n)."""
+    from scipy.linalg import solve_toeplitz
 
     from bids_app.first_level.ar_irls import AR_CLIP, MAD_NORMAL
-    from bids_app.first_level.glm import ar_from_autocovariances, corrected_autocovariances
 
-    rng = np.random.default_rng(1)
-    n = 4000
+    rng = np.random.default_rng(4)
+    n, max_order = 150, 4
     X = _design(n, rng)
-    x = lfilter([1], [1, -0.6, 0.25, -0.1], rng.standard_normal((3, n)), axis=1)
-    x -= (x @ np.linalg.pinv(X).T) @ X.T  # residuals of the least-squares fit
-    x[:, 2000:2004] += 50  # a spike: clipped
-    coef = ar_by_bic(x, max_order=8, design=X)
-    demeaned = x - x.mean(axis=1, keepdims=True)
-    limit = AR_CLIP * np.median(np.abs(demeaned), axis=1, keepdims=True) / MAD_NORMAL
-    clipped = np.clip(demeaned, -limit, limit)
-    exact = ar_from_autocovariances(corrected_autocovariances(clipped, X, order=8), order=3)
-    for s in range(3):
-        assert np.count_nonzero(coef[s]) == 3
-        np.testing.assert_allclose(coef[s, :3], exact[s], rtol=1e-10)
-        reference, _ = yule_walker(clipped[s], order=3, method="mle")
-        np.testing.assert_allclose(coef[s, :3], reference, atol=0.01)
+    R = np.eye(n) - X @ np.linalg.pinv(X)
+    noise = np.stack([lfilter([1], [1, -0.7], rng.standard_normal(n)),
+                      lfilter([1], [1, -0.5, 0.3], rng.standard_normal(n)), rng.standard_normal(n)])
+    residuals = noise @ R.T
+    residuals[0, 60:62] += 30  # a spike: clipped
+    coef = ar_by_bic(residuals, max_order=max_order, design=X)
+    lags = [np.eye(n)] + [np.eye(n, k=j) + np.eye(n, k=-j) for j in range(1, max_order + 1)]
+    system = np.array([[np.trace(R @ a @ R @ b) for b in lags] for a in lags])
+    for s, x in enumerate(residuals):
+        x = x - x.mean()
+        limit = AR_CLIP * np.median(np.abs(x)) / MAD_NORMAL
+        x = np.clip(x, -limit, limit)
+        v = np.linalg.solve(system, [x @ d @ x for d in lags])
+        fits = [np.zeros(0)] + [solve_toeplitz(v[:p], v[1:p + 1]) for p in range(1, max_order + 1)]
+        bic = [n * np.log(v[0] - a @ v[1:len(a) + 1]) + len(a) * np.log(n) for a in fits]
+        best = fits[int(np.argmin(bic))]
+        np.testing.assert_allclose(coef[s], np.pad(best, (0, max_order - len(best))), rtol=1e-9, atol=1e-12)
+    assert [np.count_nonzero(c) for c in coef] == [1, 2, 0]
 
 
 def test_ar_irls_is_the_robust_fit_of_the_model_whitened_with_its_own_ar_coefficients():

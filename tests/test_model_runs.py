@@ -253,6 +253,22 @@ def test_the_checks_of_a_model_against_the_data():
         check_recorded_options(model, records={"sub-01_task-tapping": {"Options": {"resample_hz": 1.0}}},
                                source=source)
     tutorial = read_model(MODELS / "tutorial.json")
+    # a model is the whole analysis: an option it does not set is its default, also for outputs of versions that
+    # did not record that option yet (collect gives them the value those versions used)
+    from bids_app.group_level.collect import _with_unrecorded_values
+    from bids_app.options import FirstLevelOptions
+
+    current = {"GeneratedBy": {"Options": FirstLevelOptions(contrast=("Tapping/Left - Tapping/Right",)).participant_level()}}
+    check_recorded_options(tutorial, records={"a": current["GeneratedBy"]}, source=MODELS / "tutorial.json")
+    older = {"GeneratedBy": {"Options": {k: v for k, v in current["GeneratedBy"]["Options"].items()
+                                         if k != "ar_bias_correction"}}}
+    older = _with_unrecorded_values(older)
+    assert older["GeneratedBy"]["Options"]["ar_bias_correction"] == "none"
+    with pytest.raises(UsageError, match="made with ar_bias_correction 'none' but the model .* says 'worsley'"):
+        check_recorded_options(tutorial, records={"a": older["GeneratedBy"]}, source=MODELS / "tutorial.json")
+    with pytest.raises(UsageError, match="made with sci_threshold 0.8 but the model .* says None"):
+        check_recorded_options(tutorial, records={"a": {"Options": {"sci_threshold": 0.8}}},
+                               source=MODELS / "tutorial.json")
     check_conditions(tutorial, conditions_of={"a.snirf": {"Control", "Tapping/Left", "Tapping/Right"}})
     check_conditions(model, conditions_of={"a.snirf": {"Rest"}})  # trial_type.*: any trial types
     with pytest.raises(UsageError, match="^a.snirf: trial types Rest, Tapping/Left differ from the conditions"):

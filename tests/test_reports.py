@@ -232,6 +232,7 @@ def test_flat_probe_layout_is_drawn_as_it_is():
 def _design(options: FirstLevelOptions, *, sfreq: float, ar_order: int, short: tuple[str, ...] = ("short_hbo",)):
     """The fields of a design sidecar that the methods paragraph reads."""
     return {"SamplingFrequency": sfreq, "AROrder": ar_order, "ShortChannelRegressors": list(short),
+            "ARBiasCorrection": options.ar_bias_correction if ar_order else "n/a",
             "GeneratedBy": {"Options": options.participant_level()}}
 
 
@@ -310,7 +311,7 @@ def test_group_report_states_the_recorded_rate_and_ar_order_not_the_requested_on
     assert f"P = {order})" in methods and f"fitted at {float(rate):.4g} Hz" in methods
     assert "P = 200" not in methods and "resampled to 50 Hz." not in methods
     participant = (out / "sub-01.html").read_text()
-    assert f"{rate} Hz, noise model auto (AR({order}))" in participant  # the design-matrix caption
+    assert f"{rate} Hz, noise model auto (AR({order}), Worsley bias correction)" in participant  # design caption
 
 
 def test_maps_wrap_after_four_panels_and_show_dollar_signs_as_text():
@@ -337,10 +338,23 @@ def test_methods_number_references_in_order_and_cite_only_what_was_used():
     assert "one model per chroma" in text and "unweighted" in text and "as in the MNE-NIRS tutorial" in text
 
 
-@pytest.mark.parametrize(("noise_model", "correction", "stated"), [
-    ("auto", "worsley", True), ("ar-irls", "worsley", True), ("auto", "none", False), ("ols", "worsley", False)])
-def test_methods_paragraph_states_the_recorded_ar_bias_correction(noise_model, correction, stated):
+@pytest.mark.parametrize(("noise_model", "correction", "orders", "stated"), [
+    ("auto", "worsley", (2,), ""), ("ar-irls", "worsley", (2,), ""), ("auto", "none", (2,), None),
+    ("ols", "worsley", (0,), None), ("auto", "worsley", (0,), None),  # auto below 0.125 Hz: AR order 0
+    ("auto", "worsley", (2, 0), " (in the 1 of 2 recordings with an AR model)")])
+def test_methods_paragraph_states_the_ar_bias_correction_the_sidecars_recorded(noise_model, correction, orders,
+                                                                                 stated):
     options = FirstLevelOptions(noise_model=noise_model, ar_bias_correction=correction)
-    text, references = methods_paragraph(designs=[_design(options, sfreq=0.6, ar_order=2)], versions={})
-    assert ("corrected for the bias of the least-squares fit on the design [" in text) == stated
-    assert (REFERENCES["worsley"] in references) == stated
+    designs = [_design(options, sfreq=0.6, ar_order=order) for order in orders]
+    text, references = methods_paragraph(designs=designs, versions={})
+    sentence = f"corrected for the bias of the least-squares fit on the design{stated} [" if stated is not None else None
+    assert ("corrected for the bias of the least-squares fit" in text) == (stated is not None)
+    assert sentence is None or sentence in text
+    assert (REFERENCES["worsley"] in references) == (stated is not None)
+
+
+def test_methods_paragraph_of_outputs_made_before_the_ar_bias_correction_existed_states_none():
+    design = _design(FirstLevelOptions(), sfreq=0.6, ar_order=2)
+    del design["ARBiasCorrection"], design["GeneratedBy"]["Options"]["ar_bias_correction"]
+    text, references = methods_paragraph(designs=[design], versions={})
+    assert "corrected for the bias" not in text and REFERENCES["worsley"] not in references

@@ -117,7 +117,8 @@ def _ar_by_bic(residuals: np.ndarray, *, max_order: int) -> np.ndarray:
 def _corrected_ar_by_bic(residuals: np.ndarray, *, max_order: int, design: np.ndarray) -> np.ndarray:
     """As _ar_by_bic, from the clipped residuals' autocovariances corrected for the least-squares fit on
     ``design`` (glm.corrected_autocovariances): Yule-Walker coefficients of every order p, the innovation
-    variance s2_p = v_0 - sum_i a_i v_i, BIC = n log(s2_p) + p log(n)."""
+    variance s2_p = v_0 - sum_i a_i v_i, BIC = n log(s2_p) + p log(n). The correction is that of the
+    least-squares residuals (the first round); for the robust fit's residuals of later rounds, an approximation."""
     x = residuals - residuals.mean(axis=1, keepdims=True)
     limit = AR_CLIP * _mad(x)[:, None]
     x = np.clip(x, -limit, limit)

@@ -115,10 +115,14 @@ def _whitened_fit_from_lagged_products(Y: np.ndarray, X: np.ndarray, ar_coef: np
 def design_rank(X: np.ndarray, *, reserved: int = 0) -> int:
     """The rank of the design; ValueError when it leaves no residual degree of freedom (beyond ``reserved``
     samples, e.g. the AR order's start-up)."""
-    rank = int(np.linalg.matrix_rank(X, np.abs(X).sum() * np.finfo(np.float64).eps))
+    rank = _rank(X)
     if X.shape[0] - rank - reserved <= 0:
         raise ValueError(f"the design has {rank} independent regressors for {X.shape[0]} samples")
     return rank
+
+
+def _rank(X: np.ndarray) -> int:
+    return int(np.linalg.matrix_rank(X, np.abs(X).sum() * np.finfo(np.float64).eps))
 
 
 def whitening_pairs(ar_coef: np.ndarray) -> np.ndarray:
@@ -152,11 +156,13 @@ def yule_walker(residuals: np.ndarray, *, order: int, design: np.ndarray | None 
     return ar_from_autocovariances(acov, order=order)
 
 
-def autocovariances(residuals: np.ndarray, *, order: int) -> np.ndarray:
-    """Unbiased autocovariances at lags 0..order (n_signals, order + 1) of the demeaned rows, as nilearn."""
+def autocovariances(residuals: np.ndarray, *, order: int, unbiased: bool = True) -> np.ndarray:
+    """Autocovariances at lags 0..order (n_signals, order + 1) of the demeaned rows: lagged products over n - k
+    (unbiased, as nilearn), or over n (biased, but always those of a stationary process)."""
     x = residuals - residuals.mean(axis=1, keepdims=True)
     n = x.shape[1]
-    return np.stack([np.einsum("st,st->s", x[:, k:], x[:, : n - k]) / (n - k) for k in range(order + 1)], 1)
+    return np.stack([np.einsum("st,st->s", x[:, k:], x[:, : n - k]) / (n - k if unbiased else n)
+                     for k in range(order + 1)], 1)
 
 
 def ar_from_autocovariances(acov: np.ndarray, *, order: int) -> np.ndarray:
@@ -173,12 +179,17 @@ def corrected_autocovariances(residuals: np.ndarray, design: np.ndarray, *, orde
     solved for v. The residuals' own autocovariances underestimate serial correlation, most for designs
     with slow regressors (drifts, blocks), which makes prewhitened standard errors too small.
     A signal whose corrected autocovariances are not those of a stationary process (Toeplitz matrix not
-    positive definite) keeps its residuals' autocovariances.
+    positive definite), and every signal when the design leaves no more residual degrees of freedom than
+    ``order`` (the system is then singular), keeps its residuals' own (biased) autocovariances.
     """
     residuals = np.asarray(residuals, dtype=float)
+    design = np.asarray(design, dtype=float)
     n = residuals.shape[1]
-    u, s, _ = np.linalg.svd(np.asarray(design, dtype=float), full_matrices=False)
-    basis = u[:, s > s.max() * max(design.shape) * np.finfo(float).eps]  # orthonormal basis of the columns
+    plain = autocovariances(residuals, order=order, unbiased=False)
+    rank = _rank(design)
+    if n - rank <= order:
+        return plain
+    basis = np.linalg.svd(design, full_matrices=False)[0][:, :rank]  # orthonormal basis of the columns
     lagged = [_symmetric_lag(basis, j) for j in range(order + 1)]  # D_j Q
     projected = [basis.T @ a for a in lagged]  # Q' D_j Q
     system = np.empty((order + 1, order + 1))
@@ -192,7 +203,7 @@ def corrected_autocovariances(residuals: np.ndarray, design: np.ndarray, *, orde
     corrected = np.linalg.solve(system, products.T).T
     toeplitz = corrected[:, np.abs(np.subtract.outer(np.arange(order + 1), np.arange(order + 1)))]
     stationary = np.linalg.eigvalsh(toeplitz).min(axis=1) > 0
-    return np.where(stationary[:, None], corrected, autocovariances(residuals, order=order))
+    return np.where(stationary[:, None], corrected, plain)
 
 
 def _symmetric_lag(A: np.ndarray, j: int) -> np.ndarray:

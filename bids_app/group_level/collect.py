@@ -33,6 +33,17 @@ class GroupInputs:
         return {name: design.get("GeneratedBy", {}) for name, design in self.designs.items() if name in recordings}
 
 
+def _with_unrecorded_values(design: dict) -> dict:
+    """A design sidecar whose recorded options (GeneratedBy.Options) include those its version did not record
+    yet, with the values that version used (an AR bias correction "none" before it existed)."""
+    from bids_app.options import with_unrecorded_values
+
+    generated_by = design.get("GeneratedBy")
+    if not isinstance(generated_by, dict) or not isinstance(generated_by.get("Options"), dict):
+        return design
+    return {**design, "GeneratedBy": {**generated_by, "Options": with_unrecorded_values(generated_by["Options"])}}
+
+
 def collect(output_dir: Path, *, bids_dir: Path, participant_label: list[str] | None = None,
             covariates: pd.DataFrame | None = None) -> GroupInputs:
     """Read the participant-level outputs of ``output_dir`` (every task): the tables of every ``TABLES``
@@ -42,7 +53,7 @@ def collect(output_dir: Path, *, bids_dir: Path, participant_label: list[str] | 
 
     group_by, numeric = covariate_roles(covariates)
     design_paths = RecordingOutputs.design_sidecars(output_dir)
-    designs = {name: read_json(path) for name, path in design_paths.items()}
+    designs = {name: _with_unrecorded_values(read_json(path)) for name, path in design_paths.items()}
     orphans = [name for name, design in designs.items()
                if _input_is_gone(design, directory=design_paths[name].parent.relative_to(output_dir), bids_dir=bids_dir)]
     notes = [f"participant outputs whose input recording is no longer in {bids_dir} left out: " + ", ".join(orphans)

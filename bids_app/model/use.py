@@ -40,13 +40,17 @@ def check_conditions(model: StatsModel | None, *, conditions_of: dict[str, set[s
 
 
 def check_recorded_options(model: StatsModel | None, *, records: dict[str, dict], source: Path | None) -> None:
-    """The participant outputs were made with the first-level options of the model (their design sidecars
-    recorded them); else a UsageError: rerun the participant level with the model."""
+    """The participant outputs were made with the first-level options of the model, those it sets and the
+    defaults of those it does not (a model is the whole analysis), as their design sidecars recorded them;
+    else a UsageError: rerun the participant level with the model."""
+    from bids_app.options import FirstLevelOptions
+
     if model is None:
         return
+    expected = {**FirstLevelOptions().participant_level(), **model.first_level}
     for recording, record in records.items():
         options = record.get("Options") or {}
-        for name, value in model.first_level.items():
+        for name, value in expected.items():
             if name in options and comparable(options[name]) != comparable(value):
                 raise UsageError(f"{recording}: the participant outputs were made with {name} "
                                  f"{comparable(options[name])!r} but the model {source} says {comparable(value)!r}"

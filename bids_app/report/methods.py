@@ -90,10 +90,7 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
         + ("built at the recording's sampling rate and resampled exactly as the data"
            if o["design_rate"] == "native" else "built at the resampled rate")
         + f", with cosine drift regressors up to {o['drift_high_pass']:g} Hz and a constant, fitted with "
-        f"{noise}" + (" [ar]" if o["noise_model"] != "ols" else "")
-        + ("; the AR coefficients were solved from the residuals' autocovariances corrected for the bias of the "
-           "least-squares fit on the design [worsley]." if o["noise_model"] != "ols"
-           and o.get("ar_bias_correction") == "worsley" else "."),
+        f"{noise}" + (" [ar]" if o["noise_model"] != "ols" else "") + _bias_correction(designs),
         "Regions of interest were the averages of their good long channels"
         + (f" as defined in {o['roi_file']}." if o.get("roi_file") else
            " (left and right hemisphere for head positions, else all long channels)."),
@@ -148,6 +145,17 @@ QUALITY_METRICS = {  # reference key: (what, option); an option a record lacks: 
     "sci": ("scalp coupling index", "sci_threshold"),
     "psp": ("peak spectral power of the cardiac band", "psp_threshold"),
 }
+
+
+def _bias_correction(designs: list[dict]) -> str:
+    """The end of the noise-model sentence: the AR bias correction as the design sidecars recorded it
+    (ARBiasCorrection; absent before it existed, n/a where the AR order was 0)."""
+    corrected = [d.get("ARBiasCorrection") == "worsley" for d in designs]
+    if not any(corrected):
+        return "."
+    which = "" if all(corrected) else f" (in the {sum(corrected)} of {len(designs)} recordings with an AR model)"
+    return ("; the AR coefficients were solved from the residuals' autocovariances corrected for the bias of the "
+            f"least-squares fit on the design{which} [worsley].")
 
 
 def _exclusion(o: dict) -> str:
