@@ -8,7 +8,7 @@ import statsmodels.api as sm
 from scipy.signal import lfilter
 
 from bids_app.first_level.ar_irls import ar_by_bic, fit_ar_irls, robust_fit
-from bids_app.first_level.glm import _whiten
+from bids_app.first_level.glm import AutocovarianceCorrection, _whiten
 from tests.helpers import EXAMPLE
 
 
@@ -86,7 +86,7 @@ def test_bias_corrected_ar_order_by_bic_equals_a_dense_matrix_implementation():
                       lfilter([1], [1, -0.5, 0.3], rng.standard_normal(n)), rng.standard_normal(n)])
     residuals = noise @ R.T
     residuals[0, 60:62] += 30  # a spike: clipped
-    coef = ar_by_bic(residuals, max_order=max_order, design=X)
+    coef = ar_by_bic(residuals, max_order=max_order, correction=AutocovarianceCorrection.of(X, order=max_order))
     lags = [np.eye(n)] + [np.eye(n, k=j) + np.eye(n, k=-j) for j in range(1, max_order + 1)]
     system = np.array([[np.trace(R @ a @ R @ b) for b in lags] for a in lags])
     for s, x in enumerate(residuals):

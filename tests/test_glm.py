@@ -181,7 +181,7 @@ def _lag_matrices(n: int, order: int) -> list[np.ndarray]:
 @pytest.mark.parametrize("rank_deficient", [False, True])
 def test_corrected_autocovariances_solve_worsleys_equations_built_from_dense_matrices(rank_deficient):
     """E[r' D_j r] = sum_l tr(R D_j R D_l) v_l (Worsley et al. 2002) with R, D_j as dense matrices."""
-    from bids_app.first_level.glm import corrected_autocovariances
+    from bids_app.first_level.glm import AutocovarianceCorrection
 
     rng = np.random.default_rng(3)
     n, order = 80, 3
@@ -194,7 +194,7 @@ def test_corrected_autocovariances_solve_worsleys_equations_built_from_dense_mat
     residuals = (residual_maker @ rng.standard_normal((n, 5))).T
     products = np.array([[r @ d @ r for d in lags] for r in residuals])
     expected = np.linalg.solve(system, products.T).T
-    np.testing.assert_allclose(corrected_autocovariances(residuals, X, order=order), expected, rtol=1e-10,
+    np.testing.assert_allclose(AutocovarianceCorrection.of(X, order=order)(residuals), expected, rtol=1e-10,
                                atol=1e-12)
 
 
@@ -204,7 +204,7 @@ def test_corrected_autocovariances_are_unbiased_where_the_residuals_own_are_not(
     truth; the residuals' own are 10% or more too small."""
     from scipy.signal import lfilter
 
-    from bids_app.first_level.glm import autocovariances, corrected_autocovariances
+    from bids_app.first_level.glm import AutocovarianceCorrection, autocovariances
 
     rng = np.random.default_rng(5)
     n, ma = 120, np.array([1.0, 0.8, 0.5])
@@ -214,7 +214,7 @@ def test_corrected_autocovariances_are_unbiased_where_the_residuals_own_are_not(
     errors = lfilter(ma, [1], rng.standard_normal((4000, n + 2)), axis=1)[:, 2:]
     residuals = errors - (errors @ np.linalg.pinv(X).T) @ X.T
     truth = np.array([ma[: 3 - j] @ ma[j:] for j in range(3)])
-    corrected = corrected_autocovariances(residuals, X, order=2).mean(axis=0)
+    corrected = AutocovarianceCorrection.of(X, order=2)(residuals).mean(axis=0)
     plain = autocovariances(residuals, order=2).mean(axis=0)
     assert np.all(np.abs(corrected / truth - 1) < 0.015), corrected / truth
     assert np.all(plain / truth < 0.9), plain / truth
@@ -224,20 +224,20 @@ def test_corrected_autocovariances_fall_back_where_they_are_not_a_stationary_pro
     """With almost as many regressors as samples the correction can overshoot: every row returned has a
     positive definite Toeplitz matrix (a stationary AR fit), the residuals' own (biased) autocovariances where
     needed."""
-    from bids_app.first_level.glm import autocovariances, corrected_autocovariances
+    from bids_app.first_level.glm import AutocovarianceCorrection, autocovariances
 
     rng = np.random.default_rng(8)
     n, order = 30, 4
     X = np.column_stack([np.ones(n), rng.standard_normal((n, 20))])
     residuals = (rng.standard_normal((400, n)) @ (np.eye(n) - X @ np.linalg.pinv(X)))
-    acov = corrected_autocovariances(residuals, X, order=order)
+    acov = AutocovarianceCorrection.of(X, order=order)(residuals)
     toeplitz = acov[:, np.abs(np.subtract.outer(np.arange(order + 1), np.arange(order + 1)))]
     assert (np.linalg.eigvalsh(toeplitz).min(axis=1) > 0).all()
     fell_back = np.all(acov == autocovariances(residuals, order=order, unbiased=False), axis=1)
     assert 0 < fell_back.sum() < len(acov)
     # no more residual degrees of freedom than lags: the system is singular, every signal keeps its own
     X = np.column_stack([np.ones(n), rng.standard_normal((n, n - 3))])
-    np.testing.assert_array_equal(corrected_autocovariances(residuals, X, order=order),
+    np.testing.assert_array_equal(AutocovarianceCorrection.of(X, order=order)(residuals),
                                   autocovariances(residuals, order=order, unbiased=False))
 
 

@@ -23,16 +23,14 @@ X' whiten'(v) (the adjoint filter) and X_w'X_w comes from the lagged products of
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from bids_app.first_level.glm import (
+    AutocovarianceCorrection,
     GLMFit,
     _lag,
     _whiten,
     ar_from_autocovariances,
-    corrected_autocovariances,
     design_rank,
     lagged_gram,
     whitening_pairs,
@@ -62,10 +60,11 @@ def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, bias_correction
     coef = np.zeros((n_signals, max_order))
     with threadpool_limits(limits=1, user_api="blas"):
         beta = (np.linalg.pinv(X) @ Y).T
+        correction = AutocovarianceCorrection.of(X, order=max_order) if bias_correction else None
         active = np.arange(n_signals)
         for _ in range(max_outer):
             coef[active] = ar_by_bic((Y[:, active] - X @ beta[active].T).T, max_order=max_order,
-                                     design=X if bias_correction else None)
+                                     correction=correction)
             new, cov[active], df[active] = robust_fit(Y[:, active], X, coef[active], rank=rank,
                                                       start=beta[active], max_iterations=max_iterations, tol=tol)
             change = np.linalg.norm(new - beta[active], axis=1) / np.maximum(
@@ -77,59 +76,72 @@ def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, bias_correction
     return GLMFit(beta / scale, cov / np.outer(scale, scale), df, coef)
 
 
-def ar_by_bic(residuals: np.ndarray, *, max_order: int, design: np.ndarray | None = None) -> np.ndarray:
+def ar_by_bic(residuals: np.ndarray, *, max_order: int,
+              correction: AutocovarianceCorrection | None = None) -> np.ndarray:
     """AR coefficients (n_signals, max_order), zero beyond each signal's BIC-chosen order (0..max_order).
 
     The demeaned residuals are clipped at 3 robust SDs; then least squares of x[t] on x[t-1..t-p] over
     t >= max_order, for every p, from one set of lagged products; BIC = m log(RSS_p / m) + p log(m) with
-    m = n_times - max_order samples.
+    m = n_times - max_order samples. With ``correction`` (--ar-bias-correction worsley, built for the design
+    the residuals come from): Yule-Walker fits of every order to the corrected autocovariances instead.
     """
     n_signals, n_times = residuals.shape
     chunk = max(1, AR_CHUNK_VALUES // max(1, n_times * max_order))
-    search = _ar_by_bic if design is None else partial(_corrected_ar_by_bic, design=design)
-    return np.concatenate([search(residuals[start:start + chunk], max_order=max_order)
+    x = _clipped(residuals)
+    if correction is not None:  # lagged products of order + 1 lags per signal: no chunks needed
+        return _corrected_ar_by_bic(x, max_order=max_order, correction=correction)
+    return np.concatenate([_ar_by_bic(x[start:start + chunk], max_order=max_order)
                            for start in range(0, n_signals, chunk)]) if n_signals else np.zeros((0, max_order))
 
 
-def _ar_by_bic(residuals: np.ndarray, *, max_order: int) -> np.ndarray:
+def _clipped(residuals: np.ndarray) -> np.ndarray:
+    """The demeaned residuals clipped at 3 robust SDs."""
     x = residuals - residuals.mean(axis=1, keepdims=True)
     limit = AR_CLIP * _mad(x)[:, None]
-    x = np.clip(x, -limit, limit)
-    n_signals, n_times = x.shape
+    return np.clip(x, -limit, limit)
+
+
+def _ar_by_bic(x: np.ndarray, *, max_order: int) -> np.ndarray:
+    """Least squares of every order on the clipped residuals ``x`` (see ar_by_bic)."""
+    n_times = x.shape[1]
     m = n_times - max_order
     lagged = np.stack([x[:, max_order - j:n_times - j] for j in range(1, max_order + 1)], axis=2)  # (s, m, P)
     target = x[:, max_order:]
     gram = lagged.transpose(0, 2, 1) @ lagged
     cross = (lagged.transpose(0, 2, 1) @ target[:, :, None])[:, :, 0]
     total = np.einsum("sm,sm->s", target, target)
-    best = np.zeros((n_signals, max_order))
-    best_bic = m * np.log(np.maximum(total, np.finfo(float).tiny) / m)  # order 0
-    for p in range(1, max_order + 1):
-        solved = np.linalg.solve(gram[:, :p, :p], cross[:, :p, None])[:, :, 0]
-        rss = np.maximum(total - np.einsum("si,si->s", cross[:, :p], solved), np.finfo(float).tiny)
-        bic = m * np.log(rss / m) + p * np.log(m)
-        better = bic < best_bic
-        best[better] = np.pad(solved[better], ((0, 0), (0, max_order - p)))
-        best_bic = np.where(better, bic, best_bic)
-    return best
+
+    def fits():
+        for p in range(1, max_order + 1):
+            solved = np.linalg.solve(gram[:, :p, :p], cross[:, :p, None])[:, :, 0]
+            rss = np.maximum(total - np.einsum("si,si->s", cross[:, :p], solved), np.finfo(float).tiny)
+            yield p, solved, m * np.log(rss / m) + p * np.log(m)
+
+    return _lowest_bic(m * np.log(np.maximum(total, np.finfo(float).tiny) / m), fits(), max_order=max_order)
 
 
-def _corrected_ar_by_bic(residuals: np.ndarray, *, max_order: int, design: np.ndarray) -> np.ndarray:
-    """As _ar_by_bic, from the clipped residuals' autocovariances corrected for the least-squares fit on
-    ``design`` (glm.corrected_autocovariances): Yule-Walker coefficients of every order p, the innovation
-    variance s2_p = v_0 - sum_i a_i v_i, BIC = n log(s2_p) + p log(n). The correction is that of the
-    least-squares residuals (the first round); for the robust fit's residuals of later rounds, an approximation."""
-    x = residuals - residuals.mean(axis=1, keepdims=True)
-    limit = AR_CLIP * _mad(x)[:, None]
-    x = np.clip(x, -limit, limit)
+def _corrected_ar_by_bic(x: np.ndarray, *, max_order: int, correction: AutocovarianceCorrection) -> np.ndarray:
+    """As _ar_by_bic, from the clipped residuals' autocovariances corrected for the least-squares fit
+    (glm.AutocovarianceCorrection): Yule-Walker coefficients of every order p, the innovation variance
+    s2_p = v_0 - sum_i a_i v_i, BIC = n log(s2_p) + p log(n). The correction is that of the least-squares
+    residuals (the first round); for the robust fit's residuals of later rounds, an approximation."""
     n = x.shape[1]
-    acov = corrected_autocovariances(x, design, order=max_order)
-    best = np.zeros((len(x), max_order))
-    best_bic = n * np.log(np.maximum(acov[:, 0], np.finfo(float).tiny))
-    for p in range(1, max_order + 1):
-        solved = ar_from_autocovariances(acov, order=p)
-        variance = np.maximum(acov[:, 0] - np.einsum("si,si->s", solved, acov[:, 1:p + 1]), np.finfo(float).tiny)
-        bic = n * np.log(variance) + p * np.log(n)
+    acov = correction(x)
+
+    def fits():
+        for p in range(1, max_order + 1):
+            solved = ar_from_autocovariances(acov, order=p)
+            variance = np.maximum(acov[:, 0] - np.einsum("si,si->s", solved, acov[:, 1:p + 1]), np.finfo(float).tiny)
+            yield p, solved, n * np.log(variance) + p * np.log(n)
+
+    return _lowest_bic(n * np.log(np.maximum(acov[:, 0], np.finfo(float).tiny)), fits(), max_order=max_order)
+
+
+def _lowest_bic(order_zero_bic: np.ndarray, fits, *, max_order: int) -> np.ndarray:
+    """Per signal, the coefficients (padded to max_order) of the fit with the lowest BIC among order 0
+    (``order_zero_bic``) and ``fits``, (order p, coefficients (n_signals, p), BIC (n_signals,)) in order."""
+    best, best_bic = np.zeros((len(order_zero_bic), max_order)), order_zero_bic
+    for p, solved, bic in fits:
         better = bic < best_bic
         best[better] = np.pad(solved[better], ((0, 0), (0, max_order - p)))
         best_bic = np.where(better, bic, best_bic)

@@ -48,7 +48,7 @@ class GLMFit:
 def fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int, bias_correction: bool = False) -> GLMFit:
     """Fit every column of ``Y`` (n_times, n_signals) on design ``X`` (n_times, n_regressors); with
     ``bias_correction`` the AR coefficients come from the errors' autocovariances corrected for the least-squares
-    fit's projection (:func:`corrected_autocovariances`).
+    fit's projection (:class:`AutocovarianceCorrection`).
 
     BLAS runs single-threaded here: these small decompositions gain nothing from threads, and
     OpenBLAS threads that spin while another process holds the other cores slow them a hundredfold.
@@ -73,7 +73,8 @@ def _fit_glm(Y: np.ndarray, X: np.ndarray, *, ar_order: int, bias_correction: bo
         cov = (pinv @ pinv.T)[None] * dispersion[:, None, None]
         return GLMFit(beta, cov, df_resid, np.zeros((Y.shape[1], 0)))
 
-    ar_coef = yule_walker((Y - X @ beta.T).T, order=ar_order, design=X if bias_correction else None)
+    correction = AutocovarianceCorrection.of(X, order=ar_order) if bias_correction else None
+    ar_coef = yule_walker((Y - X @ beta.T).T, order=ar_order, correction=correction)
     if rank == X.shape[1]:
         beta, unscaled_cov, resid = _whitened_fit_from_lagged_products(Y, X, ar_coef)
     else:  # rank-deficient: per-signal pseudo-inverses of the whitened design
@@ -122,6 +123,7 @@ def design_rank(X: np.ndarray, *, reserved: int = 0) -> int:
 
 
 def _rank(X: np.ndarray) -> int:
+    """The numerical rank of ``X``, with a tolerance relative to the size of its entries."""
     return int(np.linalg.matrix_rank(X, np.abs(X).sum() * np.finfo(np.float64).eps))
 
 
@@ -145,14 +147,12 @@ def _lag(A: np.ndarray, j: int) -> np.ndarray:
     return np.concatenate([np.zeros((j,) + A.shape[1:]), A[:-j]])
 
 
-def yule_walker(residuals: np.ndarray, *, order: int, design: np.ndarray | None = None) -> np.ndarray:
+def yule_walker(residuals: np.ndarray, *, order: int,
+                correction: AutocovarianceCorrection | None = None) -> np.ndarray:
     """AR coefficients (n_signals, order) of each row of ``residuals`` (n_signals, n_times): from their
-    autocovariances, or with ``design`` from the errors' autocovariances estimated from the residuals of the
-    least-squares fit on that design (:func:`corrected_autocovariances`)."""
-    if design is None:
-        acov = autocovariances(residuals, order=order)
-    else:
-        acov = corrected_autocovariances(residuals, design, order=order)
+    autocovariances, or with ``correction`` (of the design the residuals come from) from the errors'
+    autocovariances it estimates."""
+    acov = autocovariances(residuals, order=order) if correction is None else correction(residuals)
     return ar_from_autocovariances(acov, order=order)
 
 
@@ -167,43 +167,60 @@ def autocovariances(residuals: np.ndarray, *, order: int, unbiased: bool = True)
 
 def ar_from_autocovariances(acov: np.ndarray, *, order: int) -> np.ndarray:
     """The Yule-Walker AR(order) coefficients (n_signals, order) of autocovariances (n_signals, >= order + 1)."""
-    toeplitz = acov[:, np.abs(np.subtract.outer(np.arange(order), np.arange(order)))]
-    return np.linalg.solve(toeplitz, acov[:, 1:order + 1, None])[..., 0]
+    return np.linalg.solve(_toeplitz(acov, size=order), acov[:, 1:order + 1, None])[..., 0]
 
 
-def corrected_autocovariances(residuals: np.ndarray, design: np.ndarray, *, order: int) -> np.ndarray:
-    """The errors' autocovariances at lags 0..order (n_signals, order + 1) from the residuals r = R e of the
-    least-squares fit on ``design`` (R = I - H, H the projection on its columns), corrected for that
-    projection as in Worsley et al. (2002): with D_j the symmetric lag-j matrix (ones at |t - s| = j) and
-    the errors' covariance taken as sum_l v_l D_l (l = 0..order), E[r' D_j r] = sum_l tr(R D_j R D_l) v_l,
-    solved for v. The residuals' own autocovariances underestimate serial correlation, most for designs
-    with slow regressors (drifts, blocks), which makes prewhitened standard errors too small.
+def _toeplitz(acov: np.ndarray, *, size: int) -> np.ndarray:
+    """The (size x size) autocovariance matrices (n_signals, size, size) of autocovariances (n_signals, >= size)."""
+    return acov[:, np.abs(np.subtract.outer(np.arange(size), np.arange(size)))]
+
+
+@dataclass(frozen=True)
+class AutocovarianceCorrection:
+    """The errors' autocovariances at lags 0..order from the residuals r = R e of the least-squares fit on one
+    design (R = I - H, H the projection on its columns), corrected for that projection as in Worsley et al.
+    (2002): with D_j the symmetric lag-j matrix (ones at |t - s| = j) and the errors' covariance taken as
+    sum_l v_l D_l (l = 0..order), E[r' D_j r] = sum_l tr(R D_j R D_l) v_l, solved for v. The residuals' own
+    autocovariances underestimate serial correlation, most for designs with slow regressors (drifts, blocks),
+    which makes prewhitened standard errors too small. The system depends on the design alone: built once
+    (``of``), applied to any number of signals (call).
     A signal whose corrected autocovariances are not those of a stationary process (Toeplitz matrix not
     positive definite), and every signal when the design leaves no more residual degrees of freedom than
-    ``order`` (the system is then singular), keeps its residuals' own (biased) autocovariances.
+    ``order`` (the system is then singular, ``system`` None), keeps its residuals' own (biased) autocovariances.
     """
-    residuals = np.asarray(residuals, dtype=float)
-    design = np.asarray(design, dtype=float)
-    n = residuals.shape[1]
-    plain = autocovariances(residuals, order=order, unbiased=False)
-    rank = _rank(design)
-    if n - rank <= order:
-        return plain
-    basis = np.linalg.svd(design, full_matrices=False)[0][:, :rank]  # orthonormal basis of the columns
-    lagged = [_symmetric_lag(basis, j) for j in range(order + 1)]  # D_j Q
-    projected = [basis.T @ a for a in lagged]  # Q' D_j Q
-    system = np.empty((order + 1, order + 1))
-    for j in range(order + 1):
-        for k in range(order + 1):
-            trace_dd = 0.0 if j != k else float(n if j == 0 else 2 * (n - j))  # tr(D_j D_k)
-            system[j, k] = (trace_dd - 2 * np.einsum("tc,tc->", lagged[j], lagged[k])
-                            + np.einsum("ab,ba->", projected[j], projected[k]))
-    products = np.stack([np.einsum("st,st->s", residuals, residuals)] + [
-        2 * np.einsum("st,st->s", residuals[:, j:], residuals[:, :n - j]) for j in range(1, order + 1)], 1)
-    corrected = np.linalg.solve(system, products.T).T
-    toeplitz = corrected[:, np.abs(np.subtract.outer(np.arange(order + 1), np.arange(order + 1)))]
-    stationary = np.linalg.eigvalsh(toeplitz).min(axis=1) > 0
-    return np.where(stationary[:, None], corrected, plain)
+
+    order: int
+    system: np.ndarray | None  # (order + 1, order + 1): tr(R D_j R D_l)
+
+    @classmethod
+    def of(cls, design: np.ndarray, *, order: int) -> AutocovarianceCorrection:
+        design = np.asarray(design, dtype=float)
+        n, rank = design.shape[0], _rank(design)
+        if n - rank <= order:
+            return cls(order, None)
+        basis = np.linalg.svd(design, full_matrices=False)[0][:, :rank]  # orthonormal basis of the columns
+        lagged = [_symmetric_lag(basis, j) for j in range(order + 1)]  # D_j Q
+        projected = [basis.T @ a for a in lagged]  # Q' D_j Q
+        system = np.empty((order + 1, order + 1))
+        for j in range(order + 1):
+            for k in range(order + 1):
+                trace_dd = 0.0 if j != k else float(n if j == 0 else 2 * (n - j))  # tr(D_j D_k)
+                system[j, k] = (trace_dd - 2 * np.einsum("tc,tc->", lagged[j], lagged[k])
+                                + np.einsum("ab,ba->", projected[j], projected[k]))
+        return cls(order, system)
+
+    def __call__(self, residuals: np.ndarray) -> np.ndarray:
+        """The corrected autocovariances (n_signals, order + 1) of ``residuals`` (n_signals, n_times)."""
+        residuals = np.asarray(residuals, dtype=float)
+        n = residuals.shape[1]
+        plain = autocovariances(residuals, order=self.order, unbiased=False)
+        if self.system is None:
+            return plain
+        products = np.stack([np.einsum("st,st->s", residuals, residuals)] + [
+            2 * np.einsum("st,st->s", residuals[:, j:], residuals[:, :n - j]) for j in range(1, self.order + 1)], 1)
+        corrected = np.linalg.solve(self.system, products.T).T
+        stationary = np.linalg.eigvalsh(_toeplitz(corrected, size=self.order + 1)).min(axis=1) > 0
+        return np.where(stationary[:, None], corrected, plain)
 
 
 def _symmetric_lag(A: np.ndarray, j: int) -> np.ndarray:
