@@ -38,7 +38,7 @@ DATA = {
 # (noise model, --ar-bias-correction); ols has no AR coefficients to correct
 NOISE_MODELS = (("ols", "none"), ("ar1", "none"), ("ar1", "worsley"), ("auto", "none"), ("auto", "worsley"),
                 ("ar-irls", "none"), ("ar-irls", "worsley"))
-CORRECTIONS = ("none", "tddr")
+CORRECTIONS = ("none", "tddr", "level-shifts")
 
 
 def row(null: pd.DataFrame, active: pd.DataFrame, *, seconds: float) -> dict:
@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     parser.add_argument("--active-recordings", type=int, default=4)
     parser.add_argument("--duration", type=float, default=600.0, help="recording length (s)")
     parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--motion-corrections", nargs="+", choices=CORRECTIONS, default=list(CORRECTIONS),
+                        help="the motion corrections to compare (default: all)")
     args = parser.parse_args(argv)
     logging.getLogger("fnirs_glm").setLevel(logging.ERROR)
     started = time.time()
@@ -69,7 +71,7 @@ def main(argv=None) -> int:
             active = simulate(Path(tmp) / f"active{offset}", subjects=args.active_recordings,
                               seed=args.seed + 2 * offset + 1, **common)
             for model, bias in NOISE_MODELS:
-                for correction in CORRECTIONS:
+                for correction in args.motion_corrections:
                     flags = ("--skip_bids_validator", "--noise-model", model, "--ar-bias-correction", bias,
                              "--motion-correction", correction)
                     clock = time.perf_counter()
@@ -82,7 +84,9 @@ def main(argv=None) -> int:
     frame.index.names = ["data", "noise model", "AR bias correction", "motion correction"]
     print(f"## Motion: noise model x AR bias correction x motion correction\n\nCommand: `python benchmarks/motion_validity.py "
           f"--null-recordings {args.null_recordings} --active-recordings {args.active_recordings} "
-          f"--duration {args.duration:.0f} --seed {args.seed}` ({args.null_recordings} null and "
+          f"--duration {args.duration:.0f} --seed {args.seed}"
+          f"{'' if args.motion_corrections == list(CORRECTIONS) else ' --motion-corrections ' + ' '.join(args.motion_corrections)}` "
+          f"({args.null_recordings} null and "
           f"{args.active_recordings} active simulated recordings of {args.duration:.0f} s per kind of data; "
           "default options otherwise, fitted at 0.6 Hz).\n")
     print(markdown(frame))

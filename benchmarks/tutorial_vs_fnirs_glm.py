@@ -144,7 +144,8 @@ def fnirs_glm_worker(fname: str, args) -> dict:
     with tempfile.TemporaryDirectory() as out:
         argv = [str(bids_path.root), out, "participant", "--skip_bids_validator", "--resample-hz",
                 str(args.resample_hz), "--noise-model", args.noise_model, "--stim-dur", str(args.stim_dur),
-                "--ppf", str(args.ppf), "--short-regression", "mean", "--hrf", "glover"]
+                "--ppf", str(args.ppf), "--short-regression", "mean", "--hrf", "glover",
+                "--motion-correction", "none"]  # the tutorial corrects no motion
         argv += ["--design-rate", "resampled"] if args.design_rate_resampled else []
         argv += ["--contrast", " - ".join(contrast_pair(conditions))] if contrast_pair(conditions) else []
         config = parse_args([*argv, "--overwrite"])  # each timed run analyses (not skips) the recording

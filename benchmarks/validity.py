@@ -7,7 +7,8 @@ Prints Markdown tables of
   coverage of the 95% confidence intervals, per noise model;
 - false positives: the share of p < 0.05 under the null (no responses, physiology and noise only);
 - short-channel regression (none / mean / all): bias and spread of the errors;
-- resampling: effect / truth on noise-free data at several rates, for the default design built at the
+- resampling: effect / truth on noise-free data at several rates (ols, no short-channel regression, no
+  motion correction), for the default design built at the
   recording's rate and for the MNE-NIRS-style design built at the resampled rate.
 Each simulated recording is analysed in-process with the same code as ``fnirs-glm ... participant``.
 """
@@ -125,7 +126,7 @@ def main(argv=None) -> int:
             for design in ("native", "resampled"):
                 table = channel_errors(noise_free, "--skip_bids_validator", "--resample-hz", rate,
                                        "--design-rate", design, "--noise-model", "ols",
-                                       "--short-regression", "none")
+                                       "--short-regression", "none", "--motion-correction", "none")
                 table = table[table["effect_um"].abs() >= 0.1]
                 ratio = table["effect"] / table["effect_um"]
                 rows[(rate, design)] = {"effect / truth (mean)": ratio.mean(), "min": ratio.min(),

@@ -145,9 +145,10 @@ class FirstLevelOptions(_Options):
         "X as bad, e.g. 0.1")
     ppf: float = option(6.0, type=float, **_POSITIVE, help="partial pathlength factor of the Beer-Lambert law")
     motion_correction: str = option(
-        "none", choices=("none", "tddr"),
-        help="motion correction of the optical density: none, or tddr = temporal derivative distribution "
-        "repair (MNE)")
+        "level-shifts", choices=("none", "tddr", "level-shifts"),
+        help="motion correction of the optical density: none; tddr = temporal derivative distribution repair "
+        "(MNE); level-shifts = find the transitions where most channels jump at once and remove each channel's "
+        "level change, estimated under an AR model of its noise")
     roi_file: str | None = option(
         None, metavar="JSON", rule=lambda v: isinstance(v, str), problem="give the path of a JSON file",
         default_help="left and right hemisphere for head coordinates, else one ROI of all long channels",

@@ -16,7 +16,7 @@ def test_haemoglobin_equals_mne_beer_lambert_law_on_the_same_optical_density(exa
     from mne.preprocessing.nirs import beer_lambert_law
 
     qc, od, _ = example_assessed
-    haemo = haemoglobin(od, qc)
+    haemo = haemoglobin(od, qc, motion_correction="none")
     reference = beer_lambert_law(od.copy(), ppf=6.0)
     native_times = reference.times.copy()
     reference.resample(0.6, verbose="error")
@@ -44,7 +44,7 @@ def test_no_upsampling_above_the_recorded_rate(example_assessed):
     from mne.preprocessing.nirs import beer_lambert_law
 
     qc, od, _ = example_assessed
-    haemo = haemoglobin(od, qc, resample_hz=50.0)
+    haemo = haemoglobin(od, qc, resample_hz=50.0, motion_correction="none")
     assert haemo.sfreq == haemo.native_sfreq and len(haemo.times) == len(od.times)
     np.testing.assert_allclose(haemo.data, beer_lambert_law(od.copy(), ppf=6.0).get_data().T * 1e6, rtol=1e-12)
 

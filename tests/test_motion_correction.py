@@ -15,7 +15,7 @@ def test_tddr_haemoglobin_equals_mne_applied_by_hand(example_assessed):
 
     qc, od, _ = example_assessed
     ours = haemoglobin(od, qc, motion_correction="tddr")
-    plain = haemoglobin(od, qc)
+    plain = haemoglobin(od, qc, motion_correction="none")
     by_hand = beer_lambert_law(temporal_derivative_distribution_repair(od.copy()), ppf=6.0)
     by_hand.resample(0.6, verbose="error")
     expected = by_hand.get_data(picks=ours.ch_names).T * 1e6

@@ -358,3 +358,17 @@ def test_methods_paragraph_of_outputs_made_before_the_ar_bias_correction_existed
     del design["ARBiasCorrection"], design["GeneratedBy"]["Options"]["ar_bias_correction"]
     text, references = methods_paragraph(designs=[design], versions={})
     assert "corrected for the bias" not in text and REFERENCES["worsley"] not in references
+
+
+@pytest.mark.parametrize(("correction", "counts", "stated"), [
+    ("level-shifts", (12, 12), " (12 transitions per recording)"),
+    ("level-shifts", (3, 17), " (3-17 transitions per recording)"),
+    ("level-shifts", (1,), " (1 transition per recording)"),
+    ("none", ("n/a",), None), ("tddr", ("n/a",), None)])
+def test_methods_paragraph_states_the_level_shifts_the_sidecars_recorded(correction, counts, stated):
+    """The level-shift sentence appears with level-shifts only, with the transition counts of the sidecars."""
+    options = FirstLevelOptions(motion_correction=correction)
+    designs = [{**_design(options, sfreq=0.6, ar_order=2), "MotionTransitions": count} for count in counts]
+    text, _ = methods_paragraph(designs=designs, versions={})
+    assert ("by removing level shifts" in text) == (stated is not None)
+    assert stated is None or f"detected across channels{stated}, and each channel's level change" in text

@@ -128,7 +128,7 @@ def test_effects_on_the_bundled_recording_are_mne_molar_betas_times_a_million(ex
     from tests.helpers import example_path, haemoglobin, options
 
     qc, od, _ = example_assessed
-    haemo = haemoglobin(od, qc)
+    haemo = haemoglobin(od, qc, motion_correction="none")
     events = read_events(example_path(), duration_s=od.times[-1], stim_dur=None, warn=print)
     design, _ = build_design(events, haemo, options=options(), warn=print)
     rows = np.flatnonzero(haemo.select(role="long"))

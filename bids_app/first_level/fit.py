@@ -41,6 +41,7 @@ class FirstLevelResult:
     block_average_stats: pd.DataFrame
     warnings: tuple[str, ...]  # everything said while reading and fitting the recording
     signals: object  # first_level.signals.RecordingSignals: what the recording figures draw
+    motion_transitions: int | None = None  # transitions whose level shifts were removed (level-shifts only)
 
 
 def fit_recording(inputs: RecordingInputs, *, options, contrasts: dict[str, dict[str, float]],
@@ -113,7 +114,8 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
     return FirstLevelResult(
         source=source, qc=qc, design=design, conditions=conditions, short_regressors=short_names,
         sfreq=haemo.sfreq, noise_model=noise_model, condition_vif=vif, rois=rois, contrasts=contrasts,
-        coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages), signals=drawn)
+        coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages), signals=drawn,
+        motion_transitions=haemo.motion_transitions)
 
 
 def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, what: str, source: str):

@@ -37,6 +37,7 @@ class Haemoglobin:
     role: list[str]  # "long" | "short"
     x_position: np.ndarray  # channel midpoint x (m, head frame; left < 0)
     raw: object = None  # mne Raw: every channel's haemoglobin (mol/l) at ``sfreq``, for the recording figures
+    motion_transitions: int | None = None  # level-shift transitions removed (--motion-correction level-shifts)
 
     def select(self, *, role: str) -> np.ndarray:
         return np.array([r == role for r in self.role])
@@ -129,8 +130,11 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
     short signals in micromolar."""
     from mne.preprocessing.nirs import beer_lambert_law, temporal_derivative_distribution_repair
 
+    transitions = None
     if options.motion_correction == "tddr":
         od = temporal_derivative_distribution_repair(od, verbose="error")
+    elif options.motion_correction == "level-shifts":
+        od, transitions = _remove_level_shifts(od, qc)
     haemo = beer_lambert_law(od, ppf=options.ppf)
     native_sfreq, native_times = float(haemo.info["sfreq"]), haemo.times.copy()
     haemo = resample(haemo, sfreq=options.resample_hz)
@@ -151,7 +155,29 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
         role=[pair_role[channel_pair(n)] for n in names],
         x_position=np.array([haemo.info["chs"][i]["loc"][0] for i in keep]),
         raw=haemo,
+        motion_transitions=transitions,
     )
+
+
+def _remove_level_shifts(od, qc: pd.DataFrame):
+    """(od without level shifts, number of transitions): transitions found on the good channels that are
+    used (long and short), removed from every channel."""
+    import warnings
+
+    from bids_app.first_level.level_shifts import MIN_CHANNELS, correct, remove_level_shifts
+
+    status, role = dict(zip(qc["name"], qc["status"])), dict(zip(qc["name"], qc["role"]))
+    used = np.array([status[name] == "good" and role[name] != "unused" for name in od.ch_names])
+    if used.sum() < MIN_CHANNELS:
+        warnings.warn(f"--motion-correction level-shifts: {int(used.sum())} good channels, fewer than the "
+                      f"{MIN_CHANNELS} needed to detect motion across channels; no level shift was removed",
+                      UserWarning, stacklevel=2)
+    sfreq, data = float(od.info["sfreq"]), od.get_data()
+    data[used], transitions = correct(data[used], sfreq=sfreq)
+    data[~used] = remove_level_shifts(data[~used], sfreq=sfreq, transitions=transitions)
+    od = od.copy()
+    od._data[:] = data
+    return od, len(transitions)
 
 
 def resample(raw, *, sfreq: float):

@@ -157,7 +157,7 @@ def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | N
 
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options: dict,
                    noise_model, short_regressors: list[str], condition_vif: dict[str, float],
-                   generated_by: dict, outputs: list[str]) -> dict:
+                   motion_transitions: int | None, generated_by: dict, outputs: list[str]) -> dict:
     """``options``: the recorded participant-level options; ``noise_model``: the NoiseModel fitted;
     ``generated_by``: Provenance.record()."""
     from bids_app.first_level.collinearity import VIF_LIMIT
@@ -183,6 +183,9 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "corrected for the design's projection (Worsley et al. 2002); none: from the residuals' autocovariances",
         "ShortChannelRegression": options["short_regression"],
         "MotionCorrection": options["motion_correction"],
+        "MotionTransitions": motion_transitions if motion_transitions is not None else "n/a",
+        "MotionTransitionsDescription": "level-shifts: number of transitions (motion edges shared by most "
+        "channels) whose level changes were removed from the optical density",
         "StimulusDuration": options["stim_dur"] if options["stim_dur"] is not None else "from events.tsv",
         "Conditions": conditions,
         "RegressorNames": design_columns,

@@ -92,6 +92,7 @@ def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
     files[outputs.design_json] = json_text(sidecars.design_sidecar(
         design_columns=list(result.design.columns), conditions=result.conditions, sfreq=result.sfreq,
         options=options, noise_model=result.noise_model, short_regressors=result.short_regressors,
-        condition_vif=result.condition_vif, generated_by=provenance.record(),
+        condition_vif=result.condition_vif, motion_transitions=result.motion_transitions,
+        generated_by=provenance.record(),
         outputs=sorted(os.path.relpath(p, outputs.folder) for p in [*files, outputs.design_json])))
     return files

@@ -79,6 +79,7 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
         f"{o['ppf']:g})."),
         *([("Motion artefacts were corrected in optical density, before the Beer-Lambert law, by temporal "
             "derivative distribution repair (TDDR) [tddr].")] if o.get("motion_correction") == "tddr" else []),
+        *([_level_shifts(designs)] if o.get("motion_correction") == "level-shifts" else []),
         _exclusion(o),
         _rates(designs, requested=o["resample_hz"]),
         (f"Source-detector pairs closer than {o['short_channel_max_mm']:g} mm were short channels; pairs between "
@@ -156,6 +157,22 @@ def _bias_correction(designs: list[dict]) -> str:
     which = "" if all(corrected) else f" (in the {sum(corrected)} of {len(designs)} recordings with an AR model)"
     return ("; the AR coefficients were solved from the residuals' autocovariances corrected for the bias of the "
             f"least-squares fit on the design{which} [worsley].")
+
+
+def _level_shifts(designs: list[dict]) -> str:
+    """The level-shift correction, with the numbers of transitions the design sidecars recorded."""
+    counts = [d.get("MotionTransitions") for d in designs]
+    counts = [c for c in counts if isinstance(c, int)]
+    found = ""
+    if counts:
+        low, high = min(counts), max(counts)
+        found = (f" ({low} transition{'s' if low != 1 else ''} per recording)" if low == high else
+                 f" ({low}-{high} transitions per recording)")
+    return ("Motion artefacts were corrected in optical density, before the Beer-Lambert law, by removing level "
+            "shifts: transitions where most channels changed level at once were detected across channels"
+            f"{found}, and each channel's level change at each transition was estimated by generalised least "
+            "squares under an autoregressive model of its sample-to-sample changes and removed, the samples "
+            "inside a transition interpolated by that model.")
 
 
 def _exclusion(o: dict) -> str:

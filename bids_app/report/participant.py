@@ -82,7 +82,7 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
         "Conditions": ", ".join(design_info.get("Conditions", [])),
         "Pairs": ", ".join(f"{n} {role}" for role, n in pairs["role"].value_counts().items()),
         "Noise model": design_info.get("NoiseModel", "n/a"),
-        "Motion correction": design_info.get("MotionCorrection", "none"),
+        "Motion correction": _motion_correction(design_info),
         "Short-channel regressors": ", ".join(design_info.get("ShortChannelRegressors", [])) or "none",
         "Data quality": quality_summary(qc),
     }))
@@ -240,3 +240,10 @@ def _design_caption(design_info: dict) -> str:
             f"regressors ({', '.join(short) or 'none'}), {drifts} cosine drifts up to "
             f"{design_info.get('DriftHighPass', 'n/a')} Hz, constant; "
             f"{f'{sfreq:g}' if sfreq else 'n/a'} Hz, noise model {design_info.get('NoiseModel', 'n/a')}.")
+
+
+def _motion_correction(design_info: dict) -> str:
+    """The motion correction recorded, with the number of transitions removed by level-shifts."""
+    method = design_info.get("MotionCorrection", "none")
+    transitions = design_info.get("MotionTransitions")
+    return f"{method} ({transitions} transitions removed)" if isinstance(transitions, int) else method
