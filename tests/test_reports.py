@@ -364,6 +364,7 @@ def test_methods_paragraph_of_outputs_made_before_the_ar_bias_correction_existed
     ("level-shifts", (12, 12), " (12 transitions per recording)"),
     ("level-shifts", (3, 17), " (3-17 transitions per recording)"),
     ("level-shifts", (1,), " (1 transition per recording)"),
+    ("level-shifts", (0, 0), " (none was found)"),
     ("none", ("n/a",), None), ("tddr", ("n/a",), None)])
 def test_methods_paragraph_states_the_level_shifts_the_sidecars_recorded(correction, counts, stated):
     """The level-shift sentence appears with level-shifts only, with the transition counts of the sidecars."""

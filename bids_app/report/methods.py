@@ -166,7 +166,8 @@ def _level_shifts(designs: list[dict]) -> str:
     found = ""
     if counts:
         low, high = min(counts), max(counts)
-        found = (f" ({low} transition{'s' if low != 1 else ''} per recording)" if low == high else
+        found = (" (none was found)" if high == 0 else
+                 f" ({low} transition{'s' if low != 1 else ''} per recording)" if low == high else
                  f" ({low}-{high} transitions per recording)")
     return ("Motion artefacts were corrected in optical density, before the Beer-Lambert law, by removing level "
             "shifts: transitions where most channels changed level at once were detected across channels"
