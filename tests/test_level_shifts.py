@@ -68,7 +68,7 @@ def test_gls_equals_dense_implementation():
     rng = np.random.default_rng(0)
     data, _ = _with_motion(_noise(rng, n_channels=3), rng)
     series = np.diff(data[0])
-    innovations_filter = level_shifts._ar_filter(series, order=8, n_used=len(series))
+    innovations_filter = _filter(series, order=8)
     level, free = np.array([601, 1001, 1012]), np.array([602, 603, 604, 1013])
     expected = _dense_gls(series, innovations_filter, level=level, free=free)
     np.testing.assert_allclose(_gls(series, innovations_filter, level=level, free=free), expected,
@@ -85,6 +85,13 @@ def test_gls_equals_dense_implementation():
     np.testing.assert_allclose(_gls(series, innovations_filter, level=level, free=free), dense, rtol=1e-6)
 
 
+def _filter(series, *, order):
+    """The innovations filter the correction fits to ``series`` (all of it away from transitions)."""
+    [(_, innovations_filter)] = level_shifts._innovations_filters(series[None], away=np.ones(len(series), bool),
+                                                                   order=order)
+    return innovations_filter
+
+
 def test_ar_filter_is_yule_walker():
     """The innovations filter of an AR(2) series: statsmodels' Yule-Walker (biased autocovariances)."""
     from scipy.signal import lfilter
@@ -93,7 +100,7 @@ def test_ar_filter_is_yule_walker():
     rng = np.random.default_rng(1)
     series = lfilter([1], [1, -0.6, 0.2], rng.standard_normal(5000))
     phi, _ = yule_walker(series, order=2, method="mle", demean=False)
-    np.testing.assert_allclose(level_shifts._ar_filter(series, order=2, n_used=len(series)),
+    np.testing.assert_allclose(_filter(series, order=2),
                                np.concatenate([[1], -phi]), rtol=1e-10)
 
 
@@ -110,7 +117,8 @@ def test_detects_every_shift_and_spike_edge():
     assert len(level_shifts.correct(clean, sfreq=SFREQ)[1]) == 0
     # a median over a few channels exceeds the threshold by chance: no detection below MIN_CHANNELS
     few = data[:level_shifts.MIN_CHANNELS - 1]
-    corrected, found = level_shifts.correct(few, sfreq=SFREQ)
+    with pytest.warns(UserWarning, match="fewer than the 8 needed"):
+        corrected, found = level_shifts.correct(few, sfreq=SFREQ)
     assert len(found) == 0 and np.array_equal(corrected, few)
     assert len(level_shifts.correct(data[:level_shifts.MIN_CHANNELS], sfreq=SFREQ)[1]) == len(truth)
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-MAD_TO_SD = 1.4826
+from bids_app.first_level.quality import MAD_TO_SD
+
 WINDOW_S = 1.0
 TRANSITION_S = 0.5  # longest transition (a ramp) and least separation of edges
 AR_SECONDS = 1.0
@@ -101,18 +102,11 @@ def remove_level_shifts(od: np.ndarray, *, sfreq: float, transitions: np.ndarray
     columns = _difference_columns(level, free)
     pairs = _neighbours(columns[1], reach=order)
     near = np.zeros(n_times - 1, dtype=bool)
-    margin = order
     for first, last in transitions:
-        near[max(0, first - margin):last + margin + 1] = True
+        near[max(0, first - order):last + order + 1] = True
     differences = np.diff(od, axis=1)
-    for channel, series in enumerate(differences):
-        usable = np.where(near, 0.0, series)
-        if not np.any(usable):
-            continue
-        innovations_filter = _ar_filter(usable, order=order, n_used=int((~near).sum()))
-        if innovations_filter is None:
-            continue
-        coefficients = _gls(series, innovations_filter, columns=columns, pairs=pairs,
+    for channel, innovations_filter in _innovations_filters(differences, away=~near, order=order):
+        coefficients = _gls(differences[channel], innovations_filter, columns=columns, pairs=pairs,
                             n_columns=len(level) + len(free))
         for start, jump in zip(level, coefficients[:len(level)]):
             od[channel, start:] -= jump
@@ -124,18 +118,24 @@ def correct(od: np.ndarray, *, sfreq: float, threshold: float = THRESHOLD,
             passes: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """(corrected od, transitions): detection and removal, repeated on the corrected signal up to ``passes``
     times so that edges beside larger ones are found (a detection touching a known transition widens it);
-    the removal is always of the original signal. Nothing is detected with fewer than MIN_CHANNELS channels
-    with spread."""
+    the removal is always of the original signal. With fewer than MIN_CHANNELS channels with spread nothing
+    is detected (a UserWarning says so)."""
+    import warnings
+
     od = np.asarray(od, dtype=float)
     found = np.zeros((0, 2), dtype=int)
-    if (int((np.ptp(od, axis=1) > 0).sum()) if od.size else 0) < MIN_CHANNELS:
+    n_channels = int((np.ptp(od, axis=1) > 0).sum()) if od.size else 0
+    if n_channels < MIN_CHANNELS:
+        warnings.warn(f"--motion-correction level-shifts: {n_channels} good channels, fewer than the "
+                      f"{MIN_CHANNELS} needed to detect motion across channels; no level shift was removed",
+                      UserWarning, stacklevel=2)
         return od.copy(), found
     corrected = od
     for _ in range(passes):
         merged = found
         for row in detect_edges(corrected, sfreq=sfreq, threshold=threshold):
             merged = _merged(merged, row)
-        if len(merged) == len(found) and np.array_equal(merged, found):
+        if np.array_equal(merged, found):
             break
         found = merged
         corrected = remove_level_shifts(od, sfreq=sfreq, transitions=found)
@@ -173,19 +173,20 @@ def _neighbours(position: np.ndarray, *, reach: int) -> tuple[np.ndarray, np.nda
     return first, second
 
 
-def _ar_filter(series: np.ndarray, *, order: int, n_used: int) -> np.ndarray | None:
-    """Innovations filter [1, -phi_1, ..., -phi_p] of a Yule-Walker AR(p) fit (None without spread)."""
-    from scipy.linalg import solve_toeplitz
+def _innovations_filters(differences: np.ndarray, *, away: np.ndarray, order: int):
+    """(channel, innovations filter [1, -phi_1, ..., -phi_p]) of the Yule-Walker AR(p) fit to each channel's
+    ``differences`` at the samples ``away`` from the transitions (biased autocovariances: lagged products of
+    the series with the other samples set to 0, over the number of samples used); channels without spread
+    are left out."""
+    from bids_app.first_level.glm import ar_from_autocovariances
 
-    n = len(series)
-    autocovariance = np.array([series[:n - lag] @ series[lag:] for lag in range(order + 1)]) / max(n_used, 1)
-    if autocovariance[0] <= 0:
-        return None
-    try:
-        phi = solve_toeplitz(autocovariance[:order], autocovariance[1:order + 1])
-    except np.linalg.LinAlgError:
-        return None
-    return np.concatenate([[1.0], -phi])
+    used = np.where(away, differences, 0.0)
+    n = used.shape[1]
+    acov = np.stack([np.einsum("ct,ct->c", used[:, lag:], used[:, :n - lag]) for lag in range(order + 1)], 1)
+    acov /= max(int(away.sum()), 1)
+    channels = np.flatnonzero(acov[:, 0] > 0)
+    phi = ar_from_autocovariances(acov[channels], order=order)
+    return [(channel, np.concatenate([[1.0], -coefficients])) for channel, coefficients in zip(channels, phi)]
 
 
 def _gls(series: np.ndarray, innovations_filter: np.ndarray, *, columns: tuple, pairs: tuple,

@@ -162,16 +162,10 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
 def _remove_level_shifts(od, qc: pd.DataFrame):
     """(od without level shifts, number of transitions): transitions found on the good channels that are
     used (long and short), removed from every channel."""
-    import warnings
-
-    from bids_app.first_level.level_shifts import MIN_CHANNELS, correct, remove_level_shifts
+    from bids_app.first_level.level_shifts import correct, remove_level_shifts
 
     status, role = dict(zip(qc["name"], qc["status"])), dict(zip(qc["name"], qc["role"]))
     used = np.array([status[name] == "good" and role[name] != "unused" for name in od.ch_names])
-    if used.sum() < MIN_CHANNELS:
-        warnings.warn(f"--motion-correction level-shifts: {int(used.sum())} good channels, fewer than the "
-                      f"{MIN_CHANNELS} needed to detect motion across channels; no level shift was removed",
-                      UserWarning, stacklevel=2)
     sfreq, data = float(od.info["sfreq"]), od.get_data()
     data[used], transitions = correct(data[used], sfreq=sfreq)
     data[~used] = remove_level_shifts(data[~used], sfreq=sfreq, transitions=transitions)
