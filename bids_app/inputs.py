@@ -24,6 +24,7 @@ class RecordingInputs:
     channels: pd.DataFrame  # channels.tsv
     events: pd.DataFrame  # events.tsv as first_level.events.read_events gives it
     coordinate_system: str | None  # NIRSCoordinateSystem of coordsystem.json
+    landmarks: dict | None  # its AnatomicalLandmarkCoordinates NAS, LPA, RPA (metres), None without them
     roi_definitions: dict[str, list[str]] | None  # the --roi-file's regions, None without one
     checksums: dict[str, str]  # of the input files (input_fingerprint)
     warnings: tuple[str, ...] = ()  # said while reading
@@ -47,10 +48,10 @@ def load_recording(bids_path, *, options, warn: Callable[[str], None],
         events = read_events(bids_path, duration_s=raw.times[-1] + 1 / raw.info["sfreq"],
                              stim_dur=options.stim_dur, warn=collected)
         channels = read_channels_tsv(bids_path)
-        coordinates = coordinate_system(bids_path)
+        coordinates, landmarks = coordinate_system(bids_path)
         rois = read_roi_file(options.roi_file) if options.roi_file else None
     return RecordingInputs(source=str(bids_path.fpath), raw=raw, channels=channels, events=events,
-                           coordinate_system=coordinates, roi_definitions=rois, checksums=checksums,
+                           coordinate_system=coordinates, landmarks=landmarks, roi_definitions=rois, checksums=checksums,
                            warnings=tuple(collected.messages))
 
 
@@ -130,12 +131,34 @@ def read_channels_tsv(bids_path) -> pd.DataFrame:
     return table
 
 
-def coordinate_system(bids_path) -> str | None:
-    """NIRSCoordinateSystem of the recording's coordsystem.json, or None without one."""
-    path = sidecar(bids_path, suffix="coordsystem", extension=".json")
+def coordinate_system(bids_path) -> tuple[str | None, dict | None]:
+    """(NIRSCoordinateSystem, the anatomical landmarks NAS, LPA and RPA in metres in that system) of the
+    recording's coordsystem.json; None for what it does not give (landmarks in another system or without units
+    count as not given)."""
     from bids_app.derivatives import read_json
 
-    return None if path is None else read_json(path).get("NIRSCoordinateSystem")
+    path = sidecar(bids_path, suffix="coordsystem", extension=".json")
+    if path is None:
+        return None, None
+    described = read_json(path)
+    system = described.get("NIRSCoordinateSystem")
+    return system, _landmarks(described, system=system)
+
+
+_TO_METRES = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+
+
+def _landmarks(described: dict, *, system: str | None) -> dict | None:
+    landmarks = described.get("AnatomicalLandmarkCoordinates") or {}
+    aliases = {"NAS": ("NAS", "nasion", "Nasion", "NA"), "LPA": ("LPA", "lpa", "LeftPreauricular"),
+               "RPA": ("RPA", "rpa", "RightPreauricular")}
+    found = {key: next((landmarks[n] for n in names if n in landmarks), None) for key, names in aliases.items()}
+    units = described.get("AnatomicalLandmarkCoordinateUnits") or described.get("NIRSCoordinateUnits")
+    landmark_system = described.get("AnatomicalLandmarkCoordinateSystem", system)
+    if (any(v is None or len(v) != 3 for v in found.values()) or units not in _TO_METRES
+            or str(landmark_system).lower() != str(system).lower()):
+        return None
+    return {key: [float(v) * _TO_METRES[units] for v in value] for key, value in found.items()}
 
 
 def _channel_mismatch_message(bids_path) -> str | None:

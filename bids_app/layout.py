@@ -16,14 +16,16 @@ DATASET_README = "README"
 BIDSIGNORE = ".bidsignore"
 MODEL = "model.json"  # the BIDS Stats Model the last run used (each run's also beside its run log)
 LOGS = "logs"  # one JSON per invocation (bids_app.logs), and the model it used
-IGNORED = ("*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", "*.html", "figures", "logs/",
-           MODEL)  # in .bidsignore
+_ANATOMY = "desc-anatomy_channels"  # where each channel is on the brain (bids_app.anatomy)
+_SHARES = "desc-labelshares_channels"  # every pair's atlas labels and their shares
+IGNORED = ("*_design.tsv", "*_design.json", "*_stats.tsv", "*_stats.json", f"*_{_ANATOMY}.*", f"*_{_SHARES}.*",
+           "*.html", "figures", "logs/", MODEL)  # in .bidsignore
 
 STATS_DESCRIPTIONS = ("channel", "roi", "contrast", "waveform", "blockaverage")  # desc-<d>_stats.tsv/.json
 _DESIGN = "design"
 _QC = "desc-qc_channels"
 # every file of a recording, after its prefix: to find and remove a recording's outputs
-_PATTERNS = (f"{_DESIGN}.*", "desc-*_stats.*", f"{_QC}.*")
+_PATTERNS = (f"{_DESIGN}.*", "desc-*_stats.*", f"{_QC}.*", f"{_ANATOMY}.*", f"{_SHARES}.*")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,15 @@ class RecordingOutputs:
     def qc_json(self) -> Path:
         return self.file(f"{_QC}.json")
 
+    def anatomy(self, extension: str = ".tsv") -> Path:
+        """``desc-anatomy_channels.tsv`` (or ``.json``): each channel's MNI152 positions and atlas labels."""
+        return self.file(f"{_ANATOMY}{extension}")
+
+    @property
+    def label_shares(self) -> Path:
+        """``desc-labelshares_channels.tsv``: every pair's atlas labels with their shares."""
+        return self.file(f"{_SHARES}.tsv")
+
     def figure(self, description: str, extension: str = ".png") -> Path:
         """``sub-<label>/figures/<prefix>desc-<description>_nirs.png`` (or ``.svg``; description signals or
         spectrum): a recording's figures in its participant's figures folder, as fmriprep places them."""
@@ -112,6 +123,11 @@ class RecordingOutputs:
     def design_sidecars(output_dir: Path) -> dict[str, Path]:
         """Recording -> its ``*_design.json``, in path order (also those of incomplete or orphaned outputs)."""
         return _by_recording(output_dir, f"{_DESIGN}.json")
+
+    @staticmethod
+    def anatomy_sidecars(output_dir: Path) -> dict[str, Path]:
+        """Recording -> its ``*_desc-anatomy_channels.json``, in path order."""
+        return _by_recording(output_dir, f"{_ANATOMY}.json")
 
     @staticmethod
     def qc_tables(output_dir: Path) -> dict[str, Path]:
@@ -154,8 +170,12 @@ class GroupOutputs:
     def stats_sidecar(self, description: str) -> Path:
         return self.stats(description).with_suffix(".json")
 
+    def anatomy(self, extension: str = ".tsv") -> Path:
+        """``task-<label>_desc-anatomy_channels.tsv`` (or ``.json``): the consensus positions and labels."""
+        return self.root / f"task-{self.task}_{_ANATOMY}{extension}"
+
     def figure(self, description: str, kind: str) -> Path:
-        """``figures/task-<label>_desc-<description>_<kind>.png`` (kind: topomap or effects); its vector copy is
+        """``figures/task-<label>_desc-<description>_<kind>.png`` (kind: topomap, effects or cortex); its vector copy is
         :meth:`vector`."""
         return self.root / "figures" / f"task-{self.task}_desc-{description}_{kind}.png"
 
@@ -170,7 +190,8 @@ class GroupOutputs:
     def earlier_outputs(self) -> list[Path]:
         """The tables, figures and report of this task on disk (to remove those a run did not rewrite)."""
         figures = self.root / "figures"
-        return [*self.root.glob(f"task-{self.task}_desc-*_stats.*"), *[p for p in [self.report] if p.is_file()],
+        return [*self.root.glob(f"task-{self.task}_desc-*_stats.*"), *self.root.glob(f"task-{self.task}_{_ANATOMY}.*"),
+                *[p for p in [self.report] if p.is_file()],
                 *figures.glob(f"task-{self.task}_desc-*.png"), *figures.glob(f"task-{self.task}_desc-*.svg")]
 
     @staticmethod

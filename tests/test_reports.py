@@ -40,7 +40,8 @@ def test_group_report_embeds_the_figures_written_beside_it(simulated):
     _assert_self_contained(report)
     files = {p.name: p.read_bytes() for p in (out / "figures").glob("*.png")}
     assert set(files) == {"task-tapping_desc-channel_topomap.png", "task-tapping_desc-contrast_topomap.png",
-                          "task-tapping_desc-roi_effects.png", "task-tapping_desc-waveform_effects.png"}
+                          "task-tapping_desc-roi_effects.png", "task-tapping_desc-waveform_effects.png",
+                          "task-tapping_desc-channel_cortex.png", "task-tapping_desc-contrast_cortex.png"}
     assert sorted(_embedded_images(report)) == sorted(files.values())
     for png in files.values():
         height, width, _ = _png_shape(png)
@@ -80,8 +81,10 @@ def test_participant_reports_show_each_recording(simulated):
         html = (out / f"sub-{k:02d}.html").read_text()
         _assert_self_contained(html)
         images = _embedded_images(html)
-        # quality map, signal overview, spectrum, design matrix, waveforms, block averages, channel and contrast maps
-        assert len(images) == 8
+        # montage on the brain, quality map, signal overview, spectrum, design matrix, waveforms, block averages,
+        # channel and contrast maps
+        assert len(images) == 9
+        assert 'alt="montage of sub-' in html and ">Where on the brain</h" in html
         assert 'alt="channel quality map of sub-' in html and ">Signals and spectrum</h" in html
         assert all(min(_png_shape(png)[:2]) > 200 for png in images)
         for title in ("Contents", "Design matrix", "Response waveforms", "Block averages", "Channel effects",

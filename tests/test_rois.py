@@ -104,3 +104,61 @@ def test_roi_effect_is_the_fit_of_the_averaged_signal(run_cli, tmp_path):
         assert row["n_channels"] == 4
         assert row["effect"] == pytest.approx(picked["effect"].mean(), rel=1e-6)
         assert row["se"] < picked["se"].max()
+
+
+def _template_anatomy():
+    """The tutorial montage's anatomy (the simulator's positions) with the AAL labels."""
+    from bids_app.anatomy.localise import localise
+    from bids_app.anatomy.recording import RecordingAnatomy
+    from bids_app.anatomy.registration import register
+    from tests.test_anatomy import long_pairs, template_optodes
+
+    registered = register(template_optodes(), coordinate_system="CapTrak")
+    return RecordingAnatomy(registered, "aal", localise(registered.optodes, long_pairs(), atlas="aal")), long_pairs()
+
+
+def test_anatomical_rois_take_the_pairs_whose_label_shares_reach_min_specificity():
+    anatomy, pairs = _template_anatomy()
+    haemo = _haemo({p: -0.05 for p in pairs})
+    region = {"atlas": "aal", "labels": ["Precentral_L", "Postcentral_L"], "min_specificity": 0.6}
+    rois = resolve_rois(roi_definitions={"left_sensorimotor": region, "listed": ["S1_D1"]}, long_pairs=pairs,
+                        haemo=haemo, coordinate_system="CapTrak", source="rec.snirf", anatomy=anatomy)
+    expected = [p for p in pairs if anatomy.pairs[p].shares.get("Precentral_L", 0)
+                + anatomy.pairs[p].shares.get("Postcentral_L", 0) >= 0.6]
+    assert rois == {"left_sensorimotor": expected, "listed": ["S1_D1"]}
+    assert 3 <= len(expected) < 10 and all(int(p[1]) <= 4 for p in expected)  # left-hemisphere sources S1-S4
+
+
+def test_anatomical_rois_fail_in_one_line_when_unreached_or_without_positions():
+    anatomy, pairs = _template_anatomy()
+    haemo = _haemo({p: -0.05 for p in pairs})
+    occipital = {"occipital": {"atlas": "aal", "labels": ["Occipital_Inf_L"], "min_specificity": 0.5}}
+    with pytest.raises(RecordingError, match="rec.snirf: ROI 'occipital': no channel of this recording reaches "
+                                             "the aal label\\(s\\) Occipital_Inf_L$"):
+        resolve_rois(roi_definitions=occipital, long_pairs=pairs, haemo=haemo, coordinate_system="CapTrak",
+                     source="rec.snirf", anatomy=anatomy)
+    with pytest.raises(RecordingError, match="names atlas labels, but the recording has no 3-D head positions"):
+        resolve_rois(roi_definitions=occipital, long_pairs=pairs, haemo=haemo, coordinate_system="Other",
+                     source="rec.snirf", anatomy=None)
+
+
+@pytest.mark.parametrize(("region", "message"), [
+    ({"atlas": "aal", "labels": ["Precentral_Left"]}, "'Precentral_Left' is not a label of the atlas aal; did you "
+                                                       "mean 'Precentral_L'\\?"),
+    ({"atlas": "harvard", "labels": ["x"]}, "atlas 'harvard' is not one of aal, "),
+    ({"atlas": "aal", "labels": []}, "labels must be a non-empty list"),
+    ({"atlas": "aal", "labels": ["Precentral_L"], "min_specificity": 1.5}, "min_specificity must be a number in"),
+    ({"atlas": "aal", "labels": ["Precentral_L"], "threshold": 0.3}, "unknown key 'threshold'"),
+])
+def test_anatomical_roi_file_errors_name_the_file_and_the_problem(tmp_path, region, message):
+    path = tmp_path / "rois.json"
+    path.write_text(json.dumps({"m1": region}))
+    with pytest.raises(UsageError, match=f"^{path}: ROI 'm1': {message}"):
+        read_roi_file(path)
+
+
+def test_mixed_roi_files_are_read_with_the_default_min_specificity(tmp_path):
+    path = tmp_path / "rois.json"
+    path.write_text(json.dumps({"m1": {"atlas": "aal", "labels": ["Precentral_L"]}, "pairs": ["S1_D1"]}))
+    assert read_roi_file(path) == {"m1": {"atlas": "aal", "labels": ["Precentral_L"], "min_specificity": 0.5},
+                                   "pairs": ["S1_D1"]}

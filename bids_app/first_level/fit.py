@@ -32,6 +32,7 @@ class FirstLevelResult:
     noise_model: NoiseModel  # of the GLM and the FIR model (per-signal AR orders: ar_order of the tables)
     condition_vif: dict[str, float]
     rois: dict[str, list[str]]  # ROI -> its good long pairs
+    roi_definitions: dict | None  # the ROI file's regions (pairs, or atlas labels), None without one
     contrasts: dict[str, dict[str, float]]  # the contrasts of the recording's conditions: expression -> weights
     coordinate_system: str | None
     channel_stats: pd.DataFrame
@@ -42,6 +43,7 @@ class FirstLevelResult:
     warnings: tuple[str, ...]  # everything said while reading and fitting the recording
     signals: object  # first_level.signals.RecordingSignals: what the recording figures draw
     motion_transitions: int | None = None  # transitions whose level shifts were removed (level-shifts only)
+    anatomy: object = None  # anatomy.recording.RecordingAnatomy; None without 3-D head positions
 
 
 def fit_recording(inputs: RecordingInputs, *, options, contrasts: dict[str, dict[str, float]],
@@ -55,6 +57,7 @@ def fit_recording(inputs: RecordingInputs, *, options, contrasts: dict[str, dict
 
 
 def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: WarningList) -> FirstLevelResult:
+    from bids_app.anatomy.recording import recording_anatomy
     from bids_app.first_level.block_average import block_average_table
     from bids_app.first_level.collinearity import collinearity_warnings, condition_vif
     from bids_app.first_level.design import build_design
@@ -65,6 +68,9 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
     from bids_app.first_level.tables import channel_table, contrast_table, roi_table
 
     source, events = inputs.source, inputs.events
+    anatomy = recording_anatomy(inputs.raw.info, coordinate_system=inputs.coordinate_system,
+                                landmarks=inputs.landmarks, atlas=None if options.atlas == "none" else options.atlas,
+                                warn=warn)
     qc, od = assess_channels(inputs.raw, inputs.channels, options=options, warn=warn)
     haemo = to_haemoglobin(od, qc, options=options)
     long_rows = np.flatnonzero(haemo.select(role="long"))
@@ -82,7 +88,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
 
     long_pairs = sorted(set(qc.loc[qc["role"] == "long", "name"].map(channel_pair, na_action="ignore")))
     rois = resolve_rois(roi_definitions=inputs.roi_definitions, long_pairs=long_pairs, haemo=haemo,
-                        coordinate_system=inputs.coordinate_system, source=source)
+                        coordinate_system=inputs.coordinate_system, source=source, anatomy=anatomy)
     roi_indices = roi_signal_indices(rois, haemo)
     roi_signals, roi_rows = [], {}
     for key, indices in roi_indices.items():
@@ -113,9 +119,10 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
     }
     return FirstLevelResult(
         source=source, qc=qc, design=design, conditions=conditions, short_regressors=short_names,
-        sfreq=haemo.sfreq, noise_model=noise_model, condition_vif=vif, rois=rois, contrasts=contrasts,
+        sfreq=haemo.sfreq, noise_model=noise_model, condition_vif=vif, rois=rois,
+        roi_definitions=inputs.roi_definitions, contrasts=contrasts,
         coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages), signals=drawn,
-        motion_transitions=haemo.motion_transitions)
+        motion_transitions=haemo.motion_transitions, anatomy=anatomy)
 
 
 def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, what: str, source: str):

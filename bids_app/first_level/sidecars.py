@@ -33,7 +33,9 @@ def channel_stats_sidecar(*, noise_model: str) -> dict:
     }
 
 
-def roi_stats_sidecar(*, rois: dict[str, list[str]], noise_model: str) -> dict:
+def roi_stats_sidecar(*, rois: dict[str, list[str]], noise_model: str, definitions: dict | None = None) -> dict:
+    anatomical = {name: {**region, "Members": rois.get(name, [])} for name, region in (definitions or {}).items()
+                  if isinstance(region, dict)}
     return {
         "Description": "First-level GLM estimates per region of interest: the good long channels of "
         "each ROI are averaged per chroma and the average signal is fitted with the same design and "
@@ -42,6 +44,10 @@ def roi_stats_sidecar(*, rois: dict[str, list[str]], noise_model: str) -> dict:
                                                                 for name, pairs in rois.items()}},
         "chroma": _CHANNEL_COLUMNS["chroma"], **_CONDITION, **_STAT_COLUMNS,
         "n_channels": {"Description": "Number of good long channels averaged in the ROI for this chroma"},
+        **({"AnatomicalROIs": anatomical,
+            "AnatomicalROIsDescription": "regions defined by atlas labels: their members are the long pairs whose "
+            "shares of the labels (desc-labelshares_channels.tsv of this recording's atlas registration) add up "
+            "to at least min_specificity; bad pairs are then left out"} if anatomical else {}),
     }
 
 
@@ -157,7 +163,8 @@ def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | N
 
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options: dict,
                    noise_model, short_regressors: list[str], condition_vif: dict[str, float],
-                   motion_transitions: int | None, generated_by: dict, outputs: list[str]) -> dict:
+                   motion_transitions: int | None, generated_by: dict, outputs: list[str],
+                   anatomy: dict | None = None) -> dict:
     """``options``: the recorded participant-level options; ``noise_model``: the NoiseModel fitted;
     ``generated_by``: Provenance.record()."""
     from bids_app.first_level.collinearity import VIF_LIMIT
@@ -186,6 +193,9 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "MotionTransitions": motion_transitions if motion_transitions is not None else "n/a",
         "MotionTransitionsDescription": "level-shifts: number of transitions (motion edges shared by most "
         "channels) whose level changes were removed from the optical density",
+        "Anatomy": anatomy or "n/a",
+        "AnatomyDescription": "the registration of the optodes to MNI152, which fiducials it used, and the atlas of "
+        "the channel labels (desc-anatomy_channels.json); n/a: no 3-D head positions",
         "StimulusDuration": options["stim_dur"] if options["stim_dur"] is not None else "from events.tsv",
         "Conditions": conditions,
         "RegressorNames": design_columns,

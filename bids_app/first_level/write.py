@@ -68,8 +68,8 @@ def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
         outputs.stats("channel"): tsv_text(result.channel_stats),
         outputs.stats("channel", ".json"): json_text(sidecars.channel_stats_sidecar(noise_model=noise_model)),
         outputs.stats("roi"): tsv_text(result.roi_stats),
-        outputs.stats("roi", ".json"): json_text(sidecars.roi_stats_sidecar(rois=result.rois,
-                                                                           noise_model=noise_model)),
+        outputs.stats("roi", ".json"): json_text(sidecars.roi_stats_sidecar(
+            rois=result.rois, noise_model=noise_model, definitions=result.roi_definitions)),
         outputs.stats("waveform"): tsv_text(result.waveform_stats),
         outputs.stats("waveform", ".json"): json_text(sidecars.waveform_stats_sidecar(
             noise_model=noise_model, window=window, bin_width=1 / result.sfreq, design_rate=options["design_rate"])),
@@ -84,6 +84,20 @@ def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
         files[outputs.stats("contrast")] = tsv_text(result.contrast_stats)
         files[outputs.stats("contrast", ".json")] = json_text(
             sidecars.contrast_stats_sidecar(contrasts=result.contrasts, noise_model=noise_model))
+    if result.anatomy is not None:
+        from bids_app.anatomy.recording import anatomy_sidecar, shares_sidecar
+
+        from bids_app.channels import natural_key
+
+        ch_names = [f"{pair} {chroma}" for pair in sorted(result.anatomy.pairs, key=natural_key)
+                    for chroma in ("hbo", "hbr")]
+        files[outputs.anatomy()] = tsv_text(result.anatomy.table(ch_names))
+        shares = outputs.label_shares if result.anatomy.atlas else None
+        if shares is not None:
+            files[shares] = tsv_text(result.anatomy.shares())
+            files[shares.with_suffix(".json")] = json_text(shares_sidecar(atlas=result.anatomy.atlas))
+        files[outputs.anatomy(".json")] = json_text(anatomy_sidecar(
+            result.anatomy, shares_file=None if shares is None else shares.name))
     if result.signals is not None:
         from bids_app.report.signals import recording_figures
 
@@ -93,6 +107,7 @@ def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
         design_columns=list(result.design.columns), conditions=result.conditions, sfreq=result.sfreq,
         options=options, noise_model=result.noise_model, short_regressors=result.short_regressors,
         condition_vif=result.condition_vif, motion_transitions=result.motion_transitions,
+        anatomy=None if result.anatomy is None else result.anatomy.record(),
         generated_by=provenance.record(),
         outputs=sorted(os.path.relpath(p, outputs.folder) for p in [*files, outputs.design_json])))
     return files

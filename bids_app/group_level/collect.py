@@ -23,6 +23,7 @@ class GroupInputs:
     tables: dict[str, pd.DataFrame]  # description -> participant rows, with subject, task, recording (and covariates)
     designs: dict[str, dict]  # recording -> its design sidecar (GeneratedBy: version, options; rates, AR orders)
     qc_tables: dict[str, Path]  # recording -> its QC table (channel positions), read when the maps are drawn
+    anatomy_sidecars: dict[str, Path] = field(default_factory=dict)  # recording -> its anatomy sidecar (if any)
     group_by: str | None = None  # the categorical covariate
     numeric: tuple[str, ...] = ()  # the numeric covariates
     orphans: list[str] = field(default_factory=list)  # recordings whose input file is gone: left out
@@ -85,6 +86,7 @@ def collect(output_dir: Path, *, bids_dir: Path, participant_label: list[str] | 
             table = table.merge(covariates, on="subject", how="inner")
         tables[spec.description] = table
     return GroupInputs(tables=tables, designs=designs, qc_tables=RecordingOutputs.qc_tables(output_dir),
+                       anatomy_sidecars=RecordingOutputs.anatomy_sidecars(output_dir),
                        group_by=group_by, numeric=numeric, orphans=orphans, notes=notes)
 
 
@@ -124,6 +126,15 @@ def channel_layout(inputs: GroupInputs, *, recordings) -> tuple[pd.DataFrame, st
         qc = qc.dropna(subset=["x", "y", "z"]).drop_duplicates("name")
     coordinate_system = read_json(paths[0].with_suffix(".json")).get("NIRSCoordinateSystem") if paths else None
     return qc, coordinate_system
+
+
+def group_anatomy(inputs: GroupInputs, *, recordings, pairs: list[str]):
+    """The consensus anatomy (table, sidecar, notes) of ``recordings`` for ``pairs``; None without anatomy."""
+    from bids_app.anatomy.consensus import consensus_anatomy
+    from bids_app.derivatives import read_json
+
+    sidecars = {name: read_json(path) for name, path in inputs.anatomy_sidecars.items() if name in recordings}
+    return consensus_anatomy(sidecars, pairs=pairs)
 
 
 def read_covariates(bids_dir: Path, *, columns: list[str]) -> pd.DataFrame:

@@ -18,7 +18,8 @@ logger = logging.getLogger("fnirs_glm")
 
 
 def report_files(inputs: GroupInputs, *, outputs: GroupOutputs, results: dict[str, tuple[pd.DataFrame, dict]],
-                 q_threshold: float | None) -> dict[Path, bytes | str]:
+                 q_threshold: float | None, anatomy: tuple[pd.DataFrame, dict] | None = None
+                 ) -> dict[Path, bytes | str]:
     """Path -> content of the figures of the group tables of one task and of its report.
 
     The methods paragraph states what the design sidecars of the recordings that entered the tables
@@ -41,6 +42,9 @@ def report_files(inputs: GroupInputs, *, outputs: GroupOutputs, results: dict[st
         warnings.simplefilter("ignore")
         figures_of_task = task_figures(inputs, outputs=outputs, results=results, recordings=used,
                                        q_threshold=q_threshold, notes=notes)
+        if anatomy is not None:
+            figures_of_task.update(cortex_figures(outputs=outputs, results=results, anatomy=anatomy[0],
+                                                  group_by=inputs.group_by))
     for path, (caption, png, svg) in figures_of_task.items():
         files[path], files[outputs.vector(path)] = png, svg
         images[f"{caption} ({path.relative_to(outputs.root).as_posix()}; vector: {outputs.vector(path).name})"] = png
@@ -55,7 +59,7 @@ def report_files(inputs: GroupInputs, *, outputs: GroupOutputs, results: dict[st
                                   "(outputs of an older fnirs-glm): no methods paragraph."), []))
     software["fnirs-glm"] = f"{software['fnirs-glm']} (group level); {participant_version} (participant level)"
     files[outputs.report] = group_report(task=task, results=results, images=images, methods=methods,
-                                         versions=software, notes=notes)
+                                         versions=software, notes=notes, anatomy=anatomy)
     return files
 
 
@@ -109,6 +113,33 @@ def task_figures(inputs: GroupInputs, *, outputs: GroupOutputs, results: dict[st
     return drawn
 
 
+CORTEX_Q = 0.05  # channels marked on the cortex figures: FDR q below this
+
+
+def cortex_figures(*, outputs: GroupOutputs, results: dict[str, tuple[pd.DataFrame, dict]], anatomy: pd.DataFrame,
+                   group_by: str | None) -> dict[Path, tuple[str, bytes, bytes]]:
+    """PNG path -> (caption, PNG, SVG) of the group channel effects and contrasts on the inflated fsaverage5
+    cortex, at the consensus positions of the task's anatomy table."""
+    from bids_app.channels import channel_pair
+    from bids_app.report.brain import cortex_figure
+
+    positions = anatomy.drop_duplicates("pair")[["pair", "cortex_x", "cortex_y", "cortex_z"]].dropna()
+    drawn = {}
+    if positions.empty:
+        return drawn
+    for description, panel in (("channel", "condition"), ("contrast", "contrast")):
+        if description not in results:
+            continue
+        rows = _with_panel(results[description][0], panel=panel, group_by=group_by)
+        cells = rows.assign(pair=rows["ch_name"].map(channel_pair), significant=rows["q"] < CORTEX_Q)
+        fig = cortex_figure(cells[["pair", "chroma", "panel", "effect", "significant"]], positions,
+                            title=f"task {outputs.task}: group {description} effects on the cortex")
+        drawn[outputs.figure(description, "cortex")] = (
+            f"Group {description} effects (\u00b5M) per {panel} on the inflated fsaverage5 cortex: each channel a "
+            f"patch around its projection, \u25cf FDR q < {CORTEX_Q:g}", *figures.png_and_svg(fig))
+    return drawn
+
+
 def _with_panel(rows: pd.DataFrame, *, panel: str, group_by: str | None) -> pd.DataFrame:
     """The cell effects of ``rows`` (term 'mean', not covariate slopes) with a ``panel`` column: the
     condition (or contrast), with the covariate level if any."""
@@ -132,7 +163,8 @@ def _stats_model(record: dict | None) -> dict[str, str]:
 
 
 def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], images: dict[str, bytes],
-                 methods: tuple[str, list[str]], versions: dict[str, str], notes: list[str]) -> str:
+                 methods: tuple[str, list[str]], versions: dict[str, str], notes: list[str],
+                 anatomy: tuple[pd.DataFrame, dict] | None = None) -> str:
     """``results``: table description -> (group table, its sidecar); ``images``: caption -> PNG."""
     first = next(iter(results.values()))[1]
     body = [html.paragraph(f"Group-level results of task {task}: {len(first.get('Participants', []))} "
@@ -165,6 +197,15 @@ def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], im
             body.append(html.bullet_list(sidecar["Warnings"], css_class="warn"))
         table_html = html.table(rows)
         body.append(table_html if len(rows) <= 60 else html.details(f"All {len(rows)} rows", table_html))
+    if anatomy is not None:
+        table, sidecar = anatomy
+        body.append(html.heading("Channel anatomy"))
+        body.append(html.paragraph(
+            f"Consensus positions of {len(sidecar.get('Recordings', []))} recordings (median of each optode's MNI152 "
+            f"position), atlas {sidecar.get('Atlas')}; template anatomy, not the participants' own MRIs "
+            f"(task-{task}_desc-anatomy_channels.tsv)."))
+        pairs = table.drop_duplicates("pair").drop(columns=["ch_name"])
+        body.append(html.details(f"All {len(pairs)} pairs", html.table(pairs)))
     body.append(html.heading("Software"))
     body.append(html.definitions(versions))
     return html.page(title=f"fnirs-glm: group report, task {task}", body=body)

