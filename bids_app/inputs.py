@@ -149,16 +149,41 @@ _TO_METRES = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 
 
 def _landmarks(described: dict, *, system: str | None) -> dict | None:
-    landmarks = described.get("AnatomicalLandmarkCoordinates") or {}
+    """NAS, LPA and RPA in metres when coordsystem.json gives all three as 3 finite numbers, with units, in the
+    NIRS coordinate system, and LPA and RPA 10-20 cm apart (a head); otherwise None (said when given but
+    unusable): the registration then uses the template's fiducials."""
+    import math
+
+    landmarks = described.get("AnatomicalLandmarkCoordinates")
+    if not landmarks:
+        return None
     aliases = {"NAS": ("NAS", "nasion", "Nasion", "NA"), "LPA": ("LPA", "lpa", "LeftPreauricular"),
                "RPA": ("RPA", "rpa", "RightPreauricular")}
     found = {key: next((landmarks[n] for n in names if n in landmarks), None) for key, names in aliases.items()}
     units = described.get("AnatomicalLandmarkCoordinateUnits") or described.get("NIRSCoordinateUnits")
     landmark_system = described.get("AnatomicalLandmarkCoordinateSystem", system)
-    if (any(v is None or len(v) != 3 for v in found.values()) or units not in _TO_METRES
-            or str(landmark_system).lower() != str(system).lower()):
-        return None
-    return {key: [float(v) * _TO_METRES[units] for v in value] for key, value in found.items()}
+
+    def numbers(value) -> bool:
+        return (isinstance(value, list) and len(value) == 3 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value))
+
+    problem = None
+    if not all(numbers(v) for v in found.values()):
+        problem = "NAS, LPA and RPA are not all given as 3 numbers"
+    elif units not in _TO_METRES:
+        problem = f"their units {units!r} are not m, cm or mm"
+    elif str(landmark_system).lower() != str(system).lower():
+        problem = f"they are in {landmark_system!r}, not in the optodes' {system!r}"
+    else:
+        metres = {key: [float(v) * _TO_METRES[units] for v in value] for key, value in found.items()}
+        width = math.dist(metres["LPA"], metres["RPA"])
+        if not 0.10 <= width <= 0.20:
+            problem = f"LPA and RPA are {width * 100:.1f} cm apart, not a head's 10-20 cm (check their units)"
+        else:
+            return metres
+    warnings.warn(f"coordsystem.json: anatomical landmarks not used ({problem}); the template's fiducials are "
+                  "used for the anatomy", UserWarning, stacklevel=2)
+    return None
 
 
 def _channel_mismatch_message(bids_path) -> str | None:

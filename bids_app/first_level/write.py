@@ -86,18 +86,17 @@ def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
             sidecars.contrast_stats_sidecar(contrasts=result.contrasts, noise_model=noise_model))
     if result.anatomy is not None:
         from bids_app.anatomy.recording import anatomy_sidecar, shares_sidecar
+        from bids_app.channels import channel_pair, natural_key
 
-        from bids_app.channels import natural_key
-
-        ch_names = [f"{pair} {chroma}" for pair in sorted(result.anatomy.pairs, key=natural_key)
-                    for chroma in ("hbo", "hbr")]
-        files[outputs.anatomy()] = tsv_text(result.anatomy.table(ch_names))
-        shares = outputs.label_shares if result.anatomy.atlas else None
-        if shares is not None:
-            files[shares] = tsv_text(result.anatomy.shares())
-            files[shares.with_suffix(".json")] = json_text(shares_sidecar(atlas=result.anatomy.atlas))
+        pairs = sorted(set(result.qc["name"].map(channel_pair)), key=natural_key)
+        long_pairs = set(result.qc.loc[result.qc["role"] == "long", "name"].map(channel_pair))
+        ch_names = [f"{pair} {chroma}" for pair in pairs for chroma in ("hbo", "hbr")]
+        files[outputs.anatomy()] = tsv_text(result.anatomy.table(ch_names, labelled=long_pairs))
+        if result.anatomy.atlas:
+            files[outputs.label_shares()] = tsv_text(result.anatomy.shares(labelled=long_pairs))
+            files[outputs.label_shares(".json")] = json_text(shares_sidecar(atlas=result.anatomy.atlas))
         files[outputs.anatomy(".json")] = json_text(anatomy_sidecar(
-            result.anatomy, shares_file=None if shares is None else shares.name))
+            result.anatomy, shares_file=outputs.label_shares().name if result.anatomy.atlas else None))
     if result.signals is not None:
         from bids_app.report.signals import recording_figures
 

@@ -33,13 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bids_app.anatomy.templates import MNI305_TO_MNI152  # FreeSurfer: MNI152 = M @ MNI305 (homogeneous, mm)
 from bids_app.channels import natural_key
 from bids_app.report import figures
 
-MNI305_TO_MNI152 = np.array([[0.9975, -0.0073, 0.0176, -0.0429],
-                             [0.0146, 1.0009, -0.0024, 1.5496],
-                             [-0.0130, -0.0093, 0.9971, 1.1840],
-                             [0.0, 0.0, 0.0, 1.0]])  # FreeSurfer: MNI152 = M @ MNI305 (homogeneous, mm)
 FOOTPRINT_MM = 10.0  # a channel's patch: pial vertices within this distance of its cortex point
 DORSAL_MIN_Z_MM = 50.0  # the dorsal view is drawn when a channel's cortex point is above this ...
 DORSAL_MAX_ABS_X_MM = 40.0  # ... and at most this far from the midline (MNI152 mm)
@@ -482,8 +479,9 @@ def _montage_channels(anatomy: pd.DataFrame, scalp: dict[str, np.ndarray]) -> li
 
 def montage_figure(anatomy: pd.DataFrame, optodes: pd.DataFrame, *, title: str):
     """The montage on the pial fsaverage5 cortex: sources (red circles) and detectors (blue squares), each at
-    the pial vertex nearest its scalp position (the projection that gives the channels' cortex points, so
-    that each channel's label falls on its line), a line for each channel (source to detector), and each
+    the fsaverage5 pial vertex nearest its scalp position (a nearest-point projection like the one of the
+    channels' cortex points onto the MNI152 grey matter, so that labels fall near their lines), a line for each
+    channel (source to detector), and each
     channel's atlas label (``short_label``) beside its cortex point (a small dot), moved around the point so
     as not to cover another label or an optode.
 

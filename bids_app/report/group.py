@@ -59,7 +59,8 @@ def report_files(inputs: GroupInputs, *, outputs: GroupOutputs, results: dict[st
                                   "(outputs of an older fnirs-glm): no methods paragraph."), []))
     software["fnirs-glm"] = f"{software['fnirs-glm']} (group level); {participant_version} (participant level)"
     files[outputs.report] = group_report(task=task, results=results, images=images, methods=methods,
-                                         versions=software, notes=notes, anatomy=anatomy)
+                                         versions=software, notes=notes, anatomy=anatomy,
+                                         anatomy_file=outputs.anatomy().name)
     return files
 
 
@@ -164,7 +165,7 @@ def _stats_model(record: dict | None) -> dict[str, str]:
 
 def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], images: dict[str, bytes],
                  methods: tuple[str, list[str]], versions: dict[str, str], notes: list[str],
-                 anatomy: tuple[pd.DataFrame, dict] | None = None) -> str:
+                 anatomy: tuple[pd.DataFrame, dict] | None = None, anatomy_file: str = "") -> str:
     """``results``: table description -> (group table, its sidecar); ``images``: caption -> PNG."""
     first = next(iter(results.values()))[1]
     body = [html.paragraph(f"Group-level results of task {task}: {len(first.get('Participants', []))} "
@@ -203,7 +204,9 @@ def group_report(*, task: str, results: dict[str, tuple[pd.DataFrame, dict]], im
         body.append(html.paragraph(
             f"Consensus positions of {len(sidecar.get('Recordings', []))} recordings (median of each optode's MNI152 "
             f"position), atlas {sidecar.get('Atlas')}; template anatomy, not the participants' own MRIs "
-            f"(task-{task}_desc-anatomy_channels.tsv)."))
+            f"({anatomy_file})."))
+        if sidecar.get("Warnings"):
+            body.append(html.bullet_list(sidecar["Warnings"], css_class="warn"))
         pairs = table.drop_duplicates("pair").drop(columns=["ch_name"])
         body.append(html.details(f"All {len(pairs)} pairs", html.table(pairs)))
     body.append(html.heading("Software"))

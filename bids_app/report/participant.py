@@ -5,6 +5,8 @@ effects per condition (FDR-significant channels marked), the contrasts and the R
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from pathlib import Path
 
@@ -101,7 +103,7 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
     section += signals.quality_map_parts(qc, qc_info, name=name)
     if outputs.anatomy().is_file():
         section.append(subsection("Where on the brain"))
-        section += _anatomy_parts(outputs)
+        section += _anatomy_parts(outputs, long_pairs=set(pairs.loc[pairs["role"] == "long", "pair"]))
     pngs = {d: outputs.figure(d).read_bytes() for d in ("signals", "spectrum") if outputs.figure(d).is_file()}
     if pngs:
         section.append(subsection("Signals and spectrum"))
@@ -135,25 +137,36 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
     return name, titles, section
 
 
-def _anatomy_parts(outputs: RecordingOutputs) -> list[str]:
-    """The montage on the template brain (drawn from the anatomy table and its sidecar) and the table."""
-    from bids_app.report.brain import montage_figure
-
+def _anatomy_parts(outputs: RecordingOutputs, *, long_pairs: set[str]) -> list[str]:
+    """The montage of the long pairs on the template brain (drawn from the anatomy table and its sidecar) and
+    the table of every pair."""
     table = read_tsv(outputs.anatomy())
     info = read_json(outputs.anatomy(".json"))
-    pairs = table.drop_duplicates("pair")
-    optodes = pd.DataFrame([{"name": name, "kind": "source" if name.startswith("S") else "detector",
-                             "x": xyz[0], "y": xyz[1], "z": xyz[2]}
-                            for name, xyz in info.get("OptodePositions", {}).items()])
-    fig = montage_figure(pairs, optodes, title=f"{outputs.name}: montage on the template brain")
+    every = table.drop_duplicates("pair")
+    pairs = every[every["pair"].isin(long_pairs)]
+    png = _montage_png(pairs.to_csv(index=False), json.dumps(info.get("OptodePositions", {}), sort_keys=True))
     atlas = info.get("Atlas", "none")
     caption = (f"Sources (red), detectors (blue) and channels on the MNI152 template, each channel's {atlas} label "
                f"at its cortex point. Registration: {info.get('Registration', 'n/a')}." if atlas != "none" else
                f"Sources (red), detectors (blue) and channels on the MNI152 template. Registration: "
                f"{info.get('Registration', 'n/a')}.")
-    return [html.image(figures.png_bytes(fig), alt=f"montage of {outputs.name} on the brain", caption=caption),
-            html.details(f"All {len(pairs)} pairs (MNI152 mm; {outputs.anatomy().name})",
-                         html.table(pairs.drop(columns=["ch_name"])))]
+    return [html.image(png, alt=f"montage of {outputs.name} on the brain", caption=caption),
+            html.details(f"All {len(every)} pairs (MNI152 mm; {outputs.anatomy().name})",
+                         html.table(every.drop(columns=["ch_name"])))]
+
+
+@functools.lru_cache(maxsize=16)
+def _montage_png(pairs_csv: str, optodes_json: str) -> bytes:
+    """The montage figure of a pair table (CSV) and optode positions (JSON): drawn once per montage and process
+    (the recordings of one cap share it)."""
+    import io
+
+    from bids_app.report.brain import montage_figure
+
+    pairs = pd.read_csv(io.StringIO(pairs_csv))
+    optodes = pd.DataFrame([{"name": name, "kind": "source" if name.startswith("S") else "detector",
+                             "x": xyz[0], "y": xyz[1], "z": xyz[2]} for name, xyz in json.loads(optodes_json).items()])
+    return figures.png_bytes(montage_figure(pairs, optodes, title="montage on the template brain"))
 
 
 def _with_q(table: pd.DataFrame) -> pd.DataFrame:

@@ -120,16 +120,14 @@ def fit_group_tables(inputs: GroupInputs, *, method: str, tasks: list[str] | Non
 
 def _task_anatomy(inputs: GroupInputs, *, results: dict[str, tuple[pd.DataFrame, dict]]):
     """The consensus anatomy of the recordings that entered the task's tables, for the pairs of its channel
-    table (every pair when it has none); None without anatomy."""
+    table; None without anatomy or without a channel table."""
     from bids_app.channels import channel_pair
     from bids_app.group_level.collect import group_anatomy
 
     used = set().union(*(sidecar.get("Recordings", []) for _, sidecar in results.values()))
-    if "channel" in results:
-        pairs = sorted({channel_pair(name) for name in results["channel"][0]["ch_name"]})
-    else:
-        pairs = sorted({channel_pair(name) for name in inputs.tables["channel"]["ch_name"]}) \
-            if "channel" in inputs.tables else []
+    if "channel" not in results:
+        return None
+    pairs = sorted({channel_pair(name) for name in results["channel"][0]["ch_name"]})
     return group_anatomy(inputs, recordings=used, pairs=pairs)
 
 
@@ -149,20 +147,20 @@ def write_task(inputs: GroupInputs, *, outputs, results: dict[str, tuple[pd.Data
         written += [table, outputs.stats_sidecar(description)]
         logger.info(f"task {task}: {description} table of {len(rows)} rows from "
                     f"{len(sidecar['Participants'])} participants written to {table}")
-    anatomy = _task_anatomy(inputs, results=results)
-    if anatomy is not None:
-        table, sidecar, notes = anatomy
-        for note in notes:
-            logger.warning(f"task {task}: {note}")
-        write_atomic(outputs.anatomy(), tsv_text(table))
-        write_atomic(outputs.anatomy(".json"), json_text(sidecar))
-        written += [outputs.anatomy(), outputs.anatomy(".json")]
-        logger.info(f"task {task}: channel anatomy of {len(sidecar['Recordings'])} recordings written to "
-                    f"{outputs.anatomy()}")
     succeeded = True
     try:
+        anatomy = _task_anatomy(inputs, results=results)
+        if anatomy is not None:
+            table, sidecar, notes = anatomy
+            for note in notes:
+                logger.warning(f"task {task}: {note}")
+            write_atomic(outputs.anatomy(), tsv_text(table))
+            write_atomic(outputs.anatomy(".json"), json_text(sidecar))
+            written += [outputs.anatomy(), outputs.anatomy(".json")]
+            logger.info(f"task {task}: channel anatomy of {len(sidecar['Recordings'])} recordings written to "
+                        f"{outputs.anatomy()}")
         files = report_files(inputs, outputs=outputs, results=results, q_threshold=q_threshold,
-                             anatomy=None if anatomy is None else anatomy[:2])
+                             anatomy=None if anatomy is None else (table, sidecar))
         for path, content in files.items():
             write_atomic(path, content)
         written += list(files)
