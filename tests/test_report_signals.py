@@ -153,8 +153,12 @@ def test_spectrum_draws_the_bands_where_stated_and_the_median_of_the_good_channe
     assert len(thick) == 2  # one median per wavelength, of the good channels only
     np.testing.assert_allclose(thick[0].get_ydata(), np.median(power[[0, 4], 1:], axis=0))
     np.testing.assert_allclose(thick[1].get_ydata(), np.median(power[[1, 5], 1:], axis=0))
-    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--" and len(line.get_ydata())]
-    assert sorted(line.get_ydata()[0] for line in dashed) == [3.0 / (1 + 0.01), 4.0 / (1 + 0.01)]  # the bad ones
+    # the good channels' thin lines, one collection per wavelength, then the bad ones dashed
+    thin_760, thin_850, dashed = ax.collections
+    assert [segment[0, 1] for segment in thin_760.get_segments()] == [1 / 1.01, 5 / 1.01]
+    assert [segment[0, 1] for segment in thin_850.get_segments()] == [2 / 1.01, 6 / 1.01]
+    assert sorted(segment[0, 1] for segment in dashed.get_segments()) == [3.0 / (1 + 0.01), 4.0 / (1 + 0.01)]
+    assert dashed.get_linestyle()[0][1] is not None  # dashed
     assert ax.get_xscale() == ax.get_yscale() == "log" and ax.get_xlim()[0] == 0.01  # no 0 Hz on a log axis
     figures.png_and_svg(fig)
 

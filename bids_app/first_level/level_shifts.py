@@ -49,7 +49,7 @@ def detect_edges(od: np.ndarray, *, sfreq: float, threshold: float = THRESHOLD,
     pooled[steps] = _pooled_robust_z(change)
     longest = max(1, round(longest_s * sfreq))
     lengths = np.unique(np.geomspace(1, longest, num=min(longest, 8)).round().astype(int))
-    spans = {r: _pooled_robust_z(od[:, r:] - od[:, :-r]) for r in lengths}
+    spans = _Spans(od, lengths)
     separation = max(1, round(separation_s * sfreq))
     candidates = np.flatnonzero(np.nan_to_num(pooled) > threshold)
     taken = np.zeros(n_times, dtype=bool)
@@ -61,12 +61,38 @@ def detect_edges(od: np.ndarray, *, sfreq: float, threshold: float = THRESHOLD,
     return np.array(sorted(transitions), dtype=int).reshape(-1, 2)
 
 
-def _sharpest(spans: dict, *, low: int, high: int) -> tuple[int, int]:
-    """(first, last) step of the change over r steps, r a key of ``spans`` (pooled robust |z| of x[i + r] -
-    x[i]), with the largest statistic among those inside steps low .. high - 1."""
+class _Spans:
+    """The pooled robust |z| of the changes over r steps, x[i + r] - x[i], for each length r, computed where
+    asked: each channel's centre and spread over the whole recording (once per r, when first needed), the median
+    over channels only in the windows around the candidate transitions (the same values as over all steps)."""
+
+    def __init__(self, od: np.ndarray, lengths):
+        self.od, self.lengths = od, [int(r) for r in lengths]
+        self._scales: dict[int, tuple] = {}
+
+    def window(self, r: int, low: int, high: int) -> np.ndarray:
+        """The statistic of steps low .. high - 1 (changes from sample i to i + r)."""
+        if r not in self._scales:
+            changes = self.od[:, r:] - self.od[:, :-r]
+            centre = np.median(changes, axis=1, keepdims=True)
+            spread = MAD_TO_SD * np.median(np.abs(changes - centre), axis=1, keepdims=True)
+            self._scales[r] = (centre, spread, spread[:, 0] > 0)
+        centre, spread, usable = self._scales[r]
+        if high <= low:
+            return np.zeros(0)
+        if not usable.any():
+            return np.zeros(high - low)
+        changes = self.od[usable, low + r:high + r] - self.od[usable, low:high]
+        z = np.abs(changes - centre[usable]) / spread[usable]
+        return np.median(np.ascontiguousarray(z.T), axis=1)
+
+
+def _sharpest(spans: _Spans, *, low: int, high: int) -> tuple[int, int]:
+    """(first, last) step of the change over r steps, r one of ``spans``' lengths (pooled robust |z| of
+    x[i + r] - x[i]), with the largest statistic among those inside steps low .. high - 1."""
     best, found = -np.inf, (low, low)
-    for r, statistic in spans.items():
-        window = statistic[low:max(low, high - r + 1)]
+    for r in spans.lengths:
+        window = spans.window(r, low, max(low, high - r + 1))
         if len(window) and window.max() > best:
             best = float(window.max())
             first = low + int(np.argmax(window))
@@ -81,7 +107,8 @@ def _pooled_robust_z(values: np.ndarray) -> np.ndarray:
     usable = spread[:, 0] > 0
     if not usable.any():
         return np.zeros(values.shape[1])
-    return np.median(np.abs(values[usable] - centre[usable]) / spread[usable], axis=0)
+    z = np.abs(values[usable] - centre[usable]) / spread[usable]
+    return np.median(np.ascontiguousarray(z.T), axis=1)  # the median over channels along contiguous memory
 
 
 def remove_level_shifts(od: np.ndarray, *, sfreq: float, transitions: np.ndarray,

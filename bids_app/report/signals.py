@@ -109,6 +109,9 @@ def spectrum_figure(freqs: np.ndarray, power: np.ndarray, *, ch_names: list[str]
     """Power spectra ``power`` (n_channels, n_freqs) at ``freqs`` (Hz) of channels ``ch_names`` ("S1_D1 760"),
     log-log, a colour per wavelength, ``bands`` ((name, low, high), Hz) shaded and named."""
     plt = figures._pyplot()
+    from matplotlib.collections import LineCollection
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     keep = freqs > 0
     freqs, power, bad = freqs[keep], np.asarray(power, dtype=float)[:, keep], np.asarray(bad, bool)
     wavelengths = np.array([name.split(" ")[-1] for name in ch_names])
@@ -117,16 +120,24 @@ def spectrum_figure(freqs: np.ndarray, power: np.ndarray, *, ch_names: list[str]
     for index, wavelength in enumerate(sorted(set(wavelengths), key=natural_key)):
         colour = WAVELENGTH_COLOURS[index] if index < len(WAVELENGTH_COLOURS) else f"C{index}"
         good = (wavelengths == wavelength) & ~bad
-        if good.any():
-            ax.plot(freqs, power[good].T, color=colour, linewidth=0.4, alpha=0.25, rasterized=True)
+        if good.any():  # one collection of thin lines: one artist to draw, not one per channel
+            ax.add_collection(LineCollection([np.column_stack([freqs, p]) for p in power[good]], colors=colour,
+                                             linewidths=0.4, alpha=0.25, rasterized=True))
             ax.plot(freqs, np.median(power[good], axis=0), color=colour, linewidth=2.0,
                     label=f"{figures.plain_text(wavelength)} nm: median of {int(good.sum())}")
     if bad.any():
-        ax.plot(freqs, power[bad].T, color="0.45", linewidth=0.6, linestyle="--", rasterized=True)
+        ax.add_collection(LineCollection([np.column_stack([freqs, p]) for p in power[bad]], colors="0.45",
+                                         linewidths=0.6, linestyles="--", rasterized=True))
         ax.plot([], [], color="0.45", linewidth=0.6, linestyle="--", label=f"{int(bad.sum())} bad")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers: mathtext labels (10^k) cost more than the whole plot
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlim(freqs[0], freqs[-1])
+    positive = power[np.isfinite(power) & (power > 0)]
+    if positive.size:
+        ax.set_ylim(positive.min() / 1.5, positive.max() * 1.5)
     for (name, low, high), colour in zip(bands, BAND_COLOURS):
         if low < freqs[-1]:
             ax.axvspan(low, high, color=colour, alpha=0.15, linewidth=0, label=f"{name} {low:g}-{high:g} Hz")
