@@ -101,15 +101,24 @@ def test_bias_corrected_ar_order_by_bic_equals_a_dense_matrix_implementation():
     assert [np.count_nonzero(c) for c in coef] == [1, 2, 0]
 
 
-def test_ar_irls_is_the_robust_fit_of_the_model_whitened_with_its_own_ar_coefficients():
+@pytest.mark.parametrize("sparse", [False, True])
+def test_ar_irls_is_the_robust_fit_of_the_model_whitened_with_its_own_ar_coefficients(sparse):
     """At convergence, the estimates are statsmodels' RLM on the data whitened with the returned AR
-    coefficients; each signal keeps its BIC order."""
+    coefficients; each signal keeps its BIC order. With ``sparse``, FIR-like columns (a few impulses each) whose
+    lag products are taken as sparse."""
     rng = np.random.default_rng(2)
     n = 1500
     X = _design(n, rng)
     noise = np.stack([lfilter([1], [1, -0.7], rng.standard_normal(n)),
                       lfilter([1], [1, -0.5, 0.3], rng.standard_normal(n)), rng.standard_normal(n)], axis=1)
     Y = X @ np.array([[1.0, 0.5, -1], [0.2, 0, 0.1], [0.8, 0.4, 0], [0, 0.3, 0.2]]) + noise
+    if sparse:
+        onsets = np.arange(40, n - 20, 60)
+        bins = np.zeros((n, 4))
+        for b in range(4):
+            bins[onsets + b, b] = 1.0
+        X = np.column_stack([bins, X])
+        Y = Y + bins @ np.array([[0.5, 0.2, 0], [1.0, 0.4, 0], [0.5, 0.2, 0], [0.2, 0, 0]])
     Y[700:705] += 10
     fit = fit_ar_irls(Y, X, max_order=6, outer_tol=1e-12, tol=1e-13, max_outer=50)
     assert list(fit.ar_orders()) == [1, 2, 0]

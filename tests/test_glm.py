@@ -259,3 +259,147 @@ def test_bias_corrected_ar_gives_calibrated_standard_errors_where_the_plain_esti
         fit = fit_glm(Y, X, ar_order=2, bias_correction=correction)
         spread[correction] = np.std(fit.beta[:, 0] / np.sqrt(fit.cov[:, 0, 0])) / np.sqrt(n / (n - 2))
     assert spread[False] > 1.05 and spread[True] < 1.05 and spread[False] - spread[True] > 0.03, spread
+
+
+# The fast path (lag products of the design shared by all signals, whitening by filtering, Worsley's system from
+# the lag products) against a dense implementation: whitening and lag matrices as n x n matrices, Worsley's
+# equations from R = I - X X^+, least squares on each signal's whitened model.
+
+def _recording_like(n: int, sfreq: float, *, fir: bool, seed: int, signals: int = 6):
+    """A design as the app builds it at ``sfreq``: two conditions (HRF-convolved 5 s blocks, or with ``fir`` one
+    column per sample of 0-5 s after onset, sparse), two short-channel regressors, cosine drifts, a constant;
+    signals of responses plus AR(2) noise and a slow drift."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / sfreq
+    onsets = np.sort(rng.uniform(2, t[-1] - 12, size=(2, max(3, int(t[-1] / 40)))), axis=1)
+    columns = []
+    for condition in onsets:
+        lag = t[:, None] - condition[None, :]
+        if fir:
+            columns += [((lag >= b / sfreq) & (lag < (b + 1) / sfreq)).sum(axis=1).astype(float)
+                        for b in range(int(5 * sfreq))]
+        else:
+            hrf_time = np.arange(0, 25, 1 / sfreq)
+            hrf = hrf_time ** 5 * np.exp(-hrf_time) / 120 - hrf_time ** 15 * np.exp(-hrf_time) / 6 / 1.3e12
+            block = ((lag >= 0) & (lag < 5)).any(axis=1).astype(float)
+            columns.append(np.convolve(block, hrf)[:n] / sfreq)
+    columns += list(lfilter([1], [1, -0.95], rng.standard_normal((2, n)), axis=1))
+    columns += [np.cos(np.pi * k * (np.arange(n) + 0.5) / n) for k in range(1, max(2, int(t[-1] / 60)) + 1)]
+    X = np.column_stack(columns + [np.ones(n)])
+    noise = lfilter([1], [1, -1.1, 0.3], rng.standard_normal((signals, n + 300)), axis=1)[:, 300:].T
+    Y = 5 + X @ rng.normal(scale=0.5, size=(X.shape[1], signals)) + noise + 0.3 * np.linspace(-1, 1, n)[:, None]
+    return Y, X
+
+
+def _dense_fit(Y: np.ndarray, X: np.ndarray, *, order: int, bias_correction: bool):
+    """(beta, se per regressor, df, AR coefficients) by dense matrices, signal by signal."""
+    from scipy.linalg import solve_toeplitz
+
+    n = len(X)
+    pinv = np.linalg.pinv(X)
+    df = n - np.linalg.matrix_rank(X)
+    residual_maker = np.eye(n) - X @ pinv
+    lags = _lag_matrices(n, order)
+    if bias_correction:
+        projected = [residual_maker @ d for d in lags]
+        system = np.array([[np.sum(a * b.T) for b in projected] for a in projected])  # tr(R D_j R D_l)
+    betas, ses, coefs = [], [], []
+    for y in Y.T:
+        r = residual_maker @ y
+        x = r - r.mean()
+        plain = np.array([x[:n - j] @ x[j:] for j in range(order + 1)])
+        acov = plain / (n - np.arange(order + 1))  # unbiased, as nilearn
+        if bias_correction:
+            acov = np.linalg.solve(system, [r @ d @ r for d in lags])
+            toeplitz = acov[np.abs(np.subtract.outer(np.arange(order + 1), np.arange(order + 1)))]
+            if np.linalg.eigvalsh(toeplitz).min() <= 0:  # not a stationary process: the residuals' own
+                acov = plain / n
+        coef = solve_toeplitz(acov[:order], acov[1:order + 1])
+        whiten = np.eye(n) - sum(c * np.eye(n, k=-(k + 1)) for k, c in enumerate(coef))
+        Xw, yw = whiten @ X, whiten @ y
+        beta = np.linalg.lstsq(Xw, yw, rcond=None)[0]
+        rss = np.sum((yw - Xw @ beta) ** 2)
+        betas.append(beta)
+        ses.append(np.sqrt(np.diag(np.linalg.inv(Xw.T @ Xw)) * rss / df))
+        coefs.append(coef)
+    return np.array(betas), np.array(ses), df, np.array(coefs)
+
+
+@pytest.mark.parametrize("bias_correction", [False, True])
+@pytest.mark.parametrize("noise_model", ["ar1", "auto"])
+@pytest.mark.parametrize("sfreq, n, fir", [(0.6, 360, False), (0.6, 360, True), (7.8125, 520, False),
+                                           (7.8125, 520, True)])
+def test_fast_fit_equals_a_dense_implementation(sfreq, n, fir, noise_model, bias_correction):
+    """Effects, standard errors, t, p, df and AR orders of NoiseModel.fit (ar1, and auto: AR(2) at 0.6 Hz, AR(31)
+    at 7.8 Hz) equal those of the dense implementation to 1e-9, with and without Worsley's correction, for
+    recording-like designs with HRF regressors or with sparse FIR bins (their lag products taken as sparse)."""
+    from bids_app.first_level.noise_model import NoiseModel
+
+    Y, X = _recording_like(n, sfreq, fir=fir, seed=int(10 * sfreq) + fir)
+    model = NoiseModel.resolve(noise_model, sfreq=sfreq, bias_correction="worsley" if bias_correction else "none")
+    fit = model.fit(Y, X)
+    beta, se, df, coef = _dense_fit(Y, X, order=model.ar_order, bias_correction=bias_correction)
+    assert fit.df_resid == df and fit.ar_orders().tolist() == [model.ar_order] * Y.shape[1]
+    np.testing.assert_allclose(fit.ar_coef, coef, rtol=1e-9, atol=1e-12)
+    fast_se = np.sqrt(np.einsum("skk->sk", fit.cov))
+    np.testing.assert_allclose(fast_se, se, rtol=1e-9)
+    # effects near 0 differ by rounding of the size of their standard errors'
+    np.testing.assert_allclose(fit.beta, beta, rtol=1e-9, atol=1e-9 * se.min())
+    np.testing.assert_allclose(fit.beta / fast_se, beta / se, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(2 * stats.t.sf(np.abs(fit.beta / fast_se), df),
+                               2 * stats.t.sf(np.abs(beta / se), df), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("fir", [False, True])
+def test_whitened_grams_from_lag_products_equal_those_of_the_whitened_design(fir):
+    """LaggedProducts.whitened_grams (per-signal AR orders, zero coefficients beyond) equals Xw'Xw of the design
+    whitened sample by sample, for a dense design and one with sparse columns; whiten_columns and adjoint_whiten
+    are the whitening and its transpose."""
+    from bids_app.first_level.glm import LaggedProducts, _whiten, adjoint_whiten, whiten_columns
+
+    _, X = _recording_like(300, 7.8125, fir=fir, seed=4)
+    rng = np.random.default_rng(4)
+    coef = rng.normal(scale=0.2, size=(5, 12))
+    coef[1, 3:] = 0  # AR(3)
+    coef[2] = 0  # AR(0)
+    Xw = _whiten(X[None], coef)
+    np.testing.assert_allclose(LaggedProducts.of(X, max_lag=12).whitened_grams(coef), Xw.transpose(0, 2, 1) @ Xw,
+                               rtol=1e-11, atol=1e-11 * np.abs(X).max() ** 2 * len(X))
+    np.testing.assert_allclose(LaggedProducts.of(X, max_lag=20).whitened_grams(coef[:, :7]),
+                               (lambda w: w.transpose(0, 2, 1) @ w)(_whiten(X[None], coef[:, :7])), rtol=1e-11,
+                               atol=1e-11 * np.abs(X).max() ** 2 * len(X))
+    V = rng.standard_normal((300, 5))
+    whitened = whiten_columns(V, coef)
+    np.testing.assert_array_equal(whitened, _whiten(V.T[:, :, None], coef)[:, :, 0].T)
+    for s in range(5):
+        whiten = np.eye(300) - sum(c * np.eye(300, k=-(k + 1)) for k, c in enumerate(coef[s]))
+        np.testing.assert_allclose(adjoint_whiten(V, coef)[:, s], whiten.T @ V[:, s], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n, order, fir", [(300, 12, True), (200, 31, False), (20, 12, False)])
+def test_worsley_system_from_lag_products_equals_dense_traces(n, order, fir):
+    """The system from the design's lag products (to twice the order; more lags than samples too) equals
+    tr(R D_j R D_l) from dense matrices."""
+    from bids_app.first_level.glm import AutocovarianceCorrection
+
+    if n > 100:
+        _, X = _recording_like(n, 7.8125 if fir else 2.0, fir=fir, seed=order)
+    else:
+        X = np.column_stack([np.ones(n), np.random.default_rng(1).standard_normal((n, 3))])
+    residual_maker = np.eye(n) - X @ np.linalg.pinv(X)
+    projected = [residual_maker @ d for d in _lag_matrices(n, order)]
+    system = np.array([[np.sum(a * b.T) for b in projected] for a in projected])
+    np.testing.assert_allclose(AutocovarianceCorrection.of(X, order=order).system, system, rtol=1e-10,
+                               atol=1e-10 * n)
+
+
+def test_ols_pseudo_inverse_and_rank_are_numpys_from_one_decomposition():
+    from bids_app.first_level.glm import _pinv, _rank, _rank_of_singular_values
+
+    X, _ = _simulate(n=200)
+    for design in (X, np.column_stack([X, X[:, 0] + X[:, 1]])):
+        u, singular, vt = np.linalg.svd(design, full_matrices=False)
+        np.testing.assert_array_equal(_pinv(u, singular, vt), np.linalg.pinv(design))
+        assert _rank_of_singular_values(design, singular) == _rank(design)

@@ -18,7 +18,8 @@ The covariance of the coefficients is Huber's H1 (statsmodels' default for RLM):
 squared psi function of the standardised residuals, so down-weighted samples widen it. The degrees of
 freedom are the effective number of samples, the sum of the final weights, minus the rank of the design.
 No whitened design is formed: the design is shared by all signals, so X_w b = whiten(X b), X_w'v =
-X' whiten'(v) (the adjoint filter) and X_w'X_w comes from the lagged products of X (as in glm.py).
+X' whiten'(v) (the adjoint filter) and X_w'X_w comes from the lag products of X, computed once per fit
+(glm.LaggedProducts).
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ import numpy as np
 from bids_app.first_level.glm import (
     AutocovarianceCorrection,
     GLMFit,
-    _lag,
+    LaggedProducts,
+    _inverse_spd,
     _whiten,
+    adjoint_whiten,
     ar_from_autocovariances,
     design_rank,
-    lagged_gram,
-    whitening_pairs,
+    whiten_columns,
 )
 
 TUKEY_C = 4.685
@@ -60,12 +62,15 @@ def fit_ar_irls(Y: np.ndarray, X: np.ndarray, *, max_order: int, bias_correction
     coef = np.zeros((n_signals, max_order))
     with threadpool_limits(limits=1, user_api="blas"):
         beta = (np.linalg.pinv(X) @ Y).T
-        correction = AutocovarianceCorrection.of(X, order=max_order) if bias_correction else None
+        # the design's lag products, for every round's whitened Gram matrices (and Worsley's system: 2 x order)
+        lags = LaggedProducts.of(X, max_lag=(2 if bias_correction else 1) * max_order)
+        correction = (AutocovarianceCorrection.of(X, order=max_order, rank=rank, lags=lags) if bias_correction
+                      else None)
         active = np.arange(n_signals)
         for _ in range(max_outer):
             coef[active] = ar_by_bic((Y[:, active] - X @ beta[active].T).T, max_order=max_order,
                                      correction=correction)
-            new, cov[active], df[active] = robust_fit(Y[:, active], X, coef[active], rank=rank,
+            new, cov[active], df[active] = robust_fit(Y[:, active], X, coef[active], rank=rank, lags=lags,
                                                       start=beta[active], max_iterations=max_iterations, tol=tol)
             change = np.linalg.norm(new - beta[active], axis=1) / np.maximum(
                 np.linalg.norm(new, axis=1), np.finfo(float).tiny)
@@ -149,11 +154,13 @@ def _lowest_bic(order_zero_bic: np.ndarray, fits, *, max_order: int) -> np.ndarr
 
 
 def robust_fit(Y: np.ndarray, X: np.ndarray, coef: np.ndarray, *, rank: int, start: np.ndarray | None = None,
-               max_iterations: int = 500, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               max_iterations: int = 500, tol: float = 1e-8,
+               lags: LaggedProducts | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tukey's bisquare M-estimate of each signal of ``Y`` (n, s) on the design ``X`` (n, k), both whitened
     with the signal's AR coefficients ``coef`` (s, P), with the MAD scale re-estimated at every step: the
     fixed point of statsmodels' RLM on the whitened model, sum_i x_i psi(r_i / scale) = 0, and its H1
-    covariance. Starts from least squares or from ``start`` (s, k).
+    covariance. Starts from least squares or from ``start`` (s, k); ``lags``: the LaggedProducts of ``X`` (to
+    lag P at least) when the caller has them.
 
     Huber's H-algorithm reaches it with one (X'X)^-1 for all steps, each a modified-residual least-squares
     step beta += (X'X)^-1 X' psi(r / scale) scale / mean(psi'): matrix products with the shared design
@@ -162,11 +169,11 @@ def robust_fit(Y: np.ndarray, X: np.ndarray, coef: np.ndarray, *, rank: int, sta
     Returns beta (s, k), its covariance (s, k, k) and the degrees of freedom sum(weights) - rank (s,).
     """
     n = X.shape[0]
-    Yw = _whiten_columns(Y, coef)
-    inverse = _inverse(whitened_gram(X, coef))
-    beta = (np.einsum("skl,ls->sk", inverse, X.T @ _adjoint_whiten(Yw, coef)) if start is None
+    Yw = whiten_columns(Y, coef)
+    inverse = _inverse(whitened_gram(X, coef, lags), full_rank=rank == X.shape[1])
+    beta = (np.einsum("skl,ls->sk", inverse, X.T @ adjoint_whiten(Yw, coef)) if start is None
             else np.array(start, dtype=float))
-    resid = Yw - _whiten_columns(X @ beta.T, coef)  # (n, s)
+    resid = Yw - whiten_columns(X @ beta.T, coef)  # (n, s)
     scale = _mad(resid.T)
     active = np.flatnonzero(scale > 0)
     for _ in range(max_iterations):
@@ -175,9 +182,9 @@ def robust_fit(Y: np.ndarray, X: np.ndarray, coef: np.ndarray, *, rank: int, sta
         a = coef[active]
         psi, psi_deriv = _psi(resid[:, active] / scale[active])
         factor = scale[active] / np.maximum(psi_deriv.mean(axis=0), 0.1)
-        step = np.einsum("skl,ls->sk", inverse[active], X.T @ _adjoint_whiten(psi, a)) * factor[:, None]
+        step = np.einsum("skl,ls->sk", inverse[active], X.T @ adjoint_whiten(psi, a)) * factor[:, None]
         beta[active] += step
-        resid[:, active] = Yw[:, active] - _whiten_columns(X @ beta[active].T, a)
+        resid[:, active] = Yw[:, active] - whiten_columns(X @ beta[active].T, a)
         scale[active] = _mad(resid[:, active].T)
         change = np.abs(step).max(axis=1) / np.maximum(np.abs(beta[active]).max(axis=1), np.finfo(float).tiny)
         active = active[(change > tol) & (scale[active] > 0)]
@@ -212,35 +219,19 @@ def _irls(y: np.ndarray, Xw: np.ndarray, beta: np.ndarray, *, max_iterations: in
     return beta, resid.T, scale
 
 
-def whitened_gram(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """X_w'X_w of every signal (s, k, k): from the lagged products of the shared design, with c = (1, -a_1,
-    ..., -a_P), X_w'X_w = sum_jl c_j c_l (L_j X)'(L_l X), when there are fewer of those (P+1)^2 products
-    than signals; else from each signal's whitened design, a few signals at a time (high AR orders)."""
-    if (coef.shape[1] + 1) ** 2 > len(coef):
-        chunk = max(1, AR_CHUNK_VALUES // X.size)
-        grams = []
-        for start in range(0, len(coef), chunk):
-            Xw = _whiten(X[None], coef[start:start + chunk])
-            grams.append(Xw.transpose(0, 2, 1) @ Xw)
-        return np.concatenate(grams)
-    return lagged_gram([_lag(X, j) for j in range(coef.shape[1] + 1)], whitening_pairs(coef))
+def whitened_gram(X: np.ndarray, coef: np.ndarray, lags: LaggedProducts | None = None) -> np.ndarray:
+    """X_w'X_w of every signal (s, k, k), from the lag products of the shared design (``lags``, or computed):
+    see glm.LaggedProducts.whitened_grams."""
+    if lags is None:
+        lags = LaggedProducts.of(X, max_lag=coef.shape[1])
+    return lags.whitened_grams(coef)
 
 
-def _whiten_columns(A: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """glm._whiten down each column of ``A`` (n, s), signal s with coef[s]."""
-    return _whiten(A.T[:, :, None], coef)[:, :, 0].T
-
-
-def _adjoint_whiten(V: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """The transpose of :func:`_whiten_columns`: v[t] - sum_k a_k v[t+k]."""
-    out = V.copy()
-    for k in range(coef.shape[1]):
-        out[:-(k + 1)] -= coef[:, k] * V[k + 1:]
-    return out
-
-
-def _inverse(A: np.ndarray) -> np.ndarray:
-    """(X'X)^-1 per signal: the pseudo-inverse (as statsmodels) for a rank-deficient design."""
+def _inverse(A: np.ndarray, *, full_rank: bool = False) -> np.ndarray:
+    """(X'X)^-1 per signal: for a design of ``full_rank`` (so is its whitened design) the inverse of each
+    (glm._inverse_spd); else the pseudo-inverse (as statsmodels) when one is rank-deficient."""
+    if full_rank:
+        return _inverse_spd(A)
     ranks = np.linalg.matrix_rank(A, hermitian=True)
     if (ranks == A.shape[1]).all():
         return np.linalg.inv(A)
