@@ -207,3 +207,75 @@ def test_the_group_report_comes_from_group_inputs_without_rereading_the_design_s
     assert len(pngs) == 6 and set(files) == set(pngs) | {outputs.vector(path) for path in pngs}
     for path, content in pngs.items():
         assert content == (out / path.relative_to(copy)).read_bytes(), path.name
+
+
+def test_the_participant_files_are_those_of_the_layouts_globs(tmp_path):
+    """One listing of the participant folders finds what each ``sub-*/**/nirs/`` glob of the layout finds, in
+    the same order: sessions, nested and linked folders, names that sort differently as text and as paths."""
+    from bids_app.group_level.collect import _ANATOMY_SIDECAR, _DESIGN_SIDECAR, _QC_TABLE, ParticipantFiles
+    from bids_app.layout import STATS_DESCRIPTIONS, RecordingOutputs
+
+    names = ["sub-1/nirs/sub-1_task-a", "sub-1/ses-2/nirs/sub-1_ses-2_task-a", "sub-1/ses-2/nirs/x/nirs/sub-1_task-b",
+             "sub-1-b/nirs/sub-1-b_task-a", "sub-10/ses-1/nirs/sub-10_ses-1_task-a", "elsewhere/nirs/sub-3_task-a",
+             "sub-2/figures/nirs/sub-2_task-a"]
+    for name in names:
+        for suffix in ("_desc-roi_stats.tsv", "_desc-waveform_stats.tsv", "_design.json", "_desc-qc_channels.tsv",
+                       "_desc-anatomy_channels.json", "_desc-roi_stats.json"):
+            _write(tmp_path / f"{name}{suffix}", "")
+    (tmp_path / "sub-3").mkdir()
+    (tmp_path / "sub-3" / "nirs").symlink_to(tmp_path / "elsewhere" / "nirs")  # a linked nirs folder: searched
+    (tmp_path / "sub-1" / "linked").symlink_to(tmp_path / "elsewhere")  # below a linked folder: not searched
+    (tmp_path / "sub-1" / "nirs" / "folder_desc-roi_stats.tsv").mkdir()
+    _write(tmp_path / "sub-4", "")
+    files = ParticipantFiles(tmp_path)
+    for description in STATS_DESCRIPTIONS:
+        assert files.stats(description) == RecordingOutputs.all_stats(tmp_path, description=description)
+    assert len(files.stats("roi")) == len(names) + 1
+    for ours, layout in ((_DESIGN_SIDECAR, RecordingOutputs.design_sidecars), (_QC_TABLE, RecordingOutputs.qc_tables),
+                         (_ANATOMY_SIDECAR, RecordingOutputs.anatomy_sidecars)):
+        assert list(files.by_recording(ours).items()) == list(layout(tmp_path).items())
+
+
+def test_the_group_level_reads_only_the_columns_and_rows_it_models(tmp_path):
+    """``read_tsvs`` with ``columns`` and ``present`` (the ROI rows of the waveform tables, picked in the text when
+    they come first) equals reading every column and row and selecting them; ``distinct`` leaves out tables equal
+    to an earlier one without changing the first row of each channel."""
+    from bids_app.derivatives import read_tsvs
+
+    header = "roi\tch_name\tchroma\tcondition\ttime\teffect\tse\n"
+    roi, channel = "L\tn/a\thbo\tTapping\t{}\t{}\t0.1\n", "n/a\tS1_D1 hbo\thbo\tTapping\t{}\t{}\t0.1\n"
+    texts = {
+        "first": header + roi.format(0.5, 1) + roi.format(1.5, 2) + channel.format(0.5, 3) + channel.format(1.5, 4),
+        "mixed": (header + channel.format(0.5, 5) + roi.format(0.5, 6) + channel.format(1.5, 7)
+                  + roi.format(1.5, "n/a")),
+        "channels": header + channel.format(0.5, 8),
+        "empty": header,
+        "crlf": (header + roi.format(2.5, 9) + channel.format(2.5, 10)).replace("\n", "\r\n"),
+        "quoted": header + '"L"\tn/a\thbo\tTapping\t3.5\t11\t0.1\n"n/a"\tS1\thbo\tTapping\t3.5\t12\t0.1\n',
+        "short": header + roi.format(4.5, 13) + channel.format(4.5, 14) + "n/a\n",
+        "second": "ch_name\troi\tchroma\tcondition\ttime\teffect\tse\nS1_D1 hbo\tn/a\thbo\tTapping\t0.5\t15\t0.1\n"
+                  "n/a\tR\thbo\tTapping\t0.5\t16\t0.1\n",
+    }
+    paths = []
+    for name, text in texts.items():
+        paths.append(tmp_path / f"sub-01_task-{name}_desc-waveform_stats.tsv")
+        paths[-1].write_bytes(text.encode())
+    columns = ["roi", "chroma", "condition", "time", "effect", "se"]
+    everything = read_tsvs(paths)
+    expected = everything[everything["roi"].notna()][[*columns, "file"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(read_tsvs(paths, columns=columns, present="roi"), expected)
+    assert [name.split("-")[2].split("_")[0] for name in expected["file"]] == [
+        "first", "first", "mixed", "mixed", "crlf", "quoted", "short", "second"]  # "second": roi not first
+    without = read_tsvs(paths, columns=["chroma", "effect"], present="roi")
+    assert list(without.columns) == ["chroma", "effect", "file"] and len(without) == len(expected)
+    assert read_tsvs(paths[2:4], columns=columns, present="roi").empty
+    positions = "name\tx\ty\tz\tsci\nS1_D1 hbo\t{}\t0.2\t0.3\t0.9\nS2_D1 hbo\tn/a\tn/a\tn/a\t0.5\n"
+    qc = []
+    for i, x in enumerate([0.1, 0.1, 0.4]):
+        qc.append(tmp_path / f"sub-0{i}_desc-qc_channels.tsv")
+        qc[-1].write_text(positions.format(x))
+    first = read_tsvs(qc).dropna(subset=["x", "y", "z"]).drop_duplicates("name")
+    distinct = read_tsvs(qc, columns=["name", "x", "y", "z"], distinct=True)
+    assert len(distinct) == 4 and set(distinct["file"]) == {qc[0].name, qc[2].name}
+    kept = distinct.dropna(subset=["x", "y", "z"]).drop_duplicates("name").reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, first[["name", "x", "y", "z", "file"]].reset_index(drop=True))

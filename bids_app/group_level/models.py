@@ -202,7 +202,8 @@ def group_table(data: pd.DataFrame, *, spec: TableSpec, method: str, group_by: s
     """The group table of one task: ``data`` are the participant rows (a table of ``read_participant_tables``
     with any covariate columns); returns (rows in the columns of ``table_columns``, warnings). ``differences``:
     the between-level rows of ``group_by`` (default: each level minus the first)."""
-    data = data.dropna(subset=["effect", "se"])
+    if data["effect"].isna().any() or data["se"].isna().any():  # (no copy of millions of rows without)
+        data = data.dropna(subset=["effect", "se"])
     columns = spec.cell_columns
     if method == "mixedlm":
         parts, notes = [], []

@@ -100,7 +100,11 @@ def fit_group_tables(inputs: GroupInputs, *, method: str, tasks: list[str] | Non
     for spec in TABLES:
         if spec.description not in inputs.tables:
             continue
-        for task, data in inputs.tables[spec.description].groupby("task", sort=True):
+        table = inputs.tables[spec.description]
+        # one task (the usual case): its rows are the table, not a copy of it
+        by_task = ([(table["task"].iloc[0], table)] if table["task"].nunique() == 1
+                   else table.groupby("task", sort=True))
+        for task, data in by_task:
             if tasks and task not in tasks:
                 continue
             subjects = sorted(data["subject"].unique())
