@@ -8,14 +8,14 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from bids_app.anatomy.localise import PROJECTION, anatomy_table, localise
+from bids_app.anatomy.recording import COLUMNS, TEMPLATE, atlas_record
+from bids_app.channels import natural_key
+
 
 def consensus_anatomy(sidecars: dict[str, dict], *, pairs: list[str]) -> tuple[pd.DataFrame, dict, list[str]] | None:
     """(table, sidecar, notes) from the recordings' anatomy sidecars (recording -> its JSON) for ``pairs``;
     None when no recording has anatomy."""
-    from bids_app.anatomy.localise import localise
-    from bids_app.anatomy.recording import COLUMNS, TEMPLATE
-    from bids_app.channels import natural_key
-
     usable = {name: s for name, s in sidecars.items() if s.get("OptodePositions")}
     if not usable:
         return None
@@ -31,21 +31,11 @@ def consensus_anatomy(sidecars: dict[str, dict], *, pairs: list[str]) -> tuple[p
             positions.setdefault(optode, []).append(xyz)
     optodes = {name: tuple(round(float(v), 2) for v in np.median(np.array(xyz), axis=0))
                for name, xyz in positions.items()}
-    pairs = sorted({p for p in pairs if all(o in optodes for o in p.split("_"))}, key=natural_key)
-    found = localise(optodes, pairs, atlas=None if atlas == "none" else atlas)
-    from bids_app.anatomy.localise import anatomy_table
-
+    found = localise(optodes, sorted(set(pairs)), atlas=None if atlas == "none" else atlas)
+    pairs = sorted(found, key=natural_key)
     table = anatomy_table(found, ch_names=[f"{p} {c}" for p in pairs for c in ("hbo", "hbr")])
     counts = {name: len(xyz) for name, xyz in positions.items()}
     table.insert(2, "n_recordings", [min(counts[o] for o in p.split("_")) for p in table["pair"]])
-    from bids_app.anatomy import templates
-    from bids_app.anatomy.localise import PROJECTION, sensitivity_record
-
-    atlas_fields = {}
-    if atlas != "none":
-        source, licence = templates.ATLAS_SOURCES[atlas]
-        atlas_fields = {"AtlasSource": source, "AtlasLicence": licence, "AtlasVersion": templates.atlas_version(),
-                        "AtlasLabelReachMm": templates.LABEL_REACH_MM, "SensitivityModel": sensitivity_record()}
     sidecar = {
         "Description": "The group's channel positions and labels: each optode at the median of its MNI152 positions "
                        "over the recordings that entered the group tables, then localised and labelled as at the "
@@ -54,7 +44,7 @@ def consensus_anatomy(sidecars: dict[str, dict], *, pairs: list[str]) -> tuple[p
         "Registration": sorted({s.get("Registration", "n/a") for s in usable.values()}),
         "Fiducials": sorted({s.get("Fiducials", "n/a") for s in usable.values()}),
         "CoordinateSystem": "MNI152 (mm)", "Template": TEMPLATE,
-        "CortexProjection": PROJECTION, "Atlas": atlas, **atlas_fields,
+        "CortexProjection": PROJECTION, "Atlas": atlas, **(atlas_record(atlas) if atlas != "none" else {}),
         "Warnings": notes,
         "OptodePositions": {name: list(xyz) for name, xyz in sorted(optodes.items(), key=lambda i: natural_key(i[0]))},
         "OptodePositionsDescription": "the median over the recordings of each optode's MNI152 position (mm)",

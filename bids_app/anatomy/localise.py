@@ -38,8 +38,9 @@ class PairAnatomy:
 
 def localise(optodes: dict[str, tuple[float, float, float]], pairs: list[str], *,
              atlas: str | None) -> dict[str, PairAnatomy]:
-    """Pair -> its anatomy, from optode positions in MNI152 mm on the template scalp; ``atlas`` None: positions
-    only. Cached per process: a montage seen before is computed once."""
+    """Pair -> its anatomy, from optode positions in MNI152 mm on the template scalp, for the ``pairs`` whose
+    optodes both have a position; ``atlas`` None: positions only. Cached per process: a montage seen before is
+    computed once."""
     key = tuple(sorted((name, tuple(position)) for name, position in optodes.items()))
     return _localise(key, tuple(pairs), atlas)
 
@@ -52,6 +53,8 @@ def _localise(optodes: tuple, pairs: tuple[str, ...], atlas: str | None) -> dict
     grid = templates.atlas_grid(atlas) if atlas else None
     found = {}
     for pair in pairs:
+        if not all(name in positions for name in pair.split("_")):
+            continue
         source, detector = (positions[n] for n in pair.split("_"))
         nearest = templates.scalp_tree().query((source + detector) / 2)[1]
         point, normal = scalp.vertices[nearest], scalp.normals[nearest]

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bids_app.anatomy.localise import PairAnatomy
+from bids_app.anatomy.localise import (PROJECTION, PairAnatomy, anatomy_table, localise, sensitivity_record,
+                                        shares_table)
 from bids_app.anatomy.registration import Registration
 
 TEMPLATE = "MNI152NLin2009aSym (nilearn's grey matter); fsaverage scalp and fiducials (mne)"
@@ -23,13 +24,9 @@ class RecordingAnatomy:
     def table(self, ch_names: list[str], *, labelled: set[str]) -> pd.DataFrame:
         """The anatomy table of ``ch_names``; atlas labels only for the pairs in ``labelled`` (the long ones:
         a short channel samples the scalp, not the cortex)."""
-        from bids_app.anatomy.localise import anatomy_table
-
         return anatomy_table(self.pairs, ch_names=ch_names, labelled=labelled)
 
     def shares(self, *, labelled: set[str]) -> pd.DataFrame:
-        from bids_app.anatomy.localise import shares_table
-
         return shares_table({pair: found for pair, found in self.pairs.items() if pair in labelled})
 
     def record(self) -> dict:
@@ -44,7 +41,6 @@ def recording_anatomy(info, *, coordinate_system: str | None, landmarks: dict | 
     warning, when its positions are not 3-D head positions."""
     import numpy as np
 
-    from bids_app.anatomy.localise import localise
     from bids_app.anatomy.registration import NoHeadPositions, optode_positions, register
     from bids_app.channels import channel_pair
 
@@ -57,8 +53,7 @@ def recording_anatomy(info, *, coordinate_system: str | None, landmarks: dict | 
     if registration.missing:
         warn(f"optode(s) {', '.join(registration.missing)} without a position (all zero or not finite): their "
              "channels have no anatomy (n/a)")
-    pairs = sorted({channel_pair(name) for name in info["ch_names"]
-                    if all(o in registration.optodes for o in channel_pair(name).split("_"))})
+    pairs = sorted({channel_pair(name) for name in info["ch_names"]})
     return RecordingAnatomy(registration, atlas, localise(registration.optodes, pairs, atlas=atlas))
 
 
@@ -83,9 +78,6 @@ COLUMNS = {
 def anatomy_sidecar(anatomy: RecordingAnatomy, *, shares_file: str | None) -> dict:
     """The JSON sidecar of the anatomy table: frame, registration, template, atlas (version, licence),
     sensitivity model, and the optodes' MNI152 positions (what the group level's consensus is built from)."""
-    from bids_app.anatomy import templates
-    from bids_app.anatomy.localise import PROJECTION, sensitivity_record
-
     registration = anatomy.registration
     sidecar = {
         "Description": "Where each channel is on the brain: its scalp point and its projection on the cortex in "
@@ -110,17 +102,21 @@ def anatomy_sidecar(anatomy: RecordingAnatomy, *, shares_file: str | None) -> di
         "Columns": COLUMNS,
     }
     if anatomy.atlas:
-        source, licence = templates.ATLAS_SOURCES[anatomy.atlas]
-        sidecar.update({
-            "AtlasSource": source, "AtlasLicence": licence, "AtlasVersion": templates.atlas_version(),
+        sidecar.update({**atlas_record(anatomy.atlas), "LabelShares": shares_file})
+    return sidecar
+
+
+def atlas_record(atlas: str) -> dict:
+    """What the anatomy sidecars say of an atlas and the sensitivity model that weighted its labels."""
+    from bids_app.anatomy import templates
+
+    source, licence = templates.ATLAS_SOURCES[atlas]
+    return {"AtlasSource": source, "AtlasLicence": licence, "AtlasVersion": templates.atlas_version(),
             "AtlasLabelReachMm": templates.LABEL_REACH_MM,
             "AtlasLabelReachDescription": "grey matter of the template that the atlas leaves unlabelled takes the "
                                           "nearest label within this distance (the atlases were drawn on other "
                                           "MNI152 brains)",
-            "SensitivityModel": sensitivity_record(),
-            "LabelShares": shares_file,
-        })
-    return sidecar
+            "SensitivityModel": sensitivity_record()}
 
 
 def shares_sidecar(*, atlas: str) -> dict:

@@ -16,7 +16,6 @@ ALS_HEAD_FRAMES = {"ctf", "eeglab", "eeglab-hj", "4dbti", "kityokogawa"}  # x to
 MNI305_FRAMES = {"mni305", "fsaverage", "fsaveragesym", "mnicolin27"}  # Colin27 is registered to MNI305
 MNI152_PREFIXES = ("mni152", "icbm452", "ixi549space")
 MAX_SCALP_DISTANCE_MM = 15.0  # a median move onto the template scalp beyond this: not head positions in metres
-UNITS_TO_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 
 
 @dataclass(frozen=True)

@@ -115,9 +115,8 @@ def anatomical_members(name: str, region: dict, *, anatomy, long_pairs: list[str
     if anatomy is None:
         raise RecordingError(f"{source}: ROI {name!r} names atlas labels, but the recording has no 3-D head "
                              "positions to place its channels on the brain")
-    placed = [p for p in long_pairs if all(o in anatomy.registration.optodes for o in p.split("_"))]
-    found = localise(anatomy.registration.optodes, placed, atlas=region["atlas"])
-    long_pairs = placed
+    found = localise(anatomy.registration.optodes, long_pairs, atlas=region["atlas"])
+    long_pairs = [p for p in long_pairs if p in found]  # those whose optodes have positions
     share = {pair: sum(found[pair].shares.get(label, 0.0) for label in region["labels"]) for pair in long_pairs}
     missing = [label for label in region["labels"] if not any(found[p].shares.get(label, 0.0) > 0 for p in long_pairs)]
     if missing:
