@@ -50,11 +50,7 @@ cleanup() {
         if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
     fi
     if [ "${REMOVE_IMAGE:-0}" = 1 ]; then podman rmi -f "$IMAGE" >/dev/null 2>&1 && echo "removed $IMAGE"; fi
-    echo
-    echo "== timings"
-    local i
-    for i in "${!stage_names[@]}"; do printf '   %-58s %7s s\n' "${stage_names[$i]}" "${stage_times[$i]}"; done
-    printf '   %-58s %7s s\n' total "$(elapsed "$started")"
+    print_timings 58
     if [ -n "${size_human:-}" ]; then echo "   image size: $size_human"; fi
     if [ "$code" = 0 ]; then
         echo "container test passed: $IMAGE"

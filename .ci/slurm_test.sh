@@ -38,49 +38,17 @@ export DENO_DIR=${DENO_DIR:-${TMPDIR:-/tmp}/fnirs-glm-ci-deno}
 test_name="SLURM test" tmp=""
 # shellcheck source=.ci/stages.sh
 source .ci/stages.sh
-
-stop_daemon() {  # NAME PIDFILE: TERM the process whose pid the file holds, if it is NAME; KILL after 20 s
-    local name=$1 pid_file=$2 pid i
-    [ -s "$pid_file" ] || return 0
-    pid=$(cat "$pid_file")
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] || return 0
-    kill -TERM "$pid"
-    for i in $(seq 100); do
-        [ -d "/proc/$pid" ] || return 0
-        sleep 0.2
-    done
-    echo "$name (pid $pid) did not stop in 20 s: killed" >&2
-    kill -KILL "$pid"
-}
+# shellcheck source=.ci/slurm_node.sh
+source .ci/slurm_node.sh
 
 cleanup() {
     local code=$?
     set +e
-    if [ -n "$tmp" ] && [ -s "$tmp/run/slurmctld.pid" ]; then
-        local jobs i
-        jobs=$(squeue -h -t PD,R,S,CF -o %A 2>/dev/null | sort -u | tr '\n' ' ')
-        if [ -n "${jobs// /}" ]; then
-            echo "cancelling jobs left in the queue: $jobs"
-            # shellcheck disable=SC2086
-            scancel $jobs
-        fi
-        for i in $(seq 60); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.5; done
-    fi
     if [ -n "$tmp" ]; then
-        stop_daemon slurmd "$tmp/run/slurmd.pid"
-        stop_daemon slurmctld "$tmp/run/slurmctld.pid"
-        stop_daemon munged "$tmp/munge/munged.pid"
-        if [ "$code" != 0 ]; then
-            for log in "$tmp"/log/*.log "$tmp"/munge/*.log; do
-                [ -f "$log" ] && { echo "---- tail of $log"; tail -n 20 "$log"; }
-            done
-        fi
+        stop_slurm_node "$tmp" "$code"
         if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
     fi
-    echo
-    echo "== timings"
-    for i in "${!stage_names[@]}"; do printf '   %-72s %7s s\n' "${stage_names[$i]}" "${stage_times[$i]}"; done
-    printf '   %-72s %7s s\n' total "$(elapsed "$started")"
+    print_timings 72
     if [ -n "${throughput:-}" ]; then echo "   $throughput"; fi
     if [ "$code" = 0 ]; then echo "SLURM test passed"; else echo "SLURM test FAILED (exit $code, stage '$stage')" >&2; fi
     exit "$code"
@@ -88,7 +56,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ------------------------------------------------------------------------------------ 1. install SLURM
 [ "$(id -u)" = 0 ] || fail "run as root (apt-get, munged as user munge, slurmd)"
@@ -105,62 +72,9 @@ end
 
 # -------------------------------------------------------------------------------------- 2. start SLURM
 begin "start munged, slurmctld and slurmd (private configuration)"
-for port in "$ctld_port" "$slurmd_port"; do
-    port_in_use "$port" && fail "port $port is in use (another SLURM?): set SLURMCTLD_PORT/SLURMD_PORT"
-done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fnirs-glm-ci-slurm.XXXXXX")
-chmod 755 "$tmp"
-mkdir -p "$tmp"/{etc,run,log,state,spool,munge,work}
-chown munge:munge "$tmp/munge"
-chmod 755 "$tmp/munge"  # munged: the socket directory must be searchable by all
-setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/mungekey --create --keyfile="$tmp/munge/munge.key"
-setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged --socket="$tmp/munge/munge.socket" \
-    --key-file="$tmp/munge/munge.key" --pid-file="$tmp/munge/munged.pid" --log-file="$tmp/munge/munged.log" \
-    --seed-file="$tmp/munge/munged.seed"
-# node memory: 90% of the machine's, in MB
-memory=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.9 }' /proc/meminfo)
-export SLURM_CONF=$tmp/etc/slurm.conf
-cat > "$SLURM_CONF" <<EOF
-ClusterName=fnirsglmci
-SlurmctldHost=localhost
-SlurmctldPort=$ctld_port
-SlurmdPort=$slurmd_port
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket=$tmp/munge/munge.socket
-CredType=cred/munge
-StateSaveLocation=$tmp/state
-SlurmdSpoolDir=$tmp/spool
-SlurmctldPidFile=$tmp/run/slurmctld.pid
-SlurmdPidFile=$tmp/run/slurmd.pid
-SlurmctldLogFile=$tmp/log/slurmctld.log
-SlurmdLogFile=$tmp/log/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/filetxt
-JobCompLoc=$tmp/log/jobcomp.txt
-MinJobAge=3600
-MpiDefault=none
-ReturnToService=2
-NodeName=localhost CPUs=$(nproc) RealMemory=$memory State=UNKNOWN
-PartitionName=ci Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-EOF
-/usr/sbin/slurmctld -f "$SLURM_CONF"
-/usr/sbin/slurmd -f "$SLURM_CONF" -N localhost
-for _ in $(seq 120); do
-    state=$(sinfo -h -N -o %T 2>/dev/null || true)
-    [ "$state" = idle ] && break
-    sleep 0.5
-done
-[ "$state" = idle ] || fail "the node is not idle after 60 s (state: '${state:-no answer}')"
-echo "pids: munged $(cat "$tmp/munge/munged.pid"), slurmctld $(cat "$tmp/run/slurmctld.pid")," \
-     "slurmd $(cat "$tmp/run/slurmd.pid")"
-sinfo -h -N -o 'node %N: %T, %c CPUs, %m MB'
+mkdir -p "$tmp/work"
+start_slurm_node "$tmp" fnirsglmci
 end
 
 # ------------------------------------------------------------------------------------- job inspection

@@ -10,3 +10,10 @@ end() {
     stage_names+=("$stage"); stage_times+=("$took"); echo "-- $stage: ${took} s"
 }
 fail() { echo "${test_name:?set by the sourcing script} FAILED in stage '$stage': $*" >&2; exit 1; }
+print_timings() {  # [WIDTH]: each stage's time and the total, for the cleanup at exit
+    local i width=${1:-72}
+    echo
+    echo "== timings"
+    for i in "${!stage_names[@]}"; do printf "   %-${width}s %7s s\n" "${stage_names[$i]}" "${stage_times[$i]}"; done
+    printf "   %-${width}s %7s s\n" total "$(elapsed "$started")"
+}

@@ -99,7 +99,8 @@ def recording_figure_times(bids_dir: Path, *, repeat: int) -> list[list[str]]:
     from mne.preprocessing.nirs import beer_lambert_law
     from mne_bids import find_matching_paths
 
-    from bids_app.first_level.preprocessing import assess_channels, resample
+    from bids_app.first_level.preprocessing import assess_channels
+    from bids_app.first_level.resampling import resample_raw
     from bids_app.first_level.signals import recording_signals
     from bids_app.inputs import load_recording
     from bids_app.options import FirstLevelOptions
@@ -109,7 +110,8 @@ def recording_figure_times(bids_dir: Path, *, repeat: int) -> list[list[str]]:
     for path in find_matching_paths(bids_dir, datatypes="nirs", suffixes="nirs", extensions=".snirf"):
         inputs = load_recording(path, options=options, warn=lambda _: None)
         qc, od = assess_channels(inputs.raw, inputs.channels, options=options, warn=lambda _: None)
-        haemo = resample(beer_lambert_law(od.copy(), ppf=options.ppf), sfreq=options.resample_hz)
+        haemo = resample_raw(beer_lambert_law(od.copy(), ppf=options.ppf), sfreq=options.resample_hz,
+                         method=options.resample_method)
         events = inputs.events
         drawn = recording_figures(recording_signals(od, haemo, qc, events), title=path.basename)  # warm-up
         times, cpu = [], []

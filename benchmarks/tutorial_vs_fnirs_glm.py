@@ -14,7 +14,8 @@ process (this script with --worker):
   fnirs-glm  bids_app.run.participant.process_recording (reads, analyses, writes every output of the recording
              into a temporary directory) with the Config of `run.py BIDS_DIR TMP participant
              --skip_bids_validator --resample-hz R --noise-model M --stim-dur S --ppf P
-             --short-regression mean --hrf glover [--design-rate resampled, when run.py --help lists it]
+             --short-regression mean --hrf glover [--design-rate resampled --resample-method mne, when run.py --help
+             lists them]
              [--contrast "A - B", the same two conditions]`.
 Threads: the tutorial runs with the environment's BLAS settings; fnirs-glm with those its command line sets
 before numpy is imported (bids_app.cli.BLAS_THREAD_VARIABLES = 1 unless already set). Run the script with
@@ -147,6 +148,7 @@ def fnirs_glm_worker(fname: str, args) -> dict:
                 "--ppf", str(args.ppf), "--short-regression", "mean", "--hrf", "glover",
                 "--motion-correction", "none"]  # the tutorial corrects no motion
         argv += ["--design-rate", "resampled"] if args.design_rate_resampled else []
+        argv += ["--resample-method", "mne"] if args.resample_method_mne else []
         argv += ["--contrast", " - ".join(contrast_pair(conditions))] if contrast_pair(conditions) else []
         config = parse_args([*argv, "--overwrite"])  # each timed run analyses (not skips) the recording
         contrasts = {e: parse_contrast(e, conditions) for e in config.first_level.contrast}
@@ -185,6 +187,7 @@ def run_worker(pipeline: str, fname: Path, args) -> dict:
                "--resample-hz", str(args.resample_hz), "--noise-model", args.noise_model,
                "--stim-dur", str(args.stim_dur), "--ppf", str(args.ppf), "--repeat", str(args.repeat)]
     command += ["--design-rate-resampled"] if args.design_rate_resampled else []
+    command += ["--resample-method-mne"] if args.resample_method_mne else []
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode:
         sys.exit(f"{pipeline} worker failed on {fname}:\n{done.stderr[-3000:]}")
@@ -202,6 +205,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs after the first (default 3)")
     parser.add_argument("--worker", nargs=2, metavar=("PIPELINE", "SNIRF"), help=argparse.SUPPRESS)
     parser.add_argument("--design-rate-resampled", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--resample-method-mne", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -213,6 +217,7 @@ def main() -> None:
     help_text = subprocess.run([sys.executable, "run.py", "--help"], capture_output=True, text=True,
                                cwd=ROOT, check=False).stdout
     args.design_rate_resampled = "--design-rate" in help_text
+    args.resample_method_mne = "--resample-method" in help_text
     recordings = sorted(args.bids_dir.resolve().glob("sub-*/**/nirs/*_nirs.snirf"))
     rows, results = [], {"tutorial": [], "fnirs-glm": []}
     for fname in recordings:

@@ -258,7 +258,8 @@ def _missing_message(missing: list[str]) -> str:
 
 
 def check_paths(config: Config) -> None:
-    """Refuse a missing input, a non-BIDS input, or an output inside the input."""
+    """Refuse a missing input, a non-BIDS input, an output inside the input, or an output directory in which
+    nothing can be written."""
     bids_dir, output_dir = config.bids_dir.resolve(), config.output_dir.resolve()
     if not bids_dir.is_dir():
         raise UsageError(f"{config.bids_dir}: BIDS directory not found")
@@ -274,6 +275,9 @@ def check_paths(config: Config) -> None:
             f"{config.output_dir}: the output directory must not be inside the BIDS directory "
             f"(except under {bids_dir / 'derivatives'})"
         )
+    from bids_app.temporaries import check_writable
+
+    check_writable(config.output_dir)
 
 
 SELECTION_PREFIXES = {"participant_label": "sub-", "session_label": "ses-", "task_label": "task-", "run_label": "run-"}

@@ -14,19 +14,23 @@ def container_description() -> dict | None:
     """``{"Type": runtime, "Tag": image[, "URI": file URI of the image]}`` when the app runs from its image,
     else None.
 
-    The image: an Apptainer/Singularity image file (APPTAINER_CONTAINER or SINGULARITY_CONTAINER, which
-    those runtimes set), tagged with the Docker image it was built from (FNIRS_GLM_CONTAINER, set in our
-    Dockerfile) when known; or our Docker image itself (FNIRS_GLM_CONTAINER), run by Podman
-    (/run/.containerenv, or container=podman), Docker (/.dockerenv) or the runtime named in ``container``.
-    The app installed in some other container records none: its image is unknown.
+    The image: an Apptainer/Singularity image (APPTAINER_CONTAINER and APPTAINER_NAME, or SINGULARITY_*,
+    which those runtimes set, with --cleanenv too), tagged with the Docker image it was built from
+    (FNIRS_GLM_CONTAINER, set in our Dockerfile) when known, else by its file name; its URI is the image file
+    the container runs from, except when the runtime unpacked the image into a temporary sandbox (Apptainer
+    as a non-root user without squashfuse: APPTAINER_CONTAINER is then that sandbox, not named
+    APPTAINER_NAME, and says nothing about the image). Or our Docker image itself (FNIRS_GLM_CONTAINER), run
+    by Podman (/run/.containerenv, or container=podman), Docker (/.dockerenv) or the runtime named in
+    ``container``. The app installed in some other container records none: its image is unknown.
     """
     environ = os.environ
     image = environ.get("FNIRS_GLM_CONTAINER") or None
-    for variable, runtime in (("APPTAINER_CONTAINER", "apptainer"), ("SINGULARITY_CONTAINER", "singularity")):
-        path = environ.get(variable)
+    for prefix, runtime in (("APPTAINER", "apptainer"), ("SINGULARITY", "singularity")):
+        path = environ.get(f"{prefix}_CONTAINER")
         if path:
-            described = {"Type": runtime, "Tag": image or Path(path).name}
-            if Path(path).is_absolute():
+            name = environ.get(f"{prefix}_NAME") or Path(path).name
+            described = {"Type": runtime, "Tag": image or name}
+            if Path(path).is_absolute() and Path(path).name == name:
                 described["URI"] = Path(path).as_uri()
             return described
     if image is None:

@@ -15,6 +15,8 @@ import pandas as pd
 
 from bids_app import __version__, layout
 from bids_app.container import container_description
+from bids_app.errors import OutputError
+from bids_app.temporaries import writer
 
 logger = logging.getLogger("fnirs_glm")
 
@@ -23,17 +25,22 @@ BIDS_VERSION = "1.10.0"
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write via a temporary file in the same directory and a rename: never a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write via a temporary file in the same directory and a rename: never a partial file. A write that
+    fails (no space, no permission) is an OutputError naming ``path`` and the cause."""
     data = content.encode() if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{writer()}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write the output ({exc.strerror or exc})") from exc
         raise
 
 

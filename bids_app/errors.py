@@ -15,3 +15,9 @@ class RecordingError(FnirsGlmError):
     """One recording cannot be analysed; the other recordings are still processed (exit 1)."""
 
     exit_code = 1
+
+
+class OutputError(FnirsGlmError):
+    """An output cannot be written (no space left, no permission): the message names the output path."""
+
+    exit_code = 1

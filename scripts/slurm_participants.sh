@@ -17,7 +17,7 @@
 # 0.33 GB and takes under 10 s with one CPU; each further CPU (process) adds about 0.3 GB.
 #
 # Each job runs
-#   apptainer run --cleanenv -B BIDS_DIR:/data:ro -B OUTPUT_DIR:/out $SIF /data /out participant \
+#   apptainer run --containall --cleanenv -B BIDS_DIR:/data:ro -B OUTPUT_DIR:/out $SIF /data /out participant \
 #       --participant_label LABEL --n_cpus $SLURM_CPUS_PER_TASK [options]
 # (singularity when apptainer is not installed; --n_cpus is given because --cleanenv keeps SLURM's
 # variables out of the container). Environment:
@@ -82,7 +82,7 @@ else
     sif=${SIF:-fnirs-glm.sif}
     [ -f "$sif" ] || die "$sif: Apptainer image not found (set SIF, or FNIRS_GLM_CMD to run without one)"
     runner=$(command -v apptainer || command -v singularity) || die "neither apptainer nor singularity found"
-    cmd=("$runner" run --cleanenv -B "$bids_dir:/data:ro" -B "$output_dir:/out" "$sif" /data /out)
+    cmd=("$runner" run --containall --cleanenv -B "$bids_dir:/data:ro" -B "$output_dir:/out" "$sif" /data /out)
 fi
 echo "slurm_participants.sh: ${cmd[*]} ${args[*]} $*" >&2
 exec "${cmd[@]}" "${args[@]}" "$@"

@@ -132,9 +132,9 @@ def make_haemo(data: np.ndarray, *, ch_names: list[str], role: list[str], sfreq:
     from bids_app.first_level.preprocessing import Haemoglobin
 
     native_sfreq = sfreq if native_sfreq is None else native_sfreq
-    duration = len(data) / sfreq
+    n_native = int(np.floor((len(data) - 1) * native_sfreq / sfreq + 1e-9)) + 1  # polyphase: n samples from it
     return Haemoglobin(data=np.asarray(data, dtype=float), times=np.arange(len(data)) / sfreq, sfreq=sfreq,
-                       native_sfreq=native_sfreq, native_times=np.arange(round(duration * native_sfreq)) / native_sfreq,
+                       native_sfreq=native_sfreq, native_times=np.arange(n_native) / native_sfreq,
                        ch_names=list(ch_names), pairs=[n.split(" ")[0] for n in ch_names],
                        chroma=[n.split(" ")[1] for n in ch_names], role=list(role),
                        x_position=np.zeros(len(ch_names)) if x_position is None else np.asarray(x_position, float))

@@ -7,7 +7,8 @@ import pytest
 from tests.helpers import EXAMPLE, tutorial_channel_stats
 
 TUTORIAL = ["--resample-hz", "0.3", "--stim-dur", "5", "--noise-model", "ar1", "--hrf", "glover",
-            "--short-regression", "mean", "--design-rate", "resampled", "--ar-bias-correction", "none",
+            "--short-regression", "mean", "--design-rate", "resampled", "--resample-method", "mne",
+            "--ar-bias-correction", "none",
             "--motion-correction", "none",
             "--skip_bids_validator"]
 

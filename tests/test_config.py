@@ -75,6 +75,8 @@ INVALID = {  # an invalid value of every option and the error it has always give
     "ar_bias_correction": ("fmristat", "invalid ar_bias_correction 'fmristat': choose from none, worsley"),
     "hrf": ("canonical", "invalid hrf 'canonical': choose from glover, spm"),
     "design_rate": ("fast", "invalid design_rate 'fast': choose from native, resampled"),
+    "resample_method": ("fft", "invalid resample_method 'fft': choose from polyphase, mne"),
+    "bad_segments": ("all", "invalid bad_segments 'all': choose from auto, annotations, none"),
     "stim_dur": (-1, "invalid stim_dur -1: give a duration in seconds >= 0"),
     "drift_high_pass": (0, "invalid drift_high_pass 0: give a number > 0"),
     "sci_threshold": (2, "invalid sci_threshold 2: the scalp coupling index lies in [0, 1]"),

@@ -14,7 +14,7 @@ CHANNEL_COLUMNS = ["ch_name", "source", "detector", "chroma", "condition", "effe
                    "ar_order"]
 ROI_COLUMNS = ["roi", "chroma", "condition", "effect", "se", "t", "df", "p", "ar_order", "n_channels"]
 QC_COLUMNS = ["name", "type", "source", "detector", "wavelength_nominal", "units", "distance_mm", "x", "y", "z",
-              "role", "sci", "psp", "motion_burden", "status", "status_description"]
+              "role", "sci", "psp", "motion_burden", "bad_segments", "bad_share", "status", "status_description"]
 CONTRAST_COLUMNS = ["contrast", "ch_name", "source", "detector", "chroma", "effect", "se", "t", "df", "p",
                     "ar_order"]
 

@@ -90,6 +90,8 @@ def test_fit_recording_result_matches_the_recording(fitted):
     assert said == list(result.warnings) == [
         "no anatomy (coordinate system 'Other' is not a head or MNI frame): channel positions, atlas labels and "
         "brain figures are n/a",
+        "1 of 12 event(s) of 'Tapping' are too close to the end of the recording for their whole response "
+        "(onset + duration + 22 s > 392.0 s): their responses are cut",
         "contrast 'Rest - Tapping' skipped: condition(s) Rest not in this recording"]
     assert result.anatomy is None  # the bundled recordings have a flat layout
     np.testing.assert_allclose(result.contrast_stats["effect"], result.channel_stats["effect"])

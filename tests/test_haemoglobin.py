@@ -2,24 +2,27 @@
 the signals equal MNE's Beer-Lambert law on the same optical density, and bad, short and unused channels
 are selected as documented."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from bids_app.channels import channel_chroma, channel_pair, natural_key
-from bids_app.first_level.preprocessing import resample_columns
+from bids_app.first_level.resampling import rate_ratio, resample_columns, resample_raw
 from tests.helpers import assess, haemoglobin
 
 
-def test_haemoglobin_equals_mne_beer_lambert_law_on_the_same_optical_density(example_assessed):
-    """Good long and short channels, in micromolar (MNE's molar values x 1e6), resampled as MNE resamples,
-    with each channel's pair, chroma, role and midpoint x."""
+@pytest.mark.parametrize("method", ["polyphase", "mne"])
+def test_haemoglobin_equals_mne_beer_lambert_law_on_the_same_optical_density(example_assessed, method):
+    """Good long and short channels, in micromolar (MNE's molar values x 1e6), resampled by --resample-method
+    (mne: exactly as MNE resamples), with each channel's pair, chroma, role and midpoint x."""
     from mne.preprocessing.nirs import beer_lambert_law
 
     qc, od, _ = example_assessed
-    haemo = haemoglobin(od, qc, motion_correction="none")
+    haemo = haemoglobin(od, qc, motion_correction="none", resample_method=method)
     reference = beer_lambert_law(od.copy(), ppf=6.0)
     native_times = reference.times.copy()
-    reference.resample(0.6, verbose="error")
+    reference = resample_raw(reference, sfreq=0.6, method=method)
     assert haemo.ch_names == reference.ch_names  # every pair is good and long or short here
     np.testing.assert_allclose(haemo.data, reference.get_data().T * 1e6, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(haemo.times, reference.times)
@@ -125,24 +128,56 @@ def test_natural_key_sorts_numbers_as_numbers():
     assert (channel_pair("S12_D3 760"), channel_chroma("S12_D3 760")) == ("S12_D3", "760")
 
 
-def test_resample_columns_leaves_columns_at_or_below_the_target_rate_alone():
+@pytest.mark.parametrize("method", ["polyphase", "mne"])
+def test_resample_columns_leaves_columns_at_or_below_the_target_rate_alone(method):
     columns = np.random.default_rng(0).normal(size=(50, 2))
-    np.testing.assert_array_equal(resample_columns(columns, native_sfreq=5.0, sfreq=10.0), columns)
-    np.testing.assert_array_equal(resample_columns(columns, native_sfreq=5.0, sfreq=5.0), columns)
+    np.testing.assert_array_equal(resample_columns(columns, native_sfreq=5.0, sfreq=10.0, method=method), columns)
+    np.testing.assert_array_equal(resample_columns(columns, native_sfreq=5.0, sfreq=5.0, method=method), columns)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MNE's FFT resampling (Raw.resample, npad='auto') pads to a power of 2 and rounds the padded lengths, so "
-    "the resampled signal is shifted and stretched against haemo.times = arange(n) / sfreq: by up to ~0.9 s "
-    "from 7.8125 Hz to 0.6 Hz (600 s). --design-rate native regressors get the same shift (no GLM bias); "
-    "--design-rate resampled regressors, its FIR bins and the block-average time axis do not (the 5% / 15% "
-    "shrinkage of --design-rate resampled at 0.6 / 0.3 Hz goes away when its regressors are shifted likewise)"))
-@pytest.mark.parametrize("native, target", [(7.8125, 0.6), (5.0, 1.0)])
-def test_resampled_signals_keep_their_timing(native, target):
-    """A slow sinusoid (0.05 Hz, far below the new Nyquist frequency) resampled as the haemoglobin signals are
-    equals the sinusoid at the resampled times, away from the edges."""
-    times = np.arange(round(600 * native)) / native
-    resampled = resample_columns(np.sin(2 * np.pi * 0.05 * times)[:, None], native_sfreq=native, sfreq=target)[:, 0]
+def _sinusoid_error(*, native: float, target: float, seconds: float, method: str) -> float:
+    """Largest difference between a slow sinusoid (0.05 Hz, far below the new Nyquist frequency) resampled and
+    the sinusoid at the resampled times k / target, a minute away from the edges."""
+    times = np.arange(round(seconds * native)) / native
+    resampled = resample_columns(np.sin(2 * np.pi * 0.05 * times)[:, None], native_sfreq=native, sfreq=target,
+                                 method=method)[:, 0]
     new_times = np.arange(len(resampled)) / target
-    inner = (new_times > 60) & (new_times < 540)
-    np.testing.assert_allclose(resampled[inner], np.sin(2 * np.pi * 0.05 * new_times[inner]), atol=0.01)
+    inner = (new_times > 60) & (new_times < seconds - 60)
+    return float(np.abs(resampled[inner] - np.sin(2 * np.pi * 0.05 * new_times[inner])).max())
+
+
+@pytest.mark.parametrize("native, target, seconds", [
+    (7.8125, 0.6, 600), (7.8125, 0.6, 3600), (5.0, 1.0, 600), (10.172526, 0.6, 2700), (10.172526, 0.3, 600),
+    (8.719, 0.3, 1800), (50.0, 0.6, 300), (3.90625, 2.0, 600), (5.0863, 1.0, 3600)])
+def test_polyphase_resampling_keeps_time(native, target, seconds):
+    """Sample k of the resampled signal is the signal at k / target: a time error of 0.1 s would give errors of
+    0.03 here; polyphase leaves 0.002 (the filter's pass-band ripple)."""
+    assert _sinusoid_error(native=native, target=target, seconds=seconds, method="polyphase") < 0.002
+
+
+@pytest.mark.parametrize("native, target", [(7.8125, 0.6), (5.0, 1.0)])
+def test_mne_resampling_shifts_time(native, target):
+    """What --resample-method mne (MNE's FFT resampling, as the tutorial) does and the default does not: its
+    padding and rounding shift the signal against k / target (by up to ~0.9 s from 7.8125 Hz to 0.6 Hz)."""
+    assert _sinusoid_error(native=native, target=target, seconds=600, method="mne") > 0.1
+
+
+def test_polyphase_ratio_is_exact_where_the_rates_allow():
+    assert rate_ratio(native_sfreq=7.8125, sfreq=0.6, n_times=21_094) == Fraction(48, 625)
+    assert rate_ratio(native_sfreq=50.0, sfreq=0.6, n_times=10_000) == Fraction(3, 250)
+    ratio = rate_ratio(native_sfreq=10.172526, sfreq=0.6, n_times=36_621)  # NIRx: not rational in small terms
+    assert 2160 * abs(float(ratio) * 10.172526 / 0.6 - 1) <= 0.001  # under 0.1% of a sample over the hour
+
+
+def test_resampled_raw_keeps_its_annotations_and_channel_information():
+    import mne
+
+    info = mne.create_info(["S1_D1 hbo", "S1_D1 hbr"], 7.8125, ch_types=["hbo", "hbr"], verbose="error")
+    raw = mne.io.RawArray(np.random.default_rng(1).normal(size=(2, 4688)), info, verbose="error")
+    raw.set_annotations(mne.Annotations([10.0, 300.5], [5.0, 5.0], ["A", "B"]))
+    resampled = resample_raw(raw.copy(), sfreq=0.6, method="polyphase")
+    assert resampled.info["sfreq"] == 0.6 and resampled.info["lowpass"] <= 0.3
+    assert resampled.n_times == int(np.ceil(4688 * 48 / 625)) and resampled.ch_names == raw.ch_names
+    assert resampled.get_channel_types() == ["hbo", "hbr"]
+    np.testing.assert_allclose(resampled.annotations.onset, [10.0, 300.5])
+    assert list(resampled.annotations.description) == ["A", "B"]

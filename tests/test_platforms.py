@@ -316,7 +316,8 @@ def test_apptainer_definition_matches_version_and_entry_point():
 
 # --- GeneratedBy.Container: the runtime and image ---------------------------------------------------------
 
-CONTAINER_VARIABLES = ("FNIRS_GLM_CONTAINER", "APPTAINER_CONTAINER", "SINGULARITY_CONTAINER", "container")
+CONTAINER_VARIABLES = ("FNIRS_GLM_CONTAINER", "APPTAINER_CONTAINER", "APPTAINER_NAME", "SINGULARITY_CONTAINER",
+                       "SINGULARITY_NAME", "container")
 
 
 @pytest.fixture
@@ -330,6 +331,12 @@ def no_container(monkeypatch, tmp_path):
 
 
 IMAGE = "fnirs-glm:1.2.3"
+# What apptainer 1.4.5 sets under `run --containall --cleanenv fnirs-glm.sif` (seen by .ci/apptainer_test.sh)
+# when it mounts the SIF (as root); as a non-root user without squashfuse it unpacks the SIF into a temporary
+# sandbox, and APPTAINER_CONTAINER names that (no URI of the image).
+APPTAINER_SET = {"FNIRS_GLM_CONTAINER": IMAGE, "APPTAINER_CONTAINER": "/scratch/fnirs-glm.sif",
+                 "APPTAINER_NAME": "fnirs-glm.sif", "SINGULARITY_CONTAINER": "/scratch/fnirs-glm.sif",
+                 "SINGULARITY_NAME": "fnirs-glm.sif"}
 
 
 @pytest.mark.parametrize("environment, markers, expected", [
@@ -345,6 +352,11 @@ IMAGE = "fnirs-glm:1.2.3"
      {"Type": "apptainer", "Tag": IMAGE, "URI": "file:///home/me/fnirs-glm.sif"}),
     ({"SINGULARITY_CONTAINER": "/scratch/app.sif"}, [".dockerenv"],
      {"Type": "singularity", "Tag": "app.sif", "URI": "file:///scratch/app.sif"}),
+    (APPTAINER_SET, [], {"Type": "apptainer", "Tag": IMAGE, "URI": "file:///scratch/fnirs-glm.sif"}),
+    ({**APPTAINER_SET, "APPTAINER_CONTAINER": "/tmp/rootfs-3343948343/root",
+      "SINGULARITY_CONTAINER": "/tmp/rootfs-3343948343/root"}, [], {"Type": "apptainer", "Tag": IMAGE}),
+    ({"APPTAINER_CONTAINER": "/tmp/rootfs-1/root", "APPTAINER_NAME": "fnirs-glm.sif"}, [],
+     {"Type": "apptainer", "Tag": "fnirs-glm.sif"}),
 ])
 def test_container_runtime_and_image(no_container, monkeypatch, environment, markers, expected):
     for name, value in environment.items():
@@ -425,7 +437,7 @@ def test_slurm_task_runs_the_container_command(tmp_path):
     result = run(["bash", SLURM_TASK, EXAMPLE, out, "--hrf", "spm"], env=env)
     assert result.returncode == 0, result.stderr
     assert calls(log)[0]["args"] == [
-        "run", "--cleanenv", "-B", f"{EXAMPLE}:/data:ro", "-B", f"{out}:/out", str(sif), "/data", "/out",
+        "run", "--containall", "--cleanenv", "-B", f"{EXAMPLE}:/data:ro", "-B", f"{out}:/out", str(sif), "/data", "/out",
         "participant", "--participant_label", "01", "--n_cpus", "4", "--hrf", "spm",
     ]
     result = run(["bash", SLURM_TASK, "--group", EXAMPLE, out], env={**env, "PARTICIPANTS": "01 02"})

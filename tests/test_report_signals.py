@@ -22,7 +22,8 @@ def recording():
     import mne_bids
     from mne.preprocessing.nirs import beer_lambert_law
 
-    from bids_app.first_level.preprocessing import assess_channels, resample
+    from bids_app.first_level.preprocessing import assess_channels
+    from bids_app.first_level.resampling import resample_raw
     from bids_app.inputs import load_recording
     from bids_app.options import FirstLevelOptions
 
@@ -31,7 +32,8 @@ def recording():
                              suffix="nirs", extension=".snirf")
     inputs = load_recording(path, options=options, warn=lambda _: None)
     qc, od = assess_channels(inputs.raw, inputs.channels, options=options, warn=lambda _: None)
-    haemo = resample(beer_lambert_law(od.copy(), ppf=options.ppf), sfreq=options.resample_hz)
+    haemo = resample_raw(beer_lambert_law(od.copy(), ppf=options.ppf), sfreq=options.resample_hz,
+                         method=options.resample_method)
     events = inputs.events
     return events, qc, od, haemo
 

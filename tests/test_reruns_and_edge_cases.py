@@ -75,7 +75,10 @@ def test_library_warnings_reach_the_qc_sidecar(run_cli, tmp_path, monkeypatch):
     assert "sub-01_ses-01_task-tapping_nirs.snirf: a library says something" in err
     warnings_kept = json.loads((tmp_path / f"{NIRS}_desc-qc_channels.json").read_text())["Warnings"]
     assert warnings_kept == ["no anatomy (coordinate system 'Other' is not a head or MNI frame): channel positions, "
-                             "atlas labels and brain figures are n/a", "a library says something"]
+                             "atlas labels and brain figures are n/a",
+                             "1 of 12 event(s) of 'Tapping' are too close to the end of the recording for their "
+                             "whole response (onset + duration + 22 s > 392.0 s): their responses are cut",
+                             "a library says something"]
 
 
 @pytest.mark.slow

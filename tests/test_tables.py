@@ -125,6 +125,7 @@ def test_effects_on_the_bundled_recording_are_mne_molar_betas_times_a_million(ex
 
     from bids_app.first_level.design import build_design
     from bids_app.first_level.events import read_events
+    from bids_app.first_level.resampling import resample_raw
     from tests.helpers import example_path, haemoglobin, options
 
     qc, od, _ = example_assessed
@@ -134,7 +135,7 @@ def test_effects_on_the_bundled_recording_are_mne_molar_betas_times_a_million(ex
     rows = np.flatnonzero(haemo.select(role="long"))
     ours = channel_table(fit_glm(haemo.data, design.to_numpy(), ar_order=1), ch_names=haemo.ch_names,
                          design_columns=list(design.columns), conditions=["Tapping"], rows=rows)
-    molar = beer_lambert_law(od.copy(), ppf=6.0).resample(0.6, verbose="error")
+    molar = resample_raw(beer_lambert_law(od.copy(), ppf=6.0), sfreq=0.6, method="polyphase")
     design_molar = design.copy()
     short = [c for c in design.columns if c.startswith("short_")]
     design_molar[short] = design[short] / 1e6

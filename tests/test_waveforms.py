@@ -52,7 +52,9 @@ def test_fir_waveform_recovers_the_known_response(noise_free):
     assert sidecar["FIRWindow"] == [-5.0, 30.0]
     assert width == pytest.approx(1 / design["SamplingFrequency"])
     starts = np.sort(waveforms["time"].unique()) - width / 2
-    assert starts[0] == pytest.approx(-5.0) and starts[-1] + width <= 30.0 + 1e-6
+    # bins centred on the sample lags k / rate wholly inside the window: the first within a bin of its start
+    assert -5.0 - 1e-6 <= starts[0] < -5.0 + width and starts[-1] + width <= 30.0 + 1e-6
+    np.testing.assert_allclose((starts + width / 2) / width, np.round((starts + width / 2) / width), atol=1e-9)
     shape = _true_response(starts, width, duration=5.0)
 
     activated = truth[(truth["role"] == "long") & (truth["chroma"] == "hbo") & (truth["effect_um"] > 0.3)]
@@ -113,14 +115,15 @@ def test_fir_fit_matches_statsmodels_on_an_independent_fir_design():
                              "constant": 1.0}, index=Haemo.times)
     design, bins = fir_design(events, Haemo, design=nuisance, conditions=["A", "B"], window=(-2.0, 10.0),
                               native=False)
-    assert len(bins) == 2 * 24 and list(design.columns[-2:]) == ["drift_1", "constant"]
-    expected = np.zeros((600, 48))
+    # bins centred on the sample lags -1.5, -1.0, ..., 9.5 s (wholly inside the window: 23 per condition)
+    assert len(bins) == 2 * 23 and list(design.columns[-2:]) == ["drift_1", "constant"]
+    expected = np.zeros((600, 46))
     for e, (onset, condition) in enumerate(zip(events["onset"], events["trial_type"])):
-        offset = 0 if condition == "A" else 24
-        for k in range(24):
-            lo, hi = onset - 2 + k * 0.5, onset - 2 + (k + 1) * 0.5
+        offset = 0 if condition == "A" else 23
+        for k in range(23):
+            lo, hi = onset - 1.75 + k * 0.5, onset - 1.75 + (k + 1) * 0.5
             expected[(Haemo.times >= lo) & (Haemo.times < hi), offset + k] += 1
-    np.testing.assert_array_equal(design.to_numpy()[:, :48], expected)
+    np.testing.assert_array_equal(design.to_numpy()[:, :46], expected)
 
     y = rng.normal(size=(600, 2))
     fit = fit_glm(y, design.to_numpy(), ar_order=0)
@@ -128,9 +131,9 @@ def test_fir_fit_matches_statsmodels_on_an_independent_fir_design():
     for column, chroma in enumerate(("hbo", "hbr")):
         reference = sm.OLS(y[:, column], design.to_numpy()).fit()
         rows = table[table["chroma"] == chroma]
-        np.testing.assert_allclose(rows["effect"], reference.params[:48], rtol=1e-8, atol=1e-12)
-        np.testing.assert_allclose(rows["se"], reference.bse[:48], rtol=1e-8)
-    np.testing.assert_allclose(table["time"].iloc[:24], -2 + 0.25 + 0.5 * np.arange(24))
+        np.testing.assert_allclose(rows["effect"], reference.params[:46], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(rows["se"], reference.bse[:46], rtol=1e-8)
+    np.testing.assert_allclose(table["time"].iloc[:23], -1.5 + 0.5 * np.arange(23))
 
 
 def test_block_averages_equal_mne_epochs():

@@ -1,9 +1,12 @@
 """Response waveforms: a finite-impulse-response (FIR) deconvolution with the GLM's nuisance regressors.
 
 The response of each condition over ``--fir-window START END`` seconds around onset is modelled as a
-piecewise-constant time course with one free value per bin of width 1 / (fitted sampling rate): the
-regressor of bin k of a condition is 1 while t - onset lies in [START + k w, START + (k + 1) w) for any
-of its events (0 elsewhere), so that with overlapping trials the responses add, as in the GLM. The bins
+piecewise-constant time course with one free value per bin of width w = 1 / (fitted sampling rate), the
+bins centred on the lags k w of the fitted samples (those wholly inside the window): the regressor of the
+bin centred on k w is 1 while t - onset lies in [(k - 1/2) w, (k + 1/2) w) for any of its events (0
+elsewhere), so that with overlapping trials the responses add, as in the GLM. Centred on the sample lags,
+a bin holds the sample at lag k w of an event that starts on a sample, and samples spread evenly around
+k w over events that do not: either way its estimate belongs at k w (the block averages' lags too). The bins
 replace the HRF-convolved condition columns; the nuisance columns of the GLM design (short channels,
 cosine drifts, constant) stay, and the same noise model is fitted. With the native design rate the bin
 regressors are built at the recording's rate and resampled exactly as the data (as design.py does for
@@ -20,11 +23,13 @@ from bids_app.errors import RecordingError
 
 
 def fir_bins(window: tuple[float, float], *, sfreq: float) -> np.ndarray:
-    """Start times of the bins (seconds from onset), each 1 / sfreq wide, covering ``window``."""
+    """Start times of the bins (seconds from onset), each 1 / sfreq wide and centred on a multiple of
+    1 / sfreq, that lie wholly inside ``window``."""
     start, end = window
     width = 1.0 / sfreq
-    count = int(np.floor((end - start) / width + 1e-9))
-    return start + width * np.arange(count)
+    first = int(np.ceil(start / width + 0.5 - 1e-9))
+    last = int(np.floor(end / width - 0.5 + 1e-9))
+    return width * (np.arange(first, last + 1) - 0.5)
 
 
 def fir_design(events: pd.DataFrame, haemo, *, design: pd.DataFrame, conditions: list[str],
@@ -46,9 +51,7 @@ def fir_design(events: pd.DataFrame, haemo, *, design: pd.DataFrame, conditions:
             index.append((condition, start + width / 2))
     values = np.column_stack(columns)
     if native:
-        from bids_app.first_level.preprocessing import resample_columns
-
-        values = resample_columns(values, native_sfreq=haemo.native_sfreq, sfreq=haemo.sfreq)
+        values = haemo.resampled_like_data(values)
     names = [f"fir_{i}" for i in range(len(index))]
     nuisance = design.drop(columns=conditions)
     fir = pd.concat([pd.DataFrame(values, columns=names, index=design.index), nuisance], axis=1)

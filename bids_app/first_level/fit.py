@@ -62,6 +62,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
     from bids_app.first_level.collinearity import collinearity_warnings, condition_vif
     from bids_app.first_level.design import build_design
     from bids_app.first_level.fir import fir_design, waveform_table
+    from bids_app.first_level.limits import check_length, check_responses_fit
     from bids_app.first_level.preprocessing import assess_channels, to_haemoglobin
     from bids_app.first_level.rois import resolve_rois, roi_signal_indices
     from bids_app.first_level.signals import recording_signals
@@ -78,6 +79,9 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
         raise RecordingError(f"{source}: no good long channel to analyse "
                              f"({int((qc['status'] == 'bad').sum())} of {len(qc)} channels are bad)")
 
+    recording_s = len(haemo.native_times) / haemo.native_sfreq
+    check_responses_fit(events, recording_s=recording_s, hrf=options.hrf, source=source, warn=warn)
+    check_length(recording_s=recording_s, warn=warn)
     drawn = recording_signals(od, haemo.raw, qc, events)
     design, short_names = build_design(events, haemo, options=options, warn=warn)
     conditions = sorted(events["trial_type"].unique())
@@ -97,13 +101,18 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
         if len(indices):
             roi_signals.append(haemo.data[:, indices].mean(axis=1))
     Y = np.column_stack([haemo.data] + roi_signals)
+    bad = None  # the samples left out of each signal's fit: an ROI's those of any of its channels
+    if haemo.bad is not None:
+        bad = np.column_stack([haemo.bad] + [haemo.bad[:, indices].any(axis=1)
+                                             for indices in roi_indices.values() if len(indices)])
 
     noise_model = NoiseModel.resolve(options.noise_model, sfreq=haemo.sfreq,
                                      bias_correction=options.ar_bias_correction)
-    fit = _fit(Y, design, noise_model=noise_model, what="the GLM", source=source)
+    fit = _fit(Y, design, noise_model=noise_model, bad=bad, what="the GLM", source=source)
     fir, bins = fir_design(events, haemo, design=design, conditions=conditions, window=options.fir_window,
                            native=options.design_rate == "native")
-    fir_fit = _fit(Y, fir, noise_model=noise_model, what="the FIR model of the response waveforms", source=source)
+    fir_fit = _fit(Y, fir, noise_model=noise_model, bad=bad, what="the FIR model of the response waveforms",
+                   source=source)
 
     columns = list(design.columns)
     signals = _waveform_signals(roi_rows, ch_names=haemo.ch_names, rows=long_rows)
@@ -114,7 +123,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
                                design_columns=columns, conditions=conditions),
         "waveform_stats": waveform_table(fir_fit, bins=bins, signals=signals),
         "block_average_stats": block_average_table(events, Y, sfreq=haemo.sfreq, conditions=conditions,
-                                                   window=options.fir_window, signals=signals),
+                                                   window=options.fir_window, signals=signals, bad=bad),
         "contrast_stats": contrast_table(fit, ch_names=haemo.ch_names, design_columns=columns, contrasts=contrasts,
                                          rows=long_rows) if contrasts else None,
     }
@@ -126,10 +135,13 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
         motion_transitions=haemo.motion_transitions, anatomy=anatomy)
 
 
-def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, what: str, source: str):
-    """The fit of the signals ``Y`` on ``design`` with ``noise_model``."""
+def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, bad: np.ndarray | None, what: str,
+         source: str):
+    """The fit of the signals ``Y`` on ``design`` with ``noise_model``, each signal's ``bad`` samples left out."""
+    from bids_app.first_level.bad_samples import fit_with_bad_samples
+
     try:
-        return noise_model.fit(Y, design.to_numpy())
+        return fit_with_bad_samples(noise_model.fit, Y, design.to_numpy(), bad)
     except ValueError as exc:
         raise RecordingError(f"{source}: {what} cannot be fitted ({exc})") from None
 

@@ -17,6 +17,8 @@ import pandas as pd
 
 from bids_app.channels import channel_chroma, channel_pair
 from bids_app.errors import RecordingError
+from bids_app.first_level.bad_segments import annotation_spans, bridge, detect, fitted_mask, spans_text
+from bids_app.first_level.resampling import resample_columns, resample_raw
 from bids_app.options import FirstLevelOptions
 
 MOLAR_TO_MICROMOLAR = 1e6
@@ -38,9 +40,16 @@ class Haemoglobin:
     x_position: np.ndarray  # channel midpoint x (m, head frame; left < 0)
     raw: object = None  # mne Raw: every channel's haemoglobin (mol/l) at ``sfreq``, for the recording figures
     motion_transitions: int | None = None  # level-shift transitions removed (--motion-correction level-shifts)
+    resample_method: str = "polyphase"  # how the data were resampled (--resample-method)
+    bad: np.ndarray | None = None  # (n_times, n_channels): samples left out of each channel's fit; None: none
 
     def select(self, *, role: str) -> np.ndarray:
         return np.array([r == role for r in self.role])
+
+    def resampled_like_data(self, columns: np.ndarray) -> np.ndarray:
+        """(n_native_times, k) ``columns`` at the recording's rate, resampled exactly as the data were."""
+        return resample_columns(columns, native_sfreq=self.native_sfreq, sfreq=self.sfreq,
+                                method=self.resample_method)
 
 
 def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: FirstLevelOptions,
@@ -73,6 +82,8 @@ def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: FirstLevelOptio
             warn(f"channel {name}: {problem}; marked bad")
             data[index] = 1.0
     raw.info["bads"] = []
+    left_out = _left_out_spans(raw, unusable={n for n, why in reasons.items() if why}, options=options)
+    duration = raw.n_times / raw.info["sfreq"]
 
     od = optical_density(raw, verbose="error")
     sci, psp, why_not, burden = _quality_metrics(od)
@@ -117,12 +128,48 @@ def assess_channels(raw, channels_tsv: pd.DataFrame, *, options: FirstLevelOptio
             "sci": sci[index],
             "psp": psp[index],
             "motion_burden": burden[index],
+            **dict(zip(("bad_segments", "bad_share"), spans_text(left_out[name], duration=duration))),
             "status": "bad" if channel_pair(name) in bad_pairs else "good",
             "status_description": description or "n/a",
         })
     qc = pd.DataFrame(rows)
     order = [n for n in channels_tsv["name"] if n in set(qc["name"])]
     return qc.set_index("name").loc[order].reset_index(), od
+
+
+def _left_out_spans(raw, *, unusable: set[str], options: FirstLevelOptions) -> dict[str, list]:
+    """The spans left out of each channel's fit (--bad-segments; bids_app.first_level.bad_segments): with auto,
+    the flat or collapsed spans of the usable channels are found and added to the recording's BAD annotations
+    (for both wavelengths of the pair); every BAD span of a usable channel is bridged in place. Channel name ->
+    its spans (onset, end, description)."""
+    import mne
+
+    sfreq, data = raw.info["sfreq"], raw._data
+    if options.bad_segments == "auto":
+        usable = [i for i, name in enumerate(raw.ch_names) if name not in unusable]
+        pair_channels: dict[str, list[str]] = {}
+        for name in raw.ch_names:
+            pair_channels.setdefault(channel_pair(name), []).append(name)
+        found = []
+        for index, spans in zip(usable, detect(data[usable], sfreq=sfreq)):
+            found += [(start / sfreq, (stop - start) / sfreq, f"BAD_{why}",
+                       tuple(pair_channels[channel_pair(raw.ch_names[index])])) for start, stop, why in spans]
+        if found:
+            origin = raw.first_time if raw.annotations.orig_time is not None else 0.0
+            onset, duration, description, ch_names = zip(*sorted(set(found)))
+            raw.set_annotations(raw.annotations + mne.Annotations(
+                np.array(onset) + origin, duration, description, orig_time=raw.annotations.orig_time,
+                ch_names=ch_names), verbose="error")
+    spans = annotation_spans(raw)
+    for index, name in enumerate(raw.ch_names):
+        if name in unusable:
+            continue
+        for onset, end, _ in spans[name]:
+            start = max(0, int(np.ceil(onset * sfreq - 1e-9)))
+            stop = min(raw.n_times, int(np.ceil(end * sfreq - 1e-9)))
+            if stop > start:
+                bridge(data[index], start, stop)
+    return spans
 
 
 def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemoglobin:
@@ -137,12 +184,15 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
         od, transitions = _remove_level_shifts(od, qc)
     haemo = beer_lambert_law(od, ppf=options.ppf)
     native_sfreq, native_times = float(haemo.info["sfreq"]), haemo.times.copy()
-    haemo = resample(haemo, sfreq=options.resample_hz)
+    haemo = resample_raw(haemo, sfreq=options.resample_hz, method=options.resample_method)
     pair_status = dict(zip(qc["name"].map(channel_pair, na_action="ignore"), qc["status"]))
     pair_role = dict(zip(qc["name"].map(channel_pair, na_action="ignore"), qc["role"]))
     keep = [i for i, name in enumerate(haemo.ch_names)
             if pair_status[channel_pair(name)] == "good" and pair_role[channel_pair(name)] != "unused"]
     names = [haemo.ch_names[i] for i in keep]
+    resampled = haemo.info["sfreq"] < native_sfreq
+    bad = fitted_mask(annotation_spans(haemo), ch_names=names, times=haemo.times,
+                      margin=1 / haemo.info["sfreq"] if resampled else 0.0)
     return Haemoglobin(
         data=haemo.get_data(picks=keep).T * MOLAR_TO_MICROMOLAR,
         times=haemo.times.copy(),
@@ -156,6 +206,8 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
         x_position=np.array([haemo.info["chs"][i]["loc"][0] for i in keep]),
         raw=haemo,
         motion_transitions=transitions,
+        resample_method=options.resample_method,
+        bad=bad,
     )
 
 
@@ -172,22 +224,6 @@ def _remove_level_shifts(od, qc: pd.DataFrame):
     od = od.copy()
     od._data[:] = data
     return od, len(transitions)
-
-
-def resample(raw, *, sfreq: float):
-    """``raw`` at ``sfreq`` when that is below its rate (MNE's FFT resampling), else unchanged."""
-    if sfreq < raw.info["sfreq"]:
-        raw.resample(sfreq, verbose="error")
-    return raw
-
-
-def resample_columns(columns: np.ndarray, *, native_sfreq: float, sfreq: float) -> np.ndarray:
-    """Resample the columns of (n_times, k) ``columns`` exactly as :func:`resample` does the data."""
-    import mne
-
-    info = mne.create_info(columns.shape[1], native_sfreq, ch_types="misc", verbose="error")
-    raw = mne.io.RawArray(columns.T, info, verbose="error")
-    return resample(raw, sfreq=sfreq).get_data().T
 
 
 def _midpoint(loc) -> dict[str, float]:

@@ -114,7 +114,7 @@ def block_average_sidecar(*, window: tuple[float, float]) -> dict:
 
 def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | None,
                         coordinate_system: str | None, warnings: list[str]) -> dict:
-    from bids_app.first_level import quality
+    from bids_app.first_level import bad_segments, quality
 
     low, high = quality.CARDIAC_BAND_HZ
     return {
@@ -150,6 +150,13 @@ def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | N
                           "steps) from its median step, a step of the pair when any of its wavelengths' is. "
                           "Computed before any motion correction. The pair's value (n/a for a signal without "
                           "spread)"},
+        "bad_segments": {"Description": "The spans (onset-end in seconds from the first sample, ';'-separated; "
+                         "n/a: none) left out of the channel's fit and block averages (--bad-segments): events "
+                         "whose trial_type starts with BAD, and with auto the spans of at least "
+                         f"{bad_segments.MIN_SECONDS:g} s where the pair's intensity is flat or below "
+                         f"{bad_segments.COLLAPSED_SHARE:g} x its median; widened by one fitted sample on each "
+                         "side when resampled"},
+        "bad_share": {"Description": "Share of the recording covered by bad_segments (0 to 1)"},
         "status": {"Description": "Whether the channel was used", "Levels": {
             "good": "used", "bad": "excluded from the GLM, the ROIs and the short-channel regressors"}},
         "status_description": {"Description": "Why the channel is bad"},
@@ -165,7 +172,7 @@ def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | N
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options: dict,
                    noise_model, short_regressors: list[str], condition_vif: dict[str, float],
                    motion_transitions: int | None, generated_by: dict, outputs: list[str],
-                   anatomy: dict | None = None) -> dict:
+                   anatomy: dict | None = None, bad_segment_pairs: int = 0) -> dict:
     """``options``: the recorded participant-level options; ``noise_model``: the NoiseModel fitted;
     ``generated_by``: Provenance.record()."""
     from bids_app.first_level.collinearity import VIF_LIMIT
@@ -190,6 +197,10 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "ARBiasCorrectionDescription": "worsley: AR coefficients from the least-squares residuals' autocovariances "
         "corrected for the design's projection (Worsley et al. 2002); none: from the residuals' autocovariances",
         "ShortChannelRegression": options["short_regression"],
+        "BadSegments": options.get("bad_segments", "none"),
+        "BadSegmentPairs": bad_segment_pairs,
+        "BadSegmentsDescription": "--bad-segments, and the number of good long source-detector pairs with samples "
+        "left out of their fit (their spans and shares: the QC table's bad_segments and bad_share)",
         "MotionCorrection": options["motion_correction"],
         "MotionTransitions": motion_transitions if motion_transitions is not None else "n/a",
         "MotionTransitionsDescription": "level-shifts: number of transitions (motion edges shared by most "

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bids_app.channels import channel_pair
+from bids_app.first_level.bad_segments import annotation_spans
 from bids_app.first_level.preprocessing import MOLAR_TO_MICROMOLAR
 
 SPECTRUM_WINDOW_S = 100.0  # Welch segments: frequency resolution 0.01 Hz, enough to resolve the Mayer band
@@ -28,6 +29,7 @@ class RecordingSignals:
     od_names: list[str]  # "S1_D1 760"
     od_bad: np.ndarray  # (n_od_channels,)
     events: pd.DataFrame  # onset, duration, trial_type
+    left_out: dict = None  # channel name -> its bad segments [(onset, end) s] left out of its fit
 
 
 def recording_signals(od, haemo, qc: pd.DataFrame, events: pd.DataFrame) -> RecordingSignals:
@@ -45,7 +47,9 @@ def recording_signals(od, haemo, qc: pd.DataFrame, events: pd.DataFrame) -> Reco
         bad=np.isin([channel_pair(n) for n in haemo.ch_names], bad_pairs),
         motion=motion_samples(od, times=haemo.times, ch_names=haemo.ch_names), freqs=freqs, power=power,
         od_names=list(od.ch_names), od_bad=np.isin([channel_pair(n) for n in od.ch_names], bad_pairs),
-        events=events[["onset", "duration", "trial_type"]].copy())
+        events=events[["onset", "duration", "trial_type"]].copy(),
+        left_out={name: [(onset, end) for onset, end, _ in spans]
+                  for name, spans in annotation_spans(haemo).items() if spans})
 
 
 def motion_samples(od, *, times: np.ndarray, ch_names: list[str]) -> np.ndarray:

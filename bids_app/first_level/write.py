@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bids_app.channels import channel_pair
 from bids_app.first_level.fit import FirstLevelResult
 from bids_app.layout import RecordingOutputs
 
@@ -86,7 +87,7 @@ def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
             sidecars.contrast_stats_sidecar(contrasts=result.contrasts, noise_model=noise_model))
     if result.anatomy is not None:
         from bids_app.anatomy.recording import anatomy_sidecar, shares_sidecar
-        from bids_app.channels import channel_pair, natural_key
+        from bids_app.channels import natural_key
 
         pairs = sorted(set(result.qc["name"].map(channel_pair)), key=natural_key)
         long_pairs = set(result.qc.loc[result.qc["role"] == "long", "name"].map(channel_pair))
@@ -107,6 +108,8 @@ def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
         options=options, noise_model=result.noise_model, short_regressors=result.short_regressors,
         condition_vif=result.condition_vif, motion_transitions=result.motion_transitions,
         anatomy=None if result.anatomy is None else result.anatomy.record(),
+        bad_segment_pairs=int(result.qc.loc[(result.qc["status"] == "good") & (result.qc["role"] == "long")
+                                            & (result.qc["bad_share"] > 0), "name"].map(channel_pair).nunique()),
         generated_by=provenance.record(),
         outputs=sorted(os.path.relpath(p, outputs.folder) for p in [*files, outputs.design_json])))
     return files

@@ -11,11 +11,22 @@ from bids_app.model.read import StatsModel, comparable
 from bids_app.model.write import model_from_options
 
 
-def participant_model(config, *, conditions: list[str]) -> dict:
-    """The model of a participant-level run: the ``--model`` file as given, else the Run node of the options."""
+def participant_model(config, *, conditions: list[str], written: dict) -> dict:
+    """The model of a participant-level run: the ``--model`` file as given, else the Run node of the options;
+    or the model already ``written`` in the output when that is the whole analysis (written by the group
+    level) with the same Run node: a participant-level rerun keeps it, since it describes both levels."""
     if config.model is not None:
         return config.model.document
-    return model_from_options(config.first_level.participant_level(), None, conditions)
+    model = model_from_options(config.first_level.participant_level(), None, conditions)
+    if _run_node(written) == _run_node(model) and len(written.get("Nodes", [])) > len(model["Nodes"]):
+        return written
+    return model
+
+
+def _run_node(model: dict) -> dict | None:
+    nodes = model.get("Nodes") if isinstance(model, dict) else None
+    return next((n for n in nodes if isinstance(n, dict) and n.get("Level") == "Run"), None) if isinstance(
+        nodes, list) else None
 
 
 def group_model(config, *, recorded: dict, conditions: list[str], group_levels: dict[str, list[str]]) -> dict:

@@ -347,7 +347,7 @@ def cortex_figure(cells: pd.DataFrame, positions: pd.DataFrame, *, title: str,
     cortex_y, cortex_z (MNI152 mm; pairs without them are left out); ``cells``: pair, chroma, panel, effect,
     significant. Raises ValueError without positions or without effects of positioned pairs.
     """
-    plt = figures._pyplot()
+    import matplotlib
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
@@ -363,7 +363,7 @@ def cortex_figure(cells: pd.DataFrame, positions: pd.DataFrame, *, title: str,
     scenes = [scene("inflated", v) for v in ["left", "right"] + (["dorsal"] if covers_top(points) else [])]
     outlines = [s.outline(owner) for s in scenes]
     background = background_colours(fsaverage5().sulc)
-    cmap = plt.get_cmap("RdBu_r")
+    cmap = matplotlib.colormaps["RdBu_r"]
 
     widths = [ROW_HEIGHT_IN * s.aspect for s in scenes]
     gap, block_gap, margin, row_title, footer = 0.06, 0.35, 0.2, 0.22, 0.75
@@ -374,7 +374,7 @@ def cortex_figure(cells: pd.DataFrame, positions: pd.DataFrame, *, title: str,
                           int(width * 17))
     header = 0.82 + 0.13 * len(notes)
     height = header + len(panels) * (row_title + ROW_HEIGHT_IN) + footer
-    fig = plt.figure(figsize=(width, height))
+    fig = figures.new_figure(figsize=(width, height))
 
     def box(x: float, y: float, w: float, h: float) -> list[float]:  # inches from the top left
         return [x / width, 1 - (y + h) / height, w / width, h / height]
@@ -493,7 +493,6 @@ def montage_figure(anatomy: pd.DataFrame, optodes: pd.DataFrame, *, title: str):
     cortex_z (MNI152 mm), label; ``optodes``: name, kind ("source"/"detector"), x, y, z (MNI152 mm, scalp).
     Raises ValueError when there is neither a positioned channel nor an optode.
     """
-    plt = figures._pyplot()
     from matplotlib.lines import Line2D
     from matplotlib.transforms import Bbox
 
@@ -528,7 +527,7 @@ def montage_figure(anatomy: pd.DataFrame, optodes: pd.DataFrame, *, title: str):
     widths = [brain_height * a for a in aspects]
     width = max(2 * margin + sum(widths) + gap * (len(widths) - 1), 4.5)
     height = header + brain_height + footer
-    fig = plt.figure(figsize=(width, height))
+    fig = figures.new_figure(figsize=(width, height))
     renderer = fig.canvas.get_renderer()
     x = (width - sum(widths) - gap * (len(widths) - 1)) / 2
     for (sc, shown, drawn, crop), w in zip(panels, widths):
@@ -539,7 +538,7 @@ def montage_figure(anatomy: pd.DataFrame, optodes: pd.DataFrame, *, title: str):
         ax.imshow(sc.image(colours), extent=sc.extent, interpolation="antialiased").set_rasterized(True)
         ax.set_xlim(crop[:2])
         ax.set_ylim(crop[2:])
-        ax.set_title(view.title, fontsize=8, pad=2, color="0.3")
+        figures.axes_title(ax, view.title, fontsize=8, pad=2, color="0.3")
         for channel in shown:
             if len(channel.ends) == 2:
                 ends = view.project(np.array([on_cortex[n] for n in channel.ends]))[0]

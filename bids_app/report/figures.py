@@ -28,6 +28,70 @@ def _pyplot():
     return plt
 
 
+def new_figure(**kwargs):
+    """A matplotlib Figure on an Agg canvas, outside pyplot (no figure manager, nothing to close): pyplot's
+    bookkeeping costs time per figure and keeps figures alive until closed. ``kwargs`` as for Figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def axes_title(ax, text: str, **kwargs):
+    """``ax.set_title`` at the default place (the top of the axes plus the title pad) without matplotlib's
+    search, at every draw, for tick labels on top that could overlap the title (none of these figures has
+    them): the search measures every tick label of the axes."""
+    return ax.set_title(text, y=1.0, **kwargs)
+
+
+def _tick_marks(ax, axis, locations: np.ndarray, mark) -> None:
+    """Tick marks styled as ``mark`` (a tick's tick1line) at ``locations`` of ``axis`` as one line of markers, the
+    locations within the view (matplotlib keeps a tick at either end)."""
+    from matplotlib.lines import Line2D
+
+    scale = axis.get_transform()
+    low, high = sorted(scale.transform(np.asarray(axis.get_view_interval(), dtype=float)))
+    where = scale.transform(locations) if len(locations) else locations
+    tolerance = (high - low) * 1e-10
+    locations = locations[(where >= low - tolerance) & (where <= high + tolerance)]
+    if len(locations) and mark.get_visible():
+        zeros = np.zeros(len(locations))
+        is_x = axis is ax.xaxis
+        ax.add_artist(Line2D(*((locations, zeros) if is_x else (zeros, locations)),
+                             transform=ax.get_xaxis_transform() if is_x else ax.get_yaxis_transform(),
+                             linestyle="none", marker=mark.get_marker(), markersize=mark.get_markersize(),
+                             markeredgewidth=mark.get_markeredgewidth(), color=mark.get_markeredgecolor(),
+                             zorder=axis.get_zorder(), clip_on=False))
+
+
+def unlabelled_ticks_as_markers(ax, *, x: bool = False, y: bool = False) -> None:
+    """The major tick marks of ``ax``'s x and/or y axis, whose labels are hidden (inner panels of shared axes),
+    drawn as one line of tick markers per axis instead of one tick object (two lines, two texts) each: the same
+    marks at the same places. The axis gets its own locator (none) while its limits stay shared; call it once the
+    panels hold all their data (the limits are then final)."""
+    from matplotlib.axis import Ticker
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    for axis in [a for a, chosen in ((ax.xaxis, x), (ax.yaxis, y)) if chosen]:
+        _tick_marks(ax, axis, np.asarray(axis.get_majorticklocs(), dtype=float), axis.get_major_ticks(1)[0].tick1line)
+        axis.major = Ticker()  # not the locator shared with the other panels
+        axis.set_major_locator(NullLocator())
+        axis.set_major_formatter(NullFormatter())
+
+
+def minor_ticks_as_markers(ax) -> None:
+    """The minor tick marks of ``ax`` (unlabelled: a log axis's) drawn as one line of tick markers per axis, where
+    matplotlib creates a tick object (two lines, two texts) for each: the same marks at the same places, most of a
+    log-log plot's drawing time saved. Call it once the axis limits are set."""
+    from matplotlib.ticker import NullLocator
+
+    for axis in (ax.xaxis, ax.yaxis):
+        _tick_marks(ax, axis, np.asarray(axis.get_minorticklocs(), dtype=float), axis.get_minor_ticks(1)[0].tick1line)
+        axis.set_minor_locator(NullLocator())
+
+
 def plain_text(text: str) -> str:
     """``text`` shown as it is by matplotlib (a ``$`` would otherwise start mathematical text)."""
     return str(text).replace("$", r"\$")
@@ -70,7 +134,6 @@ def topomap_figure(table: pd.DataFrame, positions: pd.DataFrame, *, panel_column
     with its effect). Each chroma has its own colour scale, symmetric around zero and shared by its
     panels (HbR responses are a fraction of HbO's). On a flat layout the channels carry their pair names.
     """
-    plt = _pyplot()
     table = table.assign(pair=table["ch_name"].map(channel_pair, na_action="ignore"))
     table = table[table["pair"].isin(positions.index)]
     panels = sorted(table[panel_column].unique(), key=natural_key)
@@ -78,34 +141,54 @@ def topomap_figure(table: pd.DataFrame, positions: pd.DataFrame, *, panel_column
     columns = min(len(panels), MAX_COLUMNS)
     rows_per_chroma = -(-len(panels) // columns)
     size = 3.6 if flat else 2.9
-    fig, axes = plt.subplots(len(chromas) * rows_per_chroma, columns, squeeze=False, layout="constrained",
-                             figsize=(max(size * columns + 1.4, 5.0), (size - 0.2) * len(chromas) * rows_per_chroma
-                                      + 0.7))
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for block, chroma in enumerate(chromas):
-        limit = symmetric_limit(table.loc[table["chroma"] == chroma, "effect"])
-        image = None
-        for index, panel in enumerate(panels):
-            ax = axes[block * rows_per_chroma + index // columns, index % columns]
-            ax.set_axis_on()
-            cell = table[(table["chroma"] == chroma) & (table[panel_column] == panel)]
-            cell = cell.sort_values("pair", key=lambda s: s.map(natural_key))
-            drawn = _draw_map(ax, cell, positions, flat=flat, limit=limit, q_threshold=q_threshold, mark_q=mark_q)
-            image = drawn if drawn is not None else image
-            ax.set_title(plain_text(f"{CHROMA_LABELS[chroma]} \u00b7 {panel}"), fontsize=9)
-        if image is not None:
-            block_axes = axes[block * rows_per_chroma:(block + 1) * rows_per_chroma]
-            bar = fig.colorbar(image, ax=block_axes, shrink=0.8, fraction=0.05)
-            bar.set_label(f"{CHROMA_LABELS[chroma]} effect ({UNITS})")
     notes = ["flat probe layout (not head positions)" if flat else "head positions", "one colour scale per chroma"]
     if q_threshold is not None:
         notes.append(f"channels with q \u2265 {q_threshold:g} shown as 0")
     if mark_q is not None:
         notes.append(f"\u25cf q < {mark_q:g} (FDR)")
     lines = [", ".join(notes[i:i + 2]) for i in range(0, len(notes), 2)] if columns < 3 else ["; ".join(notes)]
+    width, height = max(size * columns + 1.4, 5.0), (size - 0.2) * len(chromas) * rows_per_chroma + 0.7
+    fig = new_figure(figsize=(width, height))
+    # A fixed layout (inches), as constrained layout placed it: the title's lines on top, then one row of maps per
+    # chroma (and per MAX_COLUMNS panels), each map under its title, a colour bar right of each chroma's rows.
+    # Constrained layout measured every artist at every draw, as long again as the drawing itself.
+    top = 0.02 * height + 0.17 * (1 + len(lines))
+    row = (height - top - 0.05) / (len(chromas) * rows_per_chroma)
+    cell_width = (width - 0.15 - 1.0) / columns
+    images = {}
+    for block, chroma in enumerate(chromas):
+        limit = symmetric_limit(table.loc[table["chroma"] == chroma, "effect"])
+        for index, panel in enumerate(panels):
+            row_top = top + (block * rows_per_chroma + index // columns) * row
+            ax = fig.add_axes(_box(0.15 + (index % columns) * cell_width, row_top + 0.25, cell_width - 0.05,
+                                   row - 0.25, width=width, height=height))
+            cell = table[(table["chroma"] == chroma) & (table[panel_column] == panel)]
+            cell = cell.sort_values("pair", key=lambda s: s.map(natural_key))
+            drawn = _draw_map(ax, cell, positions, flat=flat, limit=limit, q_threshold=q_threshold, mark_q=mark_q)
+            images[chroma] = drawn if drawn is not None else images.get(chroma)
+            axes_title(ax, plain_text(f"{CHROMA_LABELS[chroma]} \u00b7 {panel}"), fontsize=9)
+        for index in range(len(panels), rows_per_chroma * columns):  # the grid's empty cells, as before: hidden axes
+            row_top = top + (block * rows_per_chroma + index // columns) * row
+            fig.add_axes(_box(0.15 + (index % columns) * cell_width, row_top + 0.25, cell_width - 0.05, row - 0.25,
+                              width=width, height=height)).set_axis_off()
+    for block, chroma in enumerate(chromas):  # the colour bars after every map (the figure's last axes)
+        image = images.get(chroma)
+        if image is not None:
+            block_height = rows_per_chroma * row
+            bar_height = 0.8 * (block_height - 0.27)
+            block_top = top + block * block_height + 0.27 + (block_height - 0.27 - bar_height) / 2
+            bar_width = bar_height / 20  # matplotlib's colour bar aspect
+            cax = fig.add_axes(_box(width - 0.75 - bar_width, block_top, bar_width, bar_height, width=width,
+                                    height=height))
+            bar = fig.colorbar(image, cax=cax)
+            bar.set_label(f"{CHROMA_LABELS[chroma]} effect ({UNITS})")
     fig.suptitle(plain_text("\n".join([title, *lines])), fontsize=10)
     return fig
+
+
+def _box(left: float, top: float, box_width: float, box_height: float, *, width: float, height: float) -> list[float]:
+    """An axes rectangle (figure fractions) from its left edge and top edge (inches from the figure's top left)."""
+    return [left / width, 1 - (top + box_height) / height, box_width / width, box_height / height]
 
 
 def masked_effects(cell: pd.DataFrame, *, q_threshold: float | None,
@@ -167,11 +250,11 @@ def label_pairs(ax, xy: np.ndarray, pairs, *, above: bool = True) -> None:
 
 def roi_figure(table: pd.DataFrame, *, value_columns=("effect", "ci_low", "ci_high"), title: str):
     """Effects with 95% intervals per ROI and condition, HbO and HbR side by side."""
-    plt = _pyplot()
     effect, low, high = value_columns
     rows = table.sort_values(["roi", "condition"], key=lambda s: s.map(natural_key))
     labels = list(dict.fromkeys(zip(rows["roi"], rows["condition"])))
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(labels) + 1.4))
+    fig = new_figure(figsize=(7, 0.45 * len(labels) + 1.4))
+    ax = fig.subplots()
     for offset, chroma in zip((-0.15, 0.15), CHROMA_LABELS):
         part = rows[rows["chroma"] == chroma]
         where = {label: i for i, label in enumerate(labels)}
@@ -192,12 +275,11 @@ def waveform_figure(table: pd.DataFrame, *, title: str, band: str = "se", kind: 
     """Response waveforms: one panel per ROI (rows) and condition (columns), HbO red and HbR blue over
     time from onset, with a band of +/-1.96 ``se`` (``band="se"``) or from ci_low to ci_high
     (``band="ci"``). ``table``: roi, chroma, condition, time, effect and se (or ci_low, ci_high)."""
-    plt = _pyplot()
     rois = sorted(table["roi"].unique(), key=natural_key)
     conditions = sorted(table["condition"].unique(), key=natural_key)
     width, height = 2.9 * len(conditions) + 0.8, 2.2 * len(rois) + 1.0
-    fig, axes = plt.subplots(len(rois), len(conditions), squeeze=False, sharex=True, sharey=True,
-                             figsize=(width, height))
+    fig = new_figure(figsize=(width, height))
+    axes = fig.subplots(len(rois), len(conditions), squeeze=False, sharex=True, sharey=True)
     fig.subplots_adjust(left=0.6 / width, right=1 - 0.15 / width, bottom=0.5 / height, top=1 - 0.75 / height,
                         wspace=0.08, hspace=0.25)  # fixed margins: constrained layout doubles the drawing time
     for i, roi in enumerate(rois):
@@ -214,19 +296,24 @@ def waveform_figure(table: pd.DataFrame, *, title: str, band: str = "se", kind: 
                 ax.plot(rows["time"], rows["effect"], color=CHROMA_COLOURS[chroma], label=label, linewidth=1.5)
             ax.axhline(0, color="0.5", linewidth=0.6)
             ax.axvline(0, color="0.3", linewidth=0.8, linestyle="--")
-            ax.set_title(plain_text(f"{roi} \u00b7 {condition}"), fontsize=8)
+            axes_title(ax, plain_text(f"{roi} \u00b7 {condition}"), fontsize=8)
             if i == len(rois) - 1:
                 ax.set_xlabel("time from onset (s)", fontsize=8)
             if j == 0:
                 ax.set_ylabel(UNITS, fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0, -1].legend(fontsize=7, loc="upper right")
+    for (i, j), ax in np.ndenumerate(axes):  # inner panels: tick marks without labels
+        unlabelled_ticks_as_markers(ax, x=i < len(rois) - 1, y=j > 0)
     shown = "\u00b11.96 se" if band == "se" else "95% interval"
     fig.suptitle(plain_text(f"{title}\n{kind} with {shown}"), fontsize=10)
     return fig
 
 
 PRINT_DPI = 200  # group figures written to figures/: PNG at this resolution, and SVG
+
+
+PNG_COMPRESS_LEVEL = 3  # zlib level: 1.5-2x faster than PIL's default 6, files no larger (RGB, not RGBA)
 
 
 def png_and_svg(fig, *, dpi: int = PRINT_DPI) -> tuple[bytes, bytes]:
@@ -236,21 +323,38 @@ def png_and_svg(fig, *, dpi: int = PRINT_DPI) -> tuple[bytes, bytes]:
 
     import matplotlib
 
-    plt = _pyplot()
-    buffers = io.BytesIO(), io.BytesIO()
+    png = _png(fig, dpi=dpi)
+    buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": "fnirs-glm", "svg.fonttype": "none"}):
-        fig.savefig(buffers[0], format="png", dpi=dpi, metadata={"Software": None})
-        fig.savefig(buffers[1], format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    return buffers[0].getvalue(), buffers[1].getvalue()
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    _close(fig)
+    return png, buffer.getvalue()
 
 
 def png_bytes(fig, *, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (the figure is closed)."""
+    png = _png(fig, dpi=dpi)
+    _close(fig)
+    return png
+
+
+def _png(fig, *, dpi: float) -> bytes:
+    """The figure drawn by Agg at ``dpi`` as an RGB PNG (the figure's background is opaque: the alpha channel
+    would only make the file larger and slower to write), no text chunks, the resolution recorded."""
     import io
 
-    plt = _pyplot()
+    from PIL import Image
+
+    raw = io.BytesIO()
+    fig.savefig(raw, format="rgba", dpi=dpi)
+    renderer = fig.canvas.renderer
+    image = Image.frombuffer("RGBA", (int(renderer.width), int(renderer.height)), raw.getbuffer(), "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
+    image.convert("RGB").save(buffer, format="png", compress_level=PNG_COMPRESS_LEVEL, dpi=(dpi, dpi))
     return buffer.getvalue()
+
+
+def _close(fig) -> None:
+    """Close a figure that pyplot manages (figures of new_figure have no manager)."""
+    if getattr(fig.canvas, "manager", None) is not None:
+        _pyplot().close(fig)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from bids_app.options import with_unrecorded_values
+
 REFERENCES = {
+    "scipy": "Virtanen P, et al. (2020). SciPy 1.0: fundamental algorithms for scientific computing in Python. "
+    "Nat. Methods 17:261-272.",
     "mne": "Gramfort A, et al. (2013). MEG and EEG data analysis with MNE-Python. Front. Neurosci. 7:267.",
     "mne-nirs": "Luke R, et al. (2021). Analysis methods for measuring passive auditory fNIRS responses generated "
     "by a block-design paradigm. Neurophotonics 8(2):025008.",
@@ -92,7 +96,9 @@ def methods_paragraph(*, designs: list[dict], versions: dict[str, str], group_me
             "derivative distribution repair (TDDR) [tddr].")] if o.get("motion_correction") == "tddr" else []),
         *([_level_shifts(designs)] if o.get("motion_correction") == "level-shifts" else []),
         _exclusion(o),
-        _rates(designs, requested=o["resample_hz"]),
+        *([_bad_segments(designs, with_unrecorded_values(o)["bad_segments"])]
+          if with_unrecorded_values(o)["bad_segments"] != "none" else []),
+        _rates(designs, requested=o["resample_hz"], method=with_unrecorded_values(o)["resample_method"]),
         (f"Source-detector pairs closer than {o['short_channel_max_mm']:g} mm were short channels; pairs between "
         f"{o['long_channel_min_mm']:g} and {o['long_channel_max_mm']:g} mm were analysed."),
         _SHORT[o["short_regression"]] + _without_short(o["short_regression"], without_short, len(designs)),
@@ -279,14 +285,31 @@ def _recorded_versions(designs: list[dict]) -> dict[str, str]:
                                     if name in d.get("SoftwareVersions", {})})) for name in names}
 
 
-def _rates(designs: list[dict], *, requested: float) -> str:
+_RESAMPLING = {"polyphase": " by a zero-phase polyphase filter with the exact ratio of the rates [scipy]",
+               "mne": " by MNE's FFT resampling [mne]"}
+
+
+def _bad_segments(designs: list[dict], mode: str) -> str:
+    """What --bad-segments left out, as the design sidecars recorded it (BadSegmentPairs)."""
+    detected = (", and spans of at least 2 s where a pair's intensity was flat (saturated or stuck) or below 5% of "
+                "its median (lost contact)" if mode == "auto" else "")
+    affected = [int(d.get("BadSegmentPairs") or 0) for d in designs]
+    with_any = sum(count > 0 for count in affected)
+    return ("Bad segments (events whose trial_type starts with BAD" + detected + ") were left out of each "
+            "affected channel's fit, each sample by an impulse regressor of its own (the likelihood of the kept "
+            "samples under the AR noise model, with the degrees of freedom of the samples fitted), and of its "
+            f"block averages: {with_any} of {len(designs)} recording(s) had such samples, on up to "
+            f"{max(affected, default=0)} source-detector pair(s).")
+
+
+def _rates(designs: list[dict], *, requested: float, method: str) -> str:
     """The sampling rates the GLMs were fitted at, as recorded (a slower recording keeps its own rate)."""
     rates = sorted({float(d["SamplingFrequency"]) for d in designs})
     listed = " and ".join(dict.fromkeys(f"{rate:.4g}" for rate in rates))
     if rates == [float(requested)]:
-        return f"Signals were resampled to {listed} Hz."
-    return (f"Signals were resampled to {requested:g} Hz where recorded faster, and kept at their own rate "
-            f"otherwise (never upsampled): the models were fitted at {listed} Hz.")
+        return f"Signals were resampled to {listed} Hz{_RESAMPLING[method]}."
+    return (f"Signals were resampled to {requested:g} Hz where recorded faster,{_RESAMPLING[method]}, and kept "
+            f"at their own rate otherwise (never upsampled): the models were fitted at {listed} Hz.")
 
 
 def _orders(designs: list[dict]) -> str:

@@ -85,6 +85,7 @@ def _recording_section(outputs: RecordingOutputs) -> tuple[str, list[tuple[str, 
         "Pairs": ", ".join(f"{n} {role}" for role, n in pairs["role"].value_counts().items()),
         "Noise model": design_info.get("NoiseModel", "n/a"),
         "Motion correction": _motion_correction(design_info),
+        "Bad segments": _bad_segments(design_info),
         "Short-channel regressors": ", ".join(design_info.get("ShortChannelRegressors", [])) or "none",
         "Data quality": quality_summary(qc),
     }))
@@ -277,6 +278,14 @@ def _design_caption(design_info: dict) -> str:
             f"regressors ({', '.join(short) or 'none'}), {drifts} cosine drifts up to "
             f"{design_info.get('DriftHighPass', 'n/a')} Hz, constant; "
             f"{f'{sfreq:g}' if sfreq else 'n/a'} Hz, noise model {design_info.get('NoiseModel', 'n/a')}.")
+
+
+def _bad_segments(design_info: dict) -> str:
+    """--bad-segments as recorded, with the number of pairs that had samples left out (the spans: QC table)."""
+    mode = design_info.get("BadSegments", "none")
+    pairs = design_info.get("BadSegmentPairs")
+    return (f"{mode}: samples left out of the fit on {pairs} good long pair(s) (bad_segments in the QC table)"
+            if isinstance(pairs, int) and pairs else mode)
 
 
 def _motion_correction(design_info: dict) -> str:

@@ -36,11 +36,11 @@ FIGURE_DPI = 110  # PNG of the recording figures, as the report's other figures;
 
 
 def signal_overview_figure(times: np.ndarray, data: np.ndarray, *, ch_names: list[str], events: pd.DataFrame,
-                           bad: np.ndarray, motion_mask: np.ndarray, title: str):
+                           bad: np.ndarray, motion_mask: np.ndarray, title: str, left_out: dict | None = None):
     """``data`` (n_channels, n_times, uM) of channels ``ch_names`` ("S1_D1 hbo") at ``times`` (s) as one image
     per chroma (rows: pairs in natural order); ``events``: onset, duration, trial_type; ``bad`` (n_channels,)
-    and ``motion_mask`` (n_channels, n_times) booleans."""
-    plt = figures._pyplot()
+    and ``motion_mask`` (n_channels, n_times) booleans; ``left_out``: channel name -> its bad segments
+    [(onset, end) s], cross-hatched on its row."""
     from matplotlib.patches import Rectangle
 
     data, motion_mask, bad = np.asarray(data, dtype=float), np.asarray(motion_mask, bool), np.asarray(bad, bool)
@@ -56,7 +56,7 @@ def signal_overview_figure(times: np.ndarray, data: np.ndarray, *, ch_names: lis
     chromas = [c for c in figures.CHROMA_LABELS if c in set(chroma)] or sorted(set(chroma))
     rows = [sorted(np.flatnonzero(chroma == c), key=lambda i: natural_key(pairs[i])) for c in chromas]
     height = max(1.8, 0.085 * max(len(r) for r in rows))
-    fig = plt.figure(figsize=(12, 2.2 + height * len(chromas)))
+    fig = figures.new_figure(figsize=(12, 2.2 + height * len(chromas)))
     grid = fig.add_gridspec(2 + len(chromas), 2, width_ratios=[1, 0.015], height_ratios=[0.5, 0.6] + [height] * len(
         chromas), left=0.09, right=0.94, top=1 - 0.55 / fig.get_figheight(), bottom=0.45 / fig.get_figheight(),
         hspace=0.12, wspace=0.02)
@@ -69,7 +69,7 @@ def signal_overview_figure(times: np.ndarray, data: np.ndarray, *, ch_names: lis
         event_ax.broken_barh(spans, (index - 0.4, 0.8), color=f"C{index % 10}", label=figures.plain_text(condition))
     event_ax.set_yticks(range(len(conditions)), [figures.plain_text(c) for c in conditions], fontsize=7)
     event_ax.set_ylim(len(conditions) - 0.5, -0.5)
-    event_ax.set_title(figures.plain_text(title), fontsize=10)
+    figures.axes_title(event_ax, figures.plain_text(title), fontsize=10)
     per_pair = {p: binned_motion[pairs == p].any(axis=0) for p in dict.fromkeys(pairs)}
     flagged_pairs = np.sum(list(per_pair.values()), axis=0) if per_pair else np.zeros(len(centres))
     motion_ax.fill_between(centres, flagged_pairs, step="mid", color="0.2", linewidth=0)
@@ -78,8 +78,10 @@ def signal_overview_figure(times: np.ndarray, data: np.ndarray, *, ch_names: lis
     motion_ax.tick_params(labelsize=7)
     for ax in (event_ax, motion_ax):
         ax.tick_params(labelbottom=False)
+    unlabelled = [event_ax, motion_ax]
     for block, (name, indices) in enumerate(zip(chromas, rows)):
         ax = fig.add_subplot(grid[2 + block, 0], sharex=event_ax)
+        unlabelled.append(ax)
         good = binned[indices][~bad[indices]]
         limit = figures.symmetric_limit([np.nanpercentile(np.abs(good), 99)] if good.size else [])
         image = ax.imshow(binned[indices], aspect="auto", interpolation="nearest", cmap="RdBu_r", vmin=-limit,
@@ -88,6 +90,10 @@ def signal_overview_figure(times: np.ndarray, data: np.ndarray, *, ch_names: lis
         ax.scatter(centres[flagged_bins], flagged_rows, marker="|", s=12, color="k", linewidths=0.6,
                    label="motion-flagged samples")
         for row, channel in enumerate(indices):
+            spans = (left_out or {}).get(ch_names[channel])
+            if spans:
+                ax.broken_barh([(onset, end - onset) for onset, end in spans], (row - 0.5, 1.0), facecolors="none",
+                               edgecolors="0.1", hatch="xxxx", linewidth=0, label="left out (bad segment)")
             if bad[channel]:
                 ax.add_patch(Rectangle((extent_x[0], row - 0.5), extent_x[1] - extent_x[0], 1.0, fill=False,
                                        hatch="////", edgecolor="0.35", linewidth=0, label="bad pair"))
@@ -101,6 +107,8 @@ def signal_overview_figure(times: np.ndarray, data: np.ndarray, *, ch_names: lis
         bar.ax.tick_params(labelsize=6)
     ax.set_xlabel("time (s)", fontsize=8)
     event_ax.set_xlim(*extent_x)
+    for panel in unlabelled[:-1]:  # time ticks without labels above the last image
+        figures.unlabelled_ticks_as_markers(panel, x=True)
     return fig
 
 
@@ -108,14 +116,14 @@ def spectrum_figure(freqs: np.ndarray, power: np.ndarray, *, ch_names: list[str]
                     bands=BANDS, title: str):
     """Power spectra ``power`` (n_channels, n_freqs) at ``freqs`` (Hz) of channels ``ch_names`` ("S1_D1 760"),
     log-log, a colour per wavelength, ``bands`` ((name, low, high), Hz) shaded and named."""
-    plt = figures._pyplot()
     from matplotlib.collections import LineCollection
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     keep = freqs > 0
     freqs, power, bad = freqs[keep], np.asarray(power, dtype=float)[:, keep], np.asarray(bad, bool)
     wavelengths = np.array([name.split(" ")[-1] for name in ch_names])
-    fig, ax = plt.subplots(figsize=(10, 4.2))
+    fig = figures.new_figure(figsize=(10, 4.2))
+    ax = fig.subplots()
     fig.subplots_adjust(left=0.08, right=0.72, bottom=0.13, top=0.86)
     for index, wavelength in enumerate(sorted(set(wavelengths), key=natural_key)):
         colour = WAVELENGTH_COLOURS[index] if index < len(WAVELENGTH_COLOURS) else f"C{index}"
@@ -138,6 +146,7 @@ def spectrum_figure(freqs: np.ndarray, power: np.ndarray, *, ch_names: list[str]
     positive = power[np.isfinite(power) & (power > 0)]
     if positive.size:
         ax.set_ylim(positive.min() / 1.5, positive.max() * 1.5)
+        figures.minor_ticks_as_markers(ax)  # the limits are final
     for (name, low, high), colour in zip(bands, BAND_COLOURS):
         if low < freqs[-1]:
             ax.axvspan(low, high, color=colour, alpha=0.15, linewidth=0, label=f"{name} {low:g}-{high:g} Hz")
@@ -145,7 +154,7 @@ def spectrum_figure(freqs: np.ndarray, power: np.ndarray, *, ch_names: list[str]
     ax.set_ylabel("optical density power (1/Hz)", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(figures.plain_text(f"{title}\npower spectra of the optical density"), fontsize=10)
+    figures.axes_title(ax, figures.plain_text(f"{title}\npower spectra of the optical density"), fontsize=10)
     return fig
 
 
@@ -156,7 +165,6 @@ def quality_map_figure(qc: pd.DataFrame, positions: pd.DataFrame, *, flat: bool,
     were not computed grey; a threshold (``thresholds``: column -> value) drawn on its colour bar. Head positions
     are projected as MNE's topographic maps project them, on a head outline; a flat layout is drawn as it is,
     each channel labelled with its pair name (long pairs below their point, short pairs above)."""
-    plt = figures._pyplot()
     import matplotlib
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
@@ -170,10 +178,12 @@ def quality_map_figure(qc: pd.DataFrame, positions: pd.DataFrame, *, flat: bool,
     if flat:  # one panel per row, as wide as the page: room for the pair names
         span = np.ptp(xyz[:, :2], axis=0) if len(xyz) else np.ones(2)
         height = float(np.clip(7.5 * span[1] / max(span[0], 1e-9), 1.5, 4.0)) + 0.6
-        fig, axes = plt.subplots(len(panels), 1, squeeze=False, figsize=(9.5, height * len(panels) + 0.8))
+        fig = figures.new_figure(figsize=(9.5, height * len(panels) + 0.8))
+        axes = fig.subplots(len(panels), 1, squeeze=False)
         fig.subplots_adjust(left=0.01, right=0.9, bottom=0.02, top=1 - 0.95 / fig.get_figheight(), hspace=0.2)
     else:
-        fig, axes = plt.subplots(1, len(panels), squeeze=False, figsize=(3.3 * len(panels) + 0.8, 3.8))
+        fig = figures.new_figure(figsize=(3.3 * len(panels) + 0.8, 3.8))
+        axes = fig.subplots(1, len(panels), squeeze=False)
         fig.subplots_adjust(left=0.01, right=0.93, bottom=0.03, top=0.8, wspace=0.3)
     for ax, (column, label, cmap_name) in zip(axes.ravel(), panels):
         scale = 100.0 if column == "motion_burden" else 1.0
@@ -194,7 +204,7 @@ def quality_map_figure(qc: pd.DataFrame, positions: pd.DataFrame, *, flat: bool,
             ax.set_aspect("equal")
             ax.margins(0.08)
         ax.set_axis_off()
-        ax.set_title(f"{label}" + ("" if finite.size else " (not computed)"), fontsize=9)
+        figures.axes_title(ax, f"{label}" + ("" if finite.size else " (not computed)"), fontsize=9)
         bar = fig.colorbar(ScalarMappable(norm, cmap), cax=ax.inset_axes([1.0, 0.15, 0.025, 0.7]))
         bar.ax.tick_params(labelsize=7)
         if threshold is not None:
@@ -239,7 +249,7 @@ def quality_map_parts(qc: pd.DataFrame, qc_info: dict, *, name: str) -> list[str
 def recording_figures(drawn: RecordingSignals, *, title: str) -> dict[str, tuple[bytes, bytes]]:
     """{"signals": (PNG, SVG), "spectrum": (PNG, SVG)} of one recording."""
     overview = signal_overview_figure(drawn.times, drawn.haemoglobin, ch_names=drawn.ch_names, events=drawn.events,
-                                      bad=drawn.bad, motion_mask=drawn.motion, title=title)
+                                      bad=drawn.bad, motion_mask=drawn.motion, title=title, left_out=drawn.left_out)
     spectrum = spectrum_figure(drawn.freqs, drawn.power, ch_names=drawn.od_names, bad=drawn.od_bad, title=title)
     return {"signals": figures.png_and_svg(overview, dpi=FIGURE_DPI),
             "spectrum": figures.png_and_svg(spectrum, dpi=FIGURE_DPI)}

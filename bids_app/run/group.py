@@ -26,9 +26,11 @@ def run_group_level(config: Config) -> int:
     from bids_app.group_level.collect import collect, read_covariates
     from bids_app.layout import GroupOutputs
     from bids_app.logs import write_run_log
+    from bids_app.temporaries import remove_stale_temporaries
     from bids_app.validation import say, validate_input
 
     started = time.time()
+    remove_stale_temporaries([config.output_dir], recursive=True)
     covariates = (read_covariates(config.bids_dir, columns=config.group.group_covariates)
                   if config.group.group_covariates else None)
     # validated before any model is fitted; said (then the models' warnings) once the run is known to go ahead,

@@ -11,16 +11,17 @@ import warnings
 from pathlib import Path
 
 from bids_app.config import Config
-from bids_app.errors import FnirsGlmError, UsageError
+from bids_app.errors import FnirsGlmError, OutputError, UsageError
 from bids_app.execution import Outcome, Progress, init_worker, log_summary, pool
-from bids_app.layout import RecordingOutputs, participant_report_file
+from bids_app.layout import MODEL, RecordingOutputs, participant_report_file
 
 logger = logging.getLogger("fnirs_glm")
 
 
 def run_participant_level(config: Config) -> int:
     from bids_app.dataset import condition_names, find_recordings
-    from bids_app.derivatives import write_dataset_files
+    from bids_app.derivatives import read_json, write_dataset_files
+    from bids_app.temporaries import remove_stale_temporaries
     from bids_app.first_level.contrasts import parse_contrast
     from bids_app.first_level.rois import read_roi_file
     from bids_app.logs import write_run_log
@@ -34,18 +35,21 @@ def run_participant_level(config: Config) -> int:
     check_conditions(config.model, conditions_of=conditions_of)
     conditions = sorted(set().union(*conditions_of.values()))
     contrasts = {expression: parse_contrast(expression, conditions) for expression in config.first_level.contrast}
-    model = participant_model(config, conditions=conditions)
+    model = participant_model(config, conditions=conditions,
+                              written=read_json(config.output_dir / MODEL))
     validation = validate_input(config.bids_dir, skip_validator=config.skip_bids_validator)
     say(validation)
 
     init_worker(config.verbose)
+    subjects = sorted({r.subject for r in recordings})
+    remove_stale_temporaries([config.output_dir], recursive=False)
+    remove_stale_temporaries([config.output_dir / f"sub-{s}" for s in subjects], recursive=True)
     logger.info(f"{len(recordings)} recording(s) to analyse with {config.n_cpus} process(es)")
     try:
         write_dataset_files(config.output_dir, bids_dir=config.bids_dir, model=model)
-    except OSError as exc:
-        raise UsageError(f"{config.output_dir}: cannot write the output directory ({exc.strerror or exc})") from None
+    except OutputError as exc:  # found before any analysis
+        raise UsageError(str(exc)) from None
     started = time.time()
-    subjects = sorted({r.subject for r in recordings})
     with (Progress(total=len(recordings) + len(subjects)) as progress,
           pool(n_cpus=config.n_cpus, verbose=config.verbose) as workers):
         recorded = progress.run(workers, [

@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of the motion artefacts that are baseline shifts rather than spikes")
     parser.add_argument("--bad-channels", type=int, default=defaults.bad_channels,
                         help="flat or noisy long pairs per recording")
+    parser.add_argument("--lost-signal", type=float, default=defaults.lost_signal, metavar="SHARE",
+                        help="share of source-detector pairs whose intensity collapses to 1%% (lost contact) for one "
+                        "stretch of --bad-stretch seconds at a random time")
+    parser.add_argument("--saturated", type=float, default=defaults.saturated, metavar="SHARE",
+                        help="share of pairs whose intensity is clipped at a constant (saturated) for one stretch")
+    parser.add_argument("--bad-stretch", type=float, dest="bad_stretch_s", default=defaults.bad_stretch_s,
+                        metavar="SECONDS", help="length of the lost and saturated stretches")
     parser.add_argument("--groups", nargs=2, metavar=("FIRST", "SECOND"),
                         help="two groups (participants.tsv column group; participants alternate, sub-01 in the "
                              "first) and sourcedata/ground_truth/group_truth.tsv")

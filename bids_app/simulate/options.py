@@ -30,6 +30,9 @@ class SimulationOptions:
     task_locked_motion: float = 0.0  # share of Tapping trials with an artefact starting 0-10 s after onset
     baseline_shift_fraction: float = 0.5  # share of the two kinds above that are baseline shifts
     bad_channels: int = 0  # per recording: half flat, half very noisy (not marked in channels.tsv)
+    lost_signal: float = 0.0  # share of pairs whose intensity collapses (lost contact) for one stretch
+    saturated: float = 0.0  # share of pairs whose intensity is clipped at a constant for one stretch
+    bad_stretch_s: float = 60.0  # length of those stretches; each pair's at a random time
     ppf: float = 6.0
     groups: tuple[str, ...] = ()  # two labels; participants alternate between them (sub-01 the first)
     group_effect: float = 1.0  # the second group's response amplitudes as a fraction of the first's
@@ -41,9 +44,11 @@ class SimulationOptions:
         for name in ("motion_spikes", "motion_per_minute", "bad_channels", "group_effect"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)}: give a number >= 0")
-        for name in ("task_locked_motion", "baseline_shift_fraction"):
+        for name in ("task_locked_motion", "baseline_shift_fraction", "lost_signal", "saturated"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)}: give a share between 0 and 1")
+        if self.bad_stretch_s <= 0:
+            raise ValueError(f"--bad-stretch {self.bad_stretch_s:g}: give a length in seconds > 0")
         if self.duration_s is not None and self.duration_s < 60:
             raise ValueError(f"--duration {self.duration_s:g}: give at least 60 seconds")
         object.__setattr__(self, "groups", tuple(self.groups))

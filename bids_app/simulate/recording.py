@@ -60,6 +60,7 @@ def write_recording(out_dir: Path, *, template, timing, gains, options, rng, ent
     raw._data[:] = 0.05 * np.exp(-od)
     flat = [raw.ch_names.index(label.rsplit(" ", 1)[0]) for label in bad if label.endswith(" flat")]
     raw._data[flat] = 0.05
+    stretches = add_bad_stretches(raw._data, pairs=pairs, sfreq=sfreq, options=options, rng=rng)
     raw.set_annotations(mne.Annotations(events["onset"], events["duration"], events["trial_type"]))
 
     bids_path = BIDSPath(root=out_dir, task="tapping", datatype="nirs", **entities)
@@ -71,7 +72,34 @@ def write_recording(out_dir: Path, *, template, timing, gains, options, rng, ent
             write_raw_bids(written, bids_path, overwrite=True, verbose="error")
     write_recording_truth(out_dir, bids_path, pairs=pairs, gains=gains, bad=bad, hbr_fraction=options.hbr_fraction,
                           conditions=[c for c in CONDITIONS if c in regressors], short=short,
-                          motion=sorted(motion, key=lambda artefact: artefact["onset"]))
+                          motion=sorted(motion, key=lambda artefact: artefact["onset"]), stretches=stretches)
+
+
+def add_bad_stretches(intensity, *, pairs: list[str], sfreq: float, options, rng) -> list[dict]:
+    """One stretch of --bad-stretch seconds at a random time on a --lost-signal share of the pairs (intensity
+    x 0.01 with 1% noise: lost contact) and on a --saturated share (clipped at 1.5 x the pair's median, a
+    constant: the device's limit), in place on ``intensity`` (channels in pairs of wavelengths). Returns the
+    truth: pair, onset, duration, kind."""
+    import numpy as np
+
+    counts = {"lost signal": round(options.lost_signal * len(pairs)), "saturated": round(options.saturated * len(pairs))}
+    if not any(counts.values()):
+        return []  # no random draws: the other simulations stay as they were
+    n_times = intensity.shape[1]
+    length = min(int(round(options.bad_stretch_s * sfreq)), n_times // 2)
+    chosen = rng.permutation(len(pairs))
+    truth, used = [], 0
+    for kind, count in counts.items():
+        for index in chosen[used:used + count]:
+            start = int(rng.integers(int(0.1 * n_times), max(int(0.1 * n_times) + 1, n_times - length)))
+            rows = intensity[2 * index:2 * index + 2, start:start + length]
+            if kind == "lost signal":
+                rows *= 0.01 * (1 + 0.01 * rng.standard_normal(rows.shape))
+            else:
+                rows[:] = 1.5 * np.median(intensity[2 * index:2 * index + 2], axis=1, keepdims=True)
+            truth.append({"pair": pairs[index], "onset": start / sfreq, "duration": length / sfreq, "kind": kind})
+        used += count
+    return truth
 
 
 def template_raw(template: dict, *, n_times: int):

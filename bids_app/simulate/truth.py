@@ -34,8 +34,9 @@ def mean_amplitude(pair: str, condition: str, *, options: SimulationOptions) -> 
 
 
 def write_recording_truth(out_dir, bids_path, *, pairs, gains, bad, hbr_fraction, conditions, short,
-                          motion) -> None:
-    """Per recording: the true effect of every channel (``*_truth.tsv``), the bad channels and the motion."""
+                          motion, stretches=()) -> None:
+    """Per recording: the true effect of every channel (``*_truth.tsv``), the bad channels, the motion and the
+    lost or saturated stretches (``*_badsegments.tsv``: pair, onset, duration, kind)."""
     import pandas as pd
 
     rows = []
@@ -52,6 +53,8 @@ def write_recording_truth(out_dir, bids_path, *, pairs, gains, bad, hbr_fraction
     (folder / f"{stem}_bad_channels.json").write_text(json.dumps(bad, indent=1) + "\n")
     pd.DataFrame(motion, columns=["onset", "duration", "kind"]).to_csv(
         folder / f"{stem}_motion.tsv", sep="\t", index=False, float_format="%.6g")
+    pd.DataFrame(list(stretches), columns=["pair", "onset", "duration", "kind"]).to_csv(
+        folder / f"{stem}_badsegments.tsv", sep="\t", index=False, float_format="%.6g")
 
 
 def write_group_truth(out_dir: Path, *, pairs: list[str], participants: list[tuple[str, dict]],

@@ -1,0 +1,5 @@
+import sys
+
+from bids_app.convert.cli import main
+
+sys.exit(main())
