@@ -69,6 +69,9 @@ def _set_bad_annotations(raw, bad_events: pd.DataFrame, *, use: bool, warn: Call
 
     kept = raw.annotations[[not is_bad(d) for d in raw.annotations.description]]
     if use and len(bad_events):
+        names = ", ".join(sorted(set(bad_events["trial_type"])))
+        warn(f"{len(bad_events)} event(s) of trial_type {names} taken as bad segments: left out of every "
+             "channel's fit, not conditions")
         origin = raw.first_time if kept.orig_time is not None else 0.0
         kept = kept + mne.Annotations(bad_events["onset"].to_numpy() + origin, bad_events["duration"].to_numpy(),
                                       bad_events["trial_type"].tolist(), orig_time=kept.orig_time)

@@ -13,25 +13,36 @@ from pathlib import Path
 
 from bids_app.errors import UsageError
 
-# The writer of a temporary file, in its name: this machine and process, so that a later run can tell the
-# temporary files of a process that died (removed) from those of one still writing (left alone).
+# The writer of a temporary file, in its name: this machine, its process-ID namespace (containers have their own)
+# and its process, so that a later run can tell the temporary files of a process that died (removed) from those
+# of one still writing (left alone); a file whose writer cannot be checked from here (another machine or
+# namespace, or an older version's name) counts as an orphan once it is ORPHAN_AGE_S old.
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
 
 
+def _pid_namespace() -> str:
+    try:
+        return re.sub(r"\D", "", os.readlink("/proc/self/ns/pid")) or "0"
+    except OSError:
+        return "0"
+
+
 def writer() -> str:
-    """This machine and process, as temporary file names hold them (read at each write: pool workers are
-    processes of their own)."""
-    return f"{_HOST}-{os.getpid()}"
+    """This machine, PID namespace and process, as temporary file names hold them (read at each write: pool
+    workers are processes of their own)."""
+    return f"{_HOST}-{_pid_namespace()}-{os.getpid()}"
 
 
-_TEMPORARY = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.)?[^.]+\.tmp$")
-ORPHAN_AGE_S = 3600  # a temporary file of another machine (or of an older version) this old is an orphan
+# .<name>.<host>-<namespace>-<pid>.<mkstemp's 8 characters>.tmp, or an older version's .<name>.<8 characters>.tmp
+_TEMPORARY = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<host>[A-Za-z0-9-]+)-(?P<ns>\d+)-(?P<pid>\d+)\.)?"
+                        r"[a-z0-9_]{8}\.tmp$")
+ORPHAN_AGE_S = 3600
 
 
 def remove_stale_temporaries(folders: list[Path], *, recursive: bool) -> int:
-    """Remove the temporary files of interrupted writes in ``folders``: those of a process of this machine
-    that is no longer running, and those of other machines older than ORPHAN_AGE_S. Returns how many."""
-    removed = 0
+    """Remove the temporary files of interrupted writes in ``folders``: those of a process of this machine and
+    PID namespace that is no longer running, and any older than ORPHAN_AGE_S. Returns how many."""
+    removed, here = 0, (_HOST, _pid_namespace())
     for folder in folders:
         if not folder.is_dir():
             continue
@@ -40,10 +51,9 @@ def remove_stale_temporaries(folders: list[Path], *, recursive: bool) -> int:
             if match is None or not path.is_file():
                 continue
             try:
-                if match["host"] == _HOST and match["pid"] is not None:
+                stale = time.time() - path.stat().st_mtime > ORPHAN_AGE_S
+                if not stale and (match["host"], match["ns"]) == here:
                     stale = not _running(int(match["pid"]))
-                else:
-                    stale = time.time() - path.stat().st_mtime > ORPHAN_AGE_S
                 if stale:
                     path.unlink()
                     removed += 1

@@ -114,7 +114,7 @@ def test_flat_and_collapsed_spans_of_two_seconds_are_found_and_bridged():
     signal[500:515] = 0.5  # 1.5 s flat: too short to count
     others = 1.0 + 0.01 * rng.normal(size=(2, 600))  # channels that go on measuring meanwhile
     spans = detect(np.vstack([signal, others]), sfreq=sfreq)[0]
-    assert spans == [(100, 130, "flat"), (300, 340, "collapsed")]
+    assert spans == [(90, 140, "flat"), (290, 350, "collapsed")]  # widened by GUARD_SECONDS = 1 s each side
     assert detect((1.0 + 0.01 * rng.normal(size=(3, 6000))), sfreq=sfreq) == [[], [], []]  # clean: nothing
     bridged = signal.copy()
     bridge(bridged, 300, 340)
@@ -155,7 +155,8 @@ def test_bad_segments_end_to_end(tmp_path, run_cli):
         lost = truth[truth["pair"] == row.name.split(" ")[0]]
         if len(lost):
             onset, end = (float(v) for v in spans[1].split("-"))
-            assert abs(onset - lost["onset"].iloc[0]) < 0.2 and abs(end - lost["onset"].iloc[0] - 40) < 0.2
+            # the stretch widened by a second on each side (the transitions)
+            assert abs(onset - lost["onset"].iloc[0] + 1) < 0.2 and abs(end - lost["onset"].iloc[0] - 41) < 0.2
         else:
             assert len(spans) == 1
     design = json.loads((nirs / "sub-01_task-tapping_design.json").read_text())
@@ -207,4 +208,29 @@ def test_stretches_where_most_channels_are_flat_at_once_are_no_saturation():
     assert detect(clean, sfreq=sfreq) == [[], [], [], []]
     noisy = 1.0 + 0.01 * np.random.default_rng(4).normal(size=(4, 600))
     noisy[2, 300:350] = noisy[2].max()  # one channel clipped while the others measure
-    assert detect(noisy, sfreq=sfreq) == [[], [], [(300, 350, "flat")], []]
+    assert detect(noisy, sfreq=sfreq) == [[], [], [(290, 360, "flat")], []]
+
+
+def test_effects_the_kept_samples_do_not_support_are_not_estimated():
+    """A condition whose events all fall in a signal's bad segment, and a signal with most samples left out, are
+    n/a for that signal; the other conditions and signals keep their estimates, contrasts of them too."""
+    from bids_app.first_level.bad_samples import blank, unsupported
+
+    Y, X, bad = _data(seed=3)
+    n = len(X)
+    X = np.column_stack([X, np.zeros(n)])
+    X[120:140, -1] = 1.0  # a condition whose only event lies inside signal 0's (and 1's) bad segment 100-160
+    bad[:, 2] = False
+    bad[: int(0.6 * n), 2] = True  # signal 2: 60% left out
+
+    def fit(values, design):
+        return fit_glm(values, design, ar_order=2, bias_correction=True)
+
+    columns = [1, 4]
+    mask = unsupported(X, bad, columns)
+    assert mask.tolist() == [[False, True], [False, True], [True, True]]
+    result = blank(fit_with_bad_samples(fit, Y, X, bad), mask, columns)
+    assert np.isnan(result.beta[:2, 4]).all() and np.isfinite(result.beta[:2, :4]).all()
+    assert np.isnan(result.beta[2]).all()  # not fitted at all
+    effect, se = result.contrast(np.array([0, 1.0, -1.0, 0, 0]))  # weight 0 on the blanked column
+    assert np.isfinite(effect[:2]).all() and np.isfinite(se[:2]).all()

@@ -51,11 +51,13 @@ def test_temporary_files_of_a_killed_run_are_removed_by_the_next(tmp_path):
     nirs.mkdir(parents=True)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    host = writer().rsplit("-", 1)[0]
-    orphan = nirs / f".sub-02_ses-01_task-tapping_design.tsv.{host}-{dead.pid}.abc123.tmp"
-    live = nirs / f".sub-02_ses-01_task-tapping_design.json.{host}-{os.getpid()}.def456.tmp"
-    top = out / f".model.json.{host}-{dead.pid}.ghi789.tmp"
-    for path in (orphan, live, top):
+    tag = writer().rsplit("-", 1)[0]  # this machine and PID namespace
+    orphan = nirs / f".sub-02_ses-01_task-tapping_design.tsv.{tag}-{dead.pid}.abc12345.tmp"
+    live = nirs / f".sub-02_ses-01_task-tapping_design.json.{tag}-{os.getpid()}.def45678.tmp"
+    top = out / f".model.json.{tag}-{dead.pid}.ghi78901.tmp"
+    other_namespace = out / f".README.{tag}9-{dead.pid}.jkl01234.tmp"  # a container's: its pid not checkable here
+    users = out / ".my.notes.tmp"  # not ours
+    for path in (orphan, live, top, other_namespace, users):
         path.write_text("partial")
     # a real kill -9 during a run: the run is killed while its recording is being analysed
     killed = subprocess.Popen([sys.executable, str(ROOT / "run.py"), str(EXAMPLE), str(out), "participant",
@@ -66,7 +68,8 @@ def test_temporary_files_of_a_killed_run_are_removed_by_the_next(tmp_path):
                            "--participant_label", "02", "--skip_bids_validator"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert not orphan.exists() and not top.exists() and live.exists()
-    assert [p.name for p in out.rglob(".*.tmp")] == [live.name]
+    assert other_namespace.exists() and users.exists()  # left to the age rule, and never ours
+    assert sorted(p.name for p in out.rglob(".*.tmp")) == sorted([live.name, other_namespace.name, users.name])
 
 
 def _in_own_mounts(script: str) -> subprocess.CompletedProcess:

@@ -86,15 +86,17 @@ def split_annotations(raw) -> tuple[list[tuple[float, float, str]], dict[str, in
     own) as name -> count."""
     import mne
 
+    from bids_app.first_level.bad_segments import is_bad
+
     annotations = raw.annotations
     bad_spans, dropped, keep = [], {}, []
     for onset, duration, description in zip(annotations.onset, annotations.duration, annotations.description):
         description = str(description)
-        if description.upper().startswith("BAD"):
+        if is_bad(description):  # as fnirs-glm reads them: BAD, BAD_..., BAD-..., "BAD ..."
             bad_spans.append((float(onset), float(duration), description))
         elif description.upper().startswith("EDGE"):
             dropped[description] = dropped.get(description, 0) + 1
-        keep.append(not description.upper().startswith(("BAD", "EDGE")))
+        keep.append(not (is_bad(description) or description.upper().startswith("EDGE")))
     codes = [normalise_code(d) for d, k in zip(annotations.description, keep) if k]
     raw.set_annotations(mne.Annotations(annotations.onset[keep], annotations.duration[keep], codes,
                                         orig_time=annotations.orig_time))

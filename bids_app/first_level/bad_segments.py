@@ -1,8 +1,8 @@
 """Bad segments (``--bad-segments``): the spans of a recording that no model should fit.
 
 Two sources, both held as MNE annotations whose description starts with "BAD" (MNE's convention):
-- annotations: events of events.tsv whose trial_type starts with BAD (any case), e.g. ``BAD_cap_off``: every
-  channel; they are not conditions of the design;
+- annotations: events of events.tsv whose trial_type is BAD or starts with BAD_, BAD- or "BAD " (any case),
+  e.g. ``BAD_cap_off``: every channel; they are not conditions of the design (and are said);
 - auto (also the annotations): spans of at least MIN_SECONDS where a channel's intensity is flat (the same
   value sample after sample: saturated at the device's limit, or stuck; while fewer than half of the channels
   are flat at once) or collapsed (below COLLAPSED_SHARE of the channel's median: lost contact); both
@@ -16,6 +16,8 @@ averages.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -23,11 +25,14 @@ from bids_app.channels import channel_pair
 
 MIN_SECONDS = 2.0
 COLLAPSED_SHARE = 0.05
-PREFIX = "bad"  # of a description (any case): MNE's convention
+GUARD_SECONDS = 1.0  # a detected span is widened by this on each side: the transitions into and out of it
+_BAD = re.compile(r"^bad($|[_\-\s])", re.IGNORECASE)  # BAD, BAD_cap_off, bad-motion, "bad segment"; not "Badminton"
 
 
 def is_bad(description: str) -> bool:
-    return str(description).strip().lower().startswith(PREFIX)
+    """A description that marks a bad segment: BAD alone or followed by _, - or a space (any case; MNE's
+    convention, without taking words such as "badminton" for it)."""
+    return bool(_BAD.match(str(description).strip()))
 
 
 def split_bad_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -59,7 +64,8 @@ def detect(intensity: np.ndarray, *, sfreq: float) -> list[list[tuple[int, int, 
         for start, stop in _runs(signal < COLLAPSED_SHARE * np.median(signal)):
             if stop - start >= shortest:
                 spans.append((start, stop, "collapsed"))
-        found.append(sorted(spans))
+        guard = int(np.ceil(GUARD_SECONDS * sfreq))
+        found.append(sorted((max(0, start - guard), min(n_times, stop + guard), why) for start, stop, why in spans))
     return found
 
 
@@ -79,6 +85,15 @@ def bridge(signal: np.ndarray, start: int, stop: int) -> None:
         return
     left = np.log(before if before is not None else after)
     right = np.log(after if after is not None else before)
+    # anchored on the medians of a few samples on either side, not on one sample that may still be in transition
+    if start > 0:
+        left = np.log(np.median(signal[max(0, start - 5):start]))
+    if stop < n:
+        right = np.log(np.median(signal[stop:stop + 5]))
+    if start == 0:
+        left = right
+    if stop >= n:
+        right = left
     steps = np.arange(1, stop - start + 1) / (stop - start + 1)
     signal[start:stop] = np.exp(left + (right - left) * steps)
 

@@ -109,10 +109,15 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
     noise_model = NoiseModel.resolve(options.noise_model, sfreq=haemo.sfreq,
                                      bias_correction=options.ar_bias_correction)
     fit = _fit(Y, design, noise_model=noise_model, bad=bad, what="the GLM", source=source)
+    signal_names = haemo.ch_names + [" ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+                                     for key, row in roi_rows.items() if row is not None]
     fir, bins = fir_design(events, haemo, design=design, conditions=conditions, window=options.fir_window,
                            native=options.design_rate == "native")
     fir_fit = _fit(Y, fir, noise_model=noise_model, bad=bad, what="the FIR model of the response waveforms",
                    source=source)
+    if bad is not None:
+        fit, fir_fit = _without_unsupported(fit, fir_fit, design=design, fir=fir, bins=bins, bad=bad,
+                                            conditions=conditions, names=signal_names, warn=warn)
 
     columns = list(design.columns)
     signals = _waveform_signals(roi_rows, ch_names=haemo.ch_names, rows=long_rows)
@@ -133,6 +138,24 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
         roi_definitions=inputs.roi_definitions, contrasts=contrasts,
         coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages), signals=drawn,
         motion_transitions=haemo.motion_transitions, anatomy=anatomy)
+
+
+def _without_unsupported(fit, fir_fit, *, design: pd.DataFrame, fir: pd.DataFrame, bins: pd.DataFrame,
+                         bad: np.ndarray, conditions: list[str], names: list[str], warn):
+    """The fits with the effects that the kept samples do not support not estimated (bad_samples.unsupported),
+    said per condition with the signals concerned."""
+    from bids_app.first_level.bad_samples import blank, unsupported
+
+    columns = [design.columns.get_loc(c) for c in conditions]
+    mask = unsupported(design.to_numpy(), bad, columns)
+    for j, condition in enumerate(conditions):
+        hit = [names[s] for s in np.flatnonzero(mask[:, j])]
+        if hit:
+            shown = ", ".join(hit[:6]) + (f" and {len(hit) - 6} more" if len(hit) > 6 else "")
+            warn(f"{condition!r} not estimated on {len(hit)} signal(s) whose bad segments leave less than half of "
+                 f"its regressor or of the samples: {shown}")
+    fir_columns = list(range(len(bins)))
+    return blank(fit, mask, columns), blank(fir_fit, unsupported(fir.to_numpy(), bad, fir_columns), fir_columns)
 
 
 def _fit(Y: np.ndarray, design: pd.DataFrame, *, noise_model: NoiseModel, bad: np.ndarray | None, what: str,

@@ -45,8 +45,10 @@ class GLMFit:
     def contrast(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Effect ``c @ beta`` and its standard error for each signal."""
         weights = np.asarray(weights, dtype=float)
-        effect = self.beta @ weights
-        variance = np.einsum("i,sij,j->s", weights, self.cov, weights)
+        used = np.flatnonzero(weights)  # regressors with weight 0 take no part (a NaN there is no NaN here)
+        weights = weights[used]
+        effect = self.beta[:, used] @ weights
+        variance = np.einsum("i,sij,j->s", weights, self.cov[:, used][:, :, used], weights)
         return effect, np.sqrt(variance)
 
 
