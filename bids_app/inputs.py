@@ -63,21 +63,17 @@ def load_recording(bids_path, *, options, warn: Callable[[str], None],
 def _set_bad_annotations(raw, bad_events: pd.DataFrame, *, use: bool, warn: Callable[[str], None]) -> None:
     """The recording's BAD annotations are its BAD events of events.tsv (``use``), whatever the reader made of
     them; with --bad-segments none they are said to be ignored."""
-    import mne
+    from bids_app.first_level.bad_segments import is_bad, with_spans
 
-    from bids_app.first_level.bad_segments import is_bad
-
-    kept = raw.annotations[[not is_bad(d) for d in raw.annotations.description]]
+    raw.set_annotations(raw.annotations[[not is_bad(d) for d in raw.annotations.description]], verbose="error")
     if use and len(bad_events):
         names = ", ".join(sorted(set(bad_events["trial_type"])))
         warn(f"{len(bad_events)} event(s) of trial_type {names} taken as bad segments: left out of every "
              "channel's fit, not conditions")
-        origin = raw.first_time if kept.orig_time is not None else 0.0
-        kept = kept + mne.Annotations(bad_events["onset"].to_numpy() + origin, bad_events["duration"].to_numpy(),
-                                      bad_events["trial_type"].tolist(), orig_time=kept.orig_time)
+        with_spans(raw, [(float(o), float(d), str(t), ()) for o, d, t in
+                         zip(bad_events["onset"], bad_events["duration"], bad_events["trial_type"])])
     elif len(bad_events):
         warn(f"{len(bad_events)} BAD event(s) of events.tsv ignored (--bad-segments none)")
-    raw.set_annotations(kept, verbose="error")
 
 
 class WarningList:

@@ -150,7 +150,6 @@ def test_patches_sit_on_their_hemisphere(montage):
     positions.loc[0, "cortex_x"] = np.nan  # a pair without cortex coordinates is left out
     fig = brain.cortex_figure(effect_cells(anatomy["pair"], left_only=True), positions, title="left only")
     images = {ax.get_label(): ax.images[0].get_array() for ax in fig.axes if ax.images}
-    figures._pyplot().close(fig)
     assert coloured_share(images["hbo|Tapping/Right|left"]) > 0.01  # the left pairs' patches are drawn
     assert coloured_share(images["hbo|Tapping/Right|right"]) == 0  # NaN effects of the right pairs: grey only
     assert {brain.VIEWS[v].title for v in ("left", "right", "dorsal")} == {"left", "right", "top"}
@@ -175,7 +174,6 @@ def test_montage_figure(montage):
     assert len(lateral) < len(anatomy) and brain.covers_top(anatomy.iloc[:, 1:4].to_numpy())
     fig = brain.montage_figure(lateral, optodes, title="lateral pairs only")
     assert sorted(ax.get_label() for ax in fig.axes if ax.images) == ["left", "right"]  # no channel on top
-    figures._pyplot().close(fig)
     fig = brain.montage_figure(anatomy, optodes, title="sub-01 montage")
     assert sorted(ax.get_label() for ax in fig.axes if ax.images) == ["dorsal", "left", "right"]
     png, svg = figures.png_and_svg(fig, dpi=110)

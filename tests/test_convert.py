@@ -118,16 +118,20 @@ def assert_events(events: pd.DataFrame, expected: list[tuple], sfreq: float) -> 
     assert [None if pd.isna(v) else v for v in rows["value"]] == [e[3] for e in expected]
 
 
+def _converted(source: Path, tmp_path: Path, convert, *, ref_events):
+    """``source`` converted as sub-01, task rt (code 1 named First when it occurs, 5-s durations), read back."""
+    named = ["--event", "1=First"] if any(e[3] == "1" for e in ref_events) else []
+    code, _, err = convert(source, tmp_path / "bids", "--subject", "01", "--task", "rt", *named, "--duration", "5",
+                           "--skip-bids-validator")
+    assert code == 0, err
+    return read_back(tmp_path / "bids", "01", "rt")
+
+
 def check_nirx_round_trip(folder: Path, tmp_path: Path, convert) -> None:
     from mne.preprocessing.nirs import source_detector_distances
 
-    bids = tmp_path / "bids"
     ref = nirx_reference(folder)
-    named = ["--event", "1=First"] if any(e[3] == "1" for e in ref["events"]) else []
-    code, _, err = convert(folder, bids, "--subject", "01", "--task", "rt", *named, "--duration", "5",
-                           "--skip-bids-validator")
-    assert code == 0, err
-    raw, events = read_back(bids, "01", "rt")
+    raw, events = _converted(folder, tmp_path, convert, ref_events=ref["events"])
     assert raw.ch_names == ref["names"]
     np.testing.assert_allclose(raw.get_data(), ref["data"], rtol=1e-12, atol=0)
     assert [ch["loc"][9] for ch in raw.info["chs"]] == ref["wavelengths"]
@@ -139,13 +143,8 @@ def check_nirx_round_trip(folder: Path, tmp_path: Path, convert) -> None:
 def check_homer_round_trip(path: Path, tmp_path: Path, convert) -> None:
     from mne.preprocessing.nirs import source_detector_distances
 
-    bids = tmp_path / "bids"
     ref = homer_reference(path)
-    named = ["--event", "1=First"] if any(e[3] == "1" for e in ref["events"]) else []
-    code, _, err = convert(path, bids, "--subject", "01", "--task", "rt", *named, "--duration", "5",
-                           "--skip-bids-validator")
-    assert code == 0, err
-    raw, events = read_back(bids, "01", "rt")
+    raw, events = _converted(path, tmp_path, convert, ref_events=ref["events"])
     assert sorted(raw.ch_names) == sorted(ref["columns"])
     columns = [ref["columns"][name][0] for name in raw.ch_names]
     np.testing.assert_allclose(raw.get_data(), ref["d"][:, columns].T, rtol=1e-12, atol=0)

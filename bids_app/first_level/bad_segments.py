@@ -75,27 +75,38 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
-def bridge(signal: np.ndarray, start: int, stop: int) -> None:
-    """Replace ``signal[start:stop]`` (positive intensity), in place, by the log-linear line between the samples on
-    either side (the one side's value at an end of the recording)."""
+def bridge(signal: np.ndarray, start: int, stop: int, *, anchor: int = 5) -> None:
+    """Replace ``signal[start:stop]`` (positive intensity), in place, by the log-linear line between the medians
+    of ``anchor`` samples on either side (not one sample, which may still be in transition; the one side's level
+    at an end of the recording)."""
     n = len(signal)
-    before = signal[start - 1] if start > 0 else None
-    after = signal[stop] if stop < n else None
-    if before is None and after is None:
+    if start == 0 and stop >= n:
         return
-    left = np.log(before if before is not None else after)
-    right = np.log(after if after is not None else before)
-    # anchored on the medians of a few samples on either side, not on one sample that may still be in transition
-    if start > 0:
-        left = np.log(np.median(signal[max(0, start - 5):start]))
-    if stop < n:
-        right = np.log(np.median(signal[stop:stop + 5]))
-    if start == 0:
-        left = right
-    if stop >= n:
-        right = left
+    left = np.log(np.median(signal[max(0, start - anchor):start])) if start > 0 else None
+    right = np.log(np.median(signal[stop:stop + anchor])) if stop < n else None
+    left = right if left is None else left
+    right = left if right is None else right
     steps = np.arange(1, stop - start + 1) / (stop - start + 1)
     signal[start:stop] = np.exp(left + (right - left) * steps)
+
+
+def _origin(raw) -> float:
+    """Annotation onsets count from the measurement's start when they have an origin, else from the first
+    sample: the onset of the first sample."""
+    return raw.first_time if raw.annotations.orig_time is not None else 0.0
+
+
+def with_spans(raw, annotations: list[tuple[float, float, str, tuple[str, ...]]]):
+    """``raw`` with BAD annotations added, each (onset s from the first sample, duration, description, channel
+    names or () for every channel)."""
+    import mne
+
+    if not annotations:
+        return raw
+    onset, duration, description, ch_names = zip(*annotations)
+    added = mne.Annotations(np.array(onset) + _origin(raw), duration, description,
+                            orig_time=raw.annotations.orig_time, ch_names=ch_names)
+    return raw.set_annotations(raw.annotations + added, verbose="error")
 
 
 def annotation_spans(raw) -> dict[str, list[tuple[float, float, str]]]:
@@ -103,8 +114,7 @@ def annotation_spans(raw) -> dict[str, list[tuple[float, float, str]]]:
     sample, description): an annotation without channels applies to every channel, one with channels to their
     source-detector pairs."""
     annotations, ch_names = raw.annotations, raw.ch_names
-    # onsets count from the measurement's start when the annotations have an origin, else from the first sample
-    origin = raw.first_time if annotations.orig_time is not None else 0.0
+    origin = _origin(raw)
     pairs_of = {}
     for name in ch_names:
         pairs_of.setdefault(channel_pair(name), []).append(name)

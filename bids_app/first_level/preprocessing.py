@@ -17,7 +17,8 @@ import pandas as pd
 
 from bids_app.channels import channel_chroma, channel_pair
 from bids_app.errors import RecordingError
-from bids_app.first_level.bad_segments import annotation_spans, bridge, detect, fitted_mask, spans_text
+from bids_app.first_level.bad_segments import (annotation_spans, bridge, detect, fitted_mask, spans_text,
+                                               with_spans)
 from bids_app.first_level.resampling import resample_columns, resample_raw
 from bids_app.options import FirstLevelOptions
 
@@ -142,8 +143,6 @@ def _left_out_spans(raw, *, unusable: set[str], options: FirstLevelOptions) -> d
     the flat or collapsed spans of the usable channels are found and added to the recording's BAD annotations
     (for both wavelengths of the pair); every BAD span of a usable channel is bridged in place. Channel name ->
     its spans (onset, end, description)."""
-    import mne
-
     sfreq, data = raw.info["sfreq"], raw._data
     if options.bad_segments == "auto":
         usable = [i for i, name in enumerate(raw.ch_names) if name not in unusable]
@@ -154,12 +153,7 @@ def _left_out_spans(raw, *, unusable: set[str], options: FirstLevelOptions) -> d
         for index, spans in zip(usable, detect(data[usable], sfreq=sfreq)):
             found += [(start / sfreq, (stop - start) / sfreq, f"BAD_{why}",
                        tuple(pair_channels[channel_pair(raw.ch_names[index])])) for start, stop, why in spans]
-        if found:
-            origin = raw.first_time if raw.annotations.orig_time is not None else 0.0
-            onset, duration, description, ch_names = zip(*sorted(set(found)))
-            raw.set_annotations(raw.annotations + mne.Annotations(
-                np.array(onset) + origin, duration, description, orig_time=raw.annotations.orig_time,
-                ch_names=ch_names), verbose="error")
+        with_spans(raw, sorted(set(found)))
     spans = annotation_spans(raw)
     for index, name in enumerate(raw.ch_names):
         if name in unusable:

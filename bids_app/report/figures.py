@@ -19,15 +19,6 @@ UNITS = "\u00b5M"
 MAX_COLUMNS = 4  # maps per row; more panels wrap onto further rows
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def new_figure(**kwargs):
     """A matplotlib Figure on an Agg canvas, outside pyplot (no figure manager, nothing to close): pyplot's
     bookkeeping costs time per figure and keeps figures alive until closed. ``kwargs`` as for Figure."""
@@ -156,21 +147,23 @@ def topomap_figure(table: pd.DataFrame, positions: pd.DataFrame, *, panel_column
     row = (height - top - 0.05) / (len(chromas) * rows_per_chroma)
     cell_width = (width - 0.15 - 1.0) / columns
     images = {}
+
+    def cell_box(block: int, index: int):  # the map of panel ``index`` in the rows of chroma ``block``
+        row_top = top + (block * rows_per_chroma + index // columns) * row
+        return _box(0.15 + (index % columns) * cell_width, row_top + 0.25, cell_width - 0.05, row - 0.25,
+                    width=width, height=height)
+
     for block, chroma in enumerate(chromas):
         limit = symmetric_limit(table.loc[table["chroma"] == chroma, "effect"])
         for index, panel in enumerate(panels):
-            row_top = top + (block * rows_per_chroma + index // columns) * row
-            ax = fig.add_axes(_box(0.15 + (index % columns) * cell_width, row_top + 0.25, cell_width - 0.05,
-                                   row - 0.25, width=width, height=height))
+            ax = fig.add_axes(cell_box(block, index))
             cell = table[(table["chroma"] == chroma) & (table[panel_column] == panel)]
             cell = cell.sort_values("pair", key=lambda s: s.map(natural_key))
             drawn = _draw_map(ax, cell, positions, flat=flat, limit=limit, q_threshold=q_threshold, mark_q=mark_q)
             images[chroma] = drawn if drawn is not None else images.get(chroma)
             axes_title(ax, plain_text(f"{CHROMA_LABELS[chroma]} \u00b7 {panel}"), fontsize=9)
         for index in range(len(panels), rows_per_chroma * columns):  # the grid's empty cells, as before: hidden axes
-            row_top = top + (block * rows_per_chroma + index // columns) * row
-            fig.add_axes(_box(0.15 + (index % columns) * cell_width, row_top + 0.25, cell_width - 0.05, row - 0.25,
-                              width=width, height=height)).set_axis_off()
+            fig.add_axes(cell_box(block, index)).set_axis_off()
     for block, chroma in enumerate(chromas):  # the colour bars after every map (the figure's last axes)
         image = images.get(chroma)
         if image is not None:
@@ -318,7 +311,7 @@ PNG_COMPRESS_LEVEL = 3  # zlib level: 1.5-2x faster than PIL's default 6, files 
 
 def png_and_svg(fig, *, dpi: int = PRINT_DPI) -> tuple[bytes, bytes]:
     """The figure as PNG bytes at ``dpi`` and as SVG (vector, text as text), reproducibly (no date, fixed
-    element ids); the figure is closed."""
+    element ids)."""
     import io
 
     import matplotlib
@@ -327,15 +320,12 @@ def png_and_svg(fig, *, dpi: int = PRINT_DPI) -> tuple[bytes, bytes]:
     buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": "fnirs-glm", "svg.fonttype": "none"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    _close(fig)
     return png, buffer.getvalue()
 
 
 def png_bytes(fig, *, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes (the figure is closed)."""
-    png = _png(fig, dpi=dpi)
-    _close(fig)
-    return png
+    """The figure as PNG bytes."""
+    return _png(fig, dpi=dpi)
 
 
 def _png(fig, *, dpi: float) -> bytes:
@@ -353,8 +343,3 @@ def _png(fig, *, dpi: float) -> bytes:
     image.convert("RGB").save(buffer, format="png", compress_level=PNG_COMPRESS_LEVEL, dpi=(dpi, dpi))
     return buffer.getvalue()
 
-
-def _close(fig) -> None:
-    """Close a figure that pyplot manages (figures of new_figure have no manager)."""
-    if getattr(fig.canvas, "manager", None) is not None:
-        _pyplot().close(fig)
