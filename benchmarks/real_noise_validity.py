@@ -1,5 +1,6 @@
 """First-level validity on real noise: known responses added to real recordings (their physiology, drifts and
-motion), per noise model x motion correction.
+motion), per noise model x motion correction (as in motion_validity.py: none, tddr, level-shifts-cap = level-shifts
+without the per-optode detection, level-shifts).
 
     python benchmarks/real_noise_validity.py [--repeats 10] [--seed 0] [--bids-dir DIR]
 
@@ -30,6 +31,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.motion_validity import CORRECTIONS, motion_correction
 from benchmarks.validity import markdown
 from bids_app.cli import parse_args
 from bids_app.first_level.fit import fit_recording
@@ -38,8 +40,7 @@ from bids_app.inputs import load_recording
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "grptap"
 BUNDLED = ROOT / "tests" / "data" / "grptap"
-CELLS = (("auto", "none"), ("auto", "tddr"), ("auto", "level-shifts"),
-         ("ar-irls", "none"), ("ar-irls", "tddr"), ("ar-irls", "level-shifts"))
+CELLS = tuple((model, correction) for model in ("auto", "ar-irls") for correction in CORRECTIONS)
 HBR_FRACTION = -1 / 3
 BLOCKS, GAP_S = 8, 20.0  # per probe condition; least time between any two probe onsets
 
@@ -92,13 +93,16 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=10, help="probe draws per recording")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bids-dir", type=Path, default=SHARED if SHARED.exists() else BUNDLED)
+    parser.add_argument("--cells", nargs="+", default=[f"{m}:{c}" for m, c in CELLS],
+                        choices=[f"{m}:{c}" for m, c in CELLS], help="noise model:motion correction (default: all)")
     args = parser.parse_args(argv)
+    cells = [tuple(cell.split(":")) for cell in args.cells]
     logging.getLogger("fnirs_glm").setLevel(logging.ERROR)
     started = time.time()
     paths = list(mne_bids.find_matching_paths(args.bids_dir, datatypes="nirs", suffixes="nirs",
                                               extensions=".snirf"))
-    results = {cell: [] for cell in CELLS}
-    seconds = {cell: 0.0 for cell in CELLS}
+    results = {cell: [] for cell in cells}
+    seconds = {cell: 0.0 for cell in cells}
     for index, bids_path in enumerate(paths):
         rng = np.random.default_rng([args.seed, index])
         base = parse_args([str(args.bids_dir), "/tmp/unused", "participant", "--skip_bids_validator"]).first_level
@@ -107,12 +111,14 @@ def main(argv=None) -> int:
                              if role == "long"})
         for _ in range(args.repeats):
             probed, truth = with_probes(inputs, rng=rng, long_pairs=long_pairs)
-            for model, correction in CELLS:
-                options = parse_args([str(args.bids_dir), "/tmp/unused", "participant", "--skip_bids_validator",
-                                      "--noise-model", model, "--motion-correction", correction]).first_level
-                clock = time.perf_counter()
-                table = fit_recording(probed, options=options, contrasts={}, warn=lambda message: None).channel_stats
-                seconds[(model, correction)] += time.perf_counter() - clock
+            for model, correction in cells:
+                with motion_correction(correction) as flag:
+                    options = parse_args([str(args.bids_dir), "/tmp/unused", "participant", "--skip_bids_validator",
+                                          "--noise-model", model, "--motion-correction", flag]).first_level
+                    clock = time.perf_counter()
+                    table = fit_recording(probed, options=options, contrasts={},
+                                          warn=lambda message: None).channel_stats
+                    seconds[(model, correction)] += time.perf_counter() - clock
                 table = table[table["condition"].str.startswith("Probe")].copy()
                 table["effect_um"] = np.where(table["condition"] == "ProbeActive",
                                               table["ch_name"].map(truth).fillna(0.0), 0.0)
@@ -133,7 +139,8 @@ def main(argv=None) -> int:
     frame = pd.DataFrame(rows).T
     frame.index.names = ["noise model", "motion correction"]
     print(f"## Real noise: known responses added to real recordings\n\nCommand: `python "
-          f"benchmarks/real_noise_validity.py --repeats {args.repeats} --seed {args.seed}` ({len(paths)} "
+          f"benchmarks/real_noise_validity.py --repeats {args.repeats} --seed {args.seed}"
+          f"{'' if len(cells) == len(CELLS) else ' --cells ' + ' '.join(args.cells)}` ({len(paths)} "
           f"recordings of {args.bids_dir.name}, {args.repeats} probe draws each; default options otherwise, "
           "fitted at 0.6 Hz).\n")
     print(markdown(frame))

@@ -153,8 +153,9 @@ class FirstLevelOptions(_Options):
     motion_correction: str = option(
         "level-shifts", choices=("none", "tddr", "level-shifts"),
         help="motion correction of the optical density: none; tddr = temporal derivative distribution repair "
-        "(MNE); level-shifts = find the transitions where most channels jump at once and remove each channel's "
-        "level change, estimated under an AR model of its noise")
+        "(MNE); level-shifts = find the transitions where most channels jump at once, or most channels of one "
+        "source or detector (one optode moved), and remove each affected channel's level change, estimated under "
+        "an AR model of its noise")
     bad_segments: str = option(
         "auto", choices=("auto", "annotations", "none"),
         help="samples left out of each channel's fit: annotations = the spans of events whose trial_type starts "

@@ -376,3 +376,24 @@ def test_methods_paragraph_states_the_level_shifts_the_sidecars_recorded(correct
     text, _ = methods_paragraph(designs=designs, versions={})
     assert ("by removing level shifts" in text) == (stated is not None)
     assert stated is None or f"detected across channels{stated}, and each channel's level change" in text
+
+
+def test_methods_paragraph_and_report_state_the_optodes_own_transitions():
+    """The per-optode transitions the sidecars recorded (MotionLocalTransitions) are stated with their range
+    per recording; sidecars written before they existed give the sentence without them."""
+    from bids_app.report.participant import _motion_correction
+
+    options = FirstLevelOptions()
+    designs = [{**_design(options, sfreq=0.6, ar_order=2), "MotionCorrection": "level-shifts", "MotionTransitions": 4,
+                "MotionLocalTransitions": local}
+               for local in ({"S2": 2, "D5": 1}, {})]
+    text, _ = methods_paragraph(designs=designs, versions={})
+    assert ("detected across channels (4 transitions per recording); transitions of the channels of one source or "
+            "detector alone") in text
+    assert "were detected per optode (0-3 transitions per recording) and removed from that optode's channels" in text
+    older = [{key: value for key, value in design.items() if key != "MotionLocalTransitions"} for design in designs]
+    assert "one source or detector" not in methods_paragraph(designs=older, versions={})[0]
+    assert _motion_correction(designs[0]) == ("level-shifts (4 cap-wide transitions removed; 3 of single optodes: "
+                                              "S2 2, D5 1)")
+    assert _motion_correction(designs[1]) == "level-shifts (4 cap-wide transitions removed; 0 of single optodes)"
+    assert _motion_correction(older[0]) == "level-shifts (4 transitions removed)"

@@ -28,6 +28,12 @@ def _with_truth(root, stats, stem="sub-01_task-tapping"):
     return stats.merge(truth, on=["ch_name", "chroma", "condition"], validate="one_to_one")
 
 
+def _od(root):
+    """The optical density [channel, time] of the (first) recording and its sampling rate."""
+    with h5py.File(next(root.rglob("*.snirf"))) as snirf:
+        return -np.log(snirf["nirs/data1/dataTimeSeries"][()].T), 1 / np.diff(snirf["nirs/data1/time"][:2])[0]
+
+
 @pytest.mark.slow
 def test_dataset_is_valid_bids_with_sessions_runs_and_truth(tmp_path):
     root = tmp_path / "sim"
@@ -103,9 +109,7 @@ def test_task_locked_motion_and_baseline_shifts(tmp_path):
     assert set(motion["kind"]) == {"baseline shift"}
     lags = motion["onset"].to_numpy()[:, None] - tapping[None, :]
     assert (((lags >= -0.2) & (lags <= 10.2)).any(axis=1)).all()  # each within 10 s of a trial onset
-    with h5py.File(next(root.rglob("*.snirf"))) as snirf:
-        od = -np.log(snirf["nirs/data1/dataTimeSeries"][()].T)
-        sfreq = 1 / np.diff(snirf["nirs/data1/time"][:2])[0]
+    od, sfreq = _od(root)
     first = int(motion["onset"].iloc[0] * sfreq)
     before, after = od[:, first - int(5 * sfreq):first].mean(axis=1), od[:, first + int(5 * sfreq):
                                                                           first + int(10 * sfreq)].mean(axis=1)
@@ -113,6 +117,120 @@ def test_task_locked_motion_and_baseline_shifts(tmp_path):
 
     quiet = simulate_dataset(tmp_path / "quiet", options=SimulationOptions(subjects=1, duration_s=120, seed=2))
     assert pd.read_csv(quiet / "sourcedata/ground_truth/sub-01_task-tapping_motion.tsv", sep="\t").empty
+
+
+def _assert_optode_size(size, sd):
+    """One sign, and each |size| 3-10 (the default --optode-motion-sds) x 0.5-1 of its channel's SD (so at most 2x
+    apart in SDs). Returns the mean."""
+    ratio = np.abs(size) / sd
+    assert len(set(np.sign(size))) == 1
+    assert ratio.min() >= 1.5 - 1e-6 and ratio.max() <= 10 + 1e-6 and ratio.max() <= 2 * ratio.min() + 1e-6
+    return ratio.mean()
+
+
+def test_optode_scope_moves_one_optode_and_only_its_channels(tmp_path):
+    """Each --motion-per-minute or --task-locked-motion artefact names one optode of a long pair, and the data
+    change only on the channels that use it, within its time (the --motion-spikes spike: everywhere), by a
+    share of each channel's SD. Motion draws come last, so the same seed without motion is the same recording
+    without the artefacts."""
+    common = {"subjects": 1, "duration_s": 120, "seed": 4}
+    quiet = simulate_dataset(tmp_path / "quiet", options=SimulationOptions(**common))
+    moved = simulate_dataset(tmp_path / "moved", options=SimulationOptions(
+        **common, motion_per_minute=4, task_locked_motion=0.5, motion_spikes=1, motion_scope="optode"))
+    (before, sfreq), (after, _) = _od(quiet), _od(moved)
+    names = pd.read_csv(next(moved.rglob("*_channels.tsv")), sep="\t")["name"].tolist()
+    pairs = [name.split(" ")[0] for name in names]
+    long_optodes = {o for p in pairs if int(p.split("_")[1][1:]) <= 8 for o in p.split("_")}
+    motion = pd.read_csv(moved / "sourcedata/ground_truth/sub-01_task-tapping_motion.tsv", sep="\t",
+                         keep_default_na=False)
+    assert list(motion.columns) == ["onset", "duration", "kind", "optode", "channels"]
+    local = motion[motion["optode"] != "n/a"]
+    assert len(local) >= 5 and local["optode"].nunique() >= 3
+    assert (motion.loc[motion["optode"] == "n/a", "channels"] == "all").all() and len(local) == len(motion) - 1
+    expected = np.zeros(before.shape, bool)  # where the artefacts may change the data
+    for artefact in motion.itertuples():
+        if artefact.optode != "n/a":
+            assert artefact.optode in long_optodes
+            assert artefact.channels == ",".join(dict.fromkeys(p for p in pairs if artefact.optode in p.split("_")))
+        rows = [i for i, p in enumerate(pairs) if artefact.channels == "all" or p in artefact.channels.split(",")]
+        start = round(artefact.onset * sfreq)
+        end = None if artefact.kind == "baseline shift" else start + round(artefact.duration * sfreq)
+        expected[rows, start:end] = True
+    diff = after - before
+    changed = np.abs(diff) > 1e-9
+    assert changed.any() and not (changed & ~expected).any()
+    hit = {p for channels in local["channels"] for p in channels.split(",")}
+    assert {pairs[i] for i in np.flatnonzero(changed.any(axis=1))} >= hit  # every listed pair moved
+    isolated = 0  # artefacts with no other one starting 3.5 s before to 1 s after: their own jump is measurable
+    for artefact in local.itertuples():
+        if ((motion["onset"] - artefact.onset).between(-3.5, 1).sum()) == 1:
+            rows = [i for i, p in enumerate(pairs) if p in artefact.channels.split(",")]
+            start = round(artefact.onset * sfreq)
+            full = start + (2 if artefact.kind == "spike" else 4)  # within the shortest spike; after the ramp
+            _assert_optode_size(diff[rows, full] - diff[rows, start - 1], before[rows].std(axis=1))
+            isolated += 1
+    assert isolated >= 3
+
+
+def test_optode_artefact_sizes_are_a_share_of_each_channels_sd():
+    """add_motion with scope optode: the rows of one optode only (both wavelengths, long and short pairs),
+    one sign, each |size| = 3-10 (the default --optode-motion-sds) x 0.5-1 of that row's given SD (so at most 2x apart within an artefact)."""
+    from bids_app.simulate.signals import add_motion
+
+    names = [f"{pair} {wl}" for pair in ("S1_D1", "S1_D2", "S2_D1", "S2_D2", "S1_D9", "S2_D10", "S3_D11")
+             for wl in (760, 850)]
+    pairs = [name.split(" ")[0] for name in names]
+    rng = np.random.default_rng(0)
+    sd = np.geomspace(0.001, 0.1, len(names))  # far apart: sizes in OD instead of SDs would fail
+    events = pd.DataFrame({"onset": [10.0], "duration": [5.0], "trial_type": ["Tapping/Left"]})
+    chosen, ratios = set(), []
+    for call in range(40):  # one artefact per call (the one Tapping trial, every time)
+        options = SimulationOptions(task_locked_motion=1.0, baseline_shift_fraction=call % 2, motion_scope="optode")
+        od = np.zeros((len(names), 600))
+        [artefact] = add_motion(od, names=names, channel_sd=sd, events=events, sfreq=10.0, options=options,
+                                rng=rng)
+        start, optode = round(artefact["onset"] * 10), artefact["optode"]
+        rows = [i for i, pair in enumerate(pairs) if optode in pair.split("_")]
+        assert artefact["channels"] == ",".join(dict.fromkeys(pairs[i] for i in rows))
+        assert not od[np.setdiff1d(np.arange(len(names)), rows)].any()
+        size = od[rows, -1] if artefact["kind"] == "baseline shift" else od[rows, start + 2]
+        assert artefact["kind"] == "spike" or not od[rows, start - 1].any()  # the shift starts at the onset
+        assert artefact["kind"] == "baseline shift" or not od[rows, -1].any()  # the spike returns
+        ratios.append(_assert_optode_size(size, sd[rows]))
+        chosen.add(optode)
+    assert chosen == {"S1", "S2", "D1", "D2"}  # S3, D9-D11 belong to short pairs only
+    assert min(ratios) < 3.5 and max(ratios) > 6.5  # the 3-10 range is used
+
+
+def test_cap_scope_motion_is_as_before():
+    """The cap scope draws and adds exactly what add_motion did before --motion-scope (checksum computed then)."""
+    import hashlib
+
+    from bids_app.simulate.signals import add_motion
+
+    od = np.zeros((8, 1200))
+    events = pd.DataFrame({"onset": [10.0, 20.0, 30.0, 50.0, 70.0, 90.0], "duration": 5.0,
+                           "trial_type": ["Tapping/Left", "Control", "Tapping/Right", "Tapping/Left",
+                                          "Tapping/Right", "Tapping/Left"]})
+    names = [f"S{s}_D{d} {wl}" for s, d in ((1, 1), (1, 2), (2, 1), (2, 9)) for wl in (760, 850)]
+    artefacts = add_motion(od, names=names, channel_sd=np.ones(8), events=events, sfreq=10.0,
+                           options=SimulationOptions(motion_per_minute=3, task_locked_motion=0.6),
+                           rng=np.random.default_rng(11))
+    assert [(a["onset"], a["duration"], a["kind"]) for a in artefacts] == [
+        (8.0, 0.8, "spike"), (16.6, 0.5, "baseline shift"), (17.0, 0.7, "spike"), (72.7, 0.5, "baseline shift"),
+        (91.3, 0.5, "baseline shift"), (106.7, 0.5, "baseline shift")]
+    assert all(a["optode"] == "n/a" and a["channels"] == "all" for a in artefacts)
+    assert hashlib.sha256(np.round(od, 12).tobytes()).hexdigest()[:16] == "6705017024495f1f"
+    assert od.sum() == pytest.approx(-90.58384610924746, abs=1e-9)
+
+
+def test_motion_scope_must_be_cap_or_optode(capsys):
+    with pytest.raises(ValueError, match="^--motion-scope optodes: give cap or optode$"):
+        SimulationOptions(motion_scope="optodes")
+    assert SimulationOptions(motion_scope="optode").motion_scope == "optode"
+    with pytest.raises(SystemExit):
+        main(["never", "--motion-scope", "optodes"])
+    assert "--motion-scope" in capsys.readouterr().err
 
 
 def test_invalid_options_are_one_line_errors_and_participants_json_matches_the_table(tmp_path, capsys):

@@ -43,6 +43,7 @@ class FirstLevelResult:
     warnings: tuple[str, ...]  # everything said while reading and fitting the recording
     signals: object  # first_level.signals.RecordingSignals: what the recording figures draw
     motion_transitions: int | None = None  # transitions whose level shifts were removed (level-shifts only)
+    motion_local: dict[str, int] | None = None  # level-shifts: optode -> transitions of its channels alone
     anatomy: object = None  # anatomy.recording.RecordingAnatomy; None without 3-D head positions
 
 
@@ -137,7 +138,7 @@ def _fit_recording(inputs: RecordingInputs, *, options, contrasts, warn: Warning
         sfreq=haemo.sfreq, noise_model=noise_model, condition_vif=vif, rois=rois,
         roi_definitions=inputs.roi_definitions, contrasts=contrasts,
         coordinate_system=inputs.coordinate_system, **tables, warnings=tuple(warn.messages), signals=drawn,
-        motion_transitions=haemo.motion_transitions, anatomy=anatomy)
+        motion_transitions=haemo.motion_transitions, motion_local=haemo.motion_local, anatomy=anatomy)
 
 
 def _without_unsupported(fit, fir_fit, *, design: pd.DataFrame, fir: pd.DataFrame, bins: pd.DataFrame,

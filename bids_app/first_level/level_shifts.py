@@ -1,16 +1,20 @@
 """Motion correction by level-shift removal (``--motion-correction level-shifts``).
 
 Motion moves optodes: the optical density of many channels jumps at once (a baseline shift that persists, or
-the two edges of a spike). Each edge is found across channels, then every channel's level change at that edge
-is estimated by generalised least squares under an autoregressive model of its sample-to-sample changes and
-removed; the few samples of each transition are replaced by the model's interpolation. All transitions of a
-channel are estimated jointly, so nearby edges (a spike's two) do not bias each other.
+the two edges of a spike), or, when one optode moves, only that of the channels of its pairs. Each edge is found
+across channels, or across the channels of one source or detector, then every affected channel's level change
+at that edge is estimated by generalised least squares under an autoregressive model of its sample-to-sample
+changes and removed; the few samples of each transition are replaced by the model's interpolation. All
+transitions of a channel are estimated jointly, so nearby edges (a spike's two) do not bias each other.
 
-1. Detection (``detect_edges``): per channel, the mean of the ``window_s`` seconds after each sample step
+1. Detection (``_Detector``): per channel, the mean of the ``window_s`` seconds after each sample step
    minus the mean of the ``window_s`` seconds before, as a robust z score (median, 1.4826 x median absolute
-   deviation), pooled over channels as the median |z|. Local maxima above ``threshold``, at least
+   deviation). Cap-wide: pooled over channels as the median |z|; local maxima above ``threshold``, at least
    ``separation_s`` apart, are transitions, each placed where the change over r samples (r from 1 up to
    ``longest_s``, so that a ramp is one transition) has the largest pooled robust |z| within ``window_s``.
+   Per optode (``correct`` with ``channel_optodes``): the lower median over its channels (more than half of
+   them above it) against ``local_threshold``, away from the cap-wide transitions, placed the same way on its
+   channels, and kept only when sharp (``LOCAL_SHARPNESS``: a haemodynamic response rises too slowly).
    ``correct`` repeats the detection on the corrected signal so that an edge beside a larger one is found.
 2. Removal (``remove_level_shifts``), per channel: an AR(p) model (Yule-Walker, p = ``ar_seconds`` x rate) of
    the first differences away from the transitions; the level changes are the GLS coefficients of one step
@@ -19,6 +23,8 @@ channel are estimated jointly, so nearby edges (a spike's two) do not bias each 
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,36 +35,98 @@ TRANSITION_S = 0.5  # longest transition (a ramp) and least separation of edges
 AR_SECONDS = 1.0
 THRESHOLD = 2.0
 MIN_CHANNELS = 8  # a median over fewer channels exceeds the threshold by chance too often
+LOCAL_THRESHOLD = 4.0  # one optode's channels: a median over few channels needs a higher threshold
+MIN_OPTODE_CHANNELS = 4  # two source-detector pairs, both wavelengths
+LOCAL_SHARPNESS = 0.7  # an optode's transition: its change is most of the windows' (a response rises slowly)
 
 
-def detect_edges(od: np.ndarray, *, sfreq: float, threshold: float = THRESHOLD,
-                 window_s: float = WINDOW_S, separation_s: float = TRANSITION_S,
-                 longest_s: float = TRANSITION_S) -> np.ndarray:
-    """Transitions where the level of most channels of ``od`` (channels x times) changes at once: rows
-    (first, last) of sample steps (step i: from sample i to i + 1), in time order."""
-    od = np.asarray(od, dtype=float)
-    width = max(1, round(window_s * sfreq))
-    n_times = od.shape[1]
-    if n_times < 2 * width + 2 or not len(od):
-        return np.zeros((0, 2), dtype=int)
-    cumulative = np.concatenate([np.zeros((len(od), 1)), np.cumsum(od, axis=1)], axis=1)
-    steps = np.arange(width - 1, n_times - width)
-    change = ((cumulative[:, steps + 1 + width] - cumulative[:, steps + 1])
-              - (cumulative[:, steps + 1] - cumulative[:, steps + 1 - width])) / width
-    pooled = np.full(n_times, np.nan)
-    pooled[steps] = _pooled_robust_z(change)
-    longest = max(1, round(longest_s * sfreq))
-    lengths = np.unique(np.geomspace(1, longest, num=min(longest, 8)).round().astype(int))
-    spans = _Spans(od, lengths)
-    separation = max(1, round(separation_s * sfreq))
-    candidates = np.flatnonzero(np.nan_to_num(pooled) > threshold)
-    taken = np.zeros(n_times, dtype=bool)
-    transitions = set()
-    for step in candidates[np.argsort(-pooled[candidates], kind="stable")]:
-        if not taken[max(0, step - separation):step + separation + 1].any():
-            transitions.add(_sharpest(spans, low=max(0, step - width + 1), high=min(n_times - 1, step + width)))
-        taken[step] = True
-    return np.array(sorted(transitions), dtype=int).reshape(-1, 2)
+class _Detector:
+    """The edge statistics of one signal ``od`` (channels x times): each channel's robust |z| of the mean of
+    the ``window_s`` seconds after each sample step minus the mean of those before, pooled as a median over
+    a set of channels (all of them, or one optode's), and the sharpest change near each peak."""
+
+    def __init__(self, od: np.ndarray, *, sfreq: float, window_s: float = WINDOW_S,
+                 separation_s: float = TRANSITION_S, longest_s: float = TRANSITION_S, scales: dict | None = None):
+        """``scales``: each channel's centre and spread of its changes over r samples, by r, kept between the
+        passes of ``correct`` (those of the first signal: they only place a transition found with the scales of
+        this signal)."""
+        self.od = np.asarray(od, dtype=float)
+        scales = {} if scales is None else scales
+        self.width = max(1, round(window_s * sfreq))
+        self.separation = max(1, round(separation_s * sfreq))
+        self.n_times = self.od.shape[1]
+        self.z = None
+        if self.n_times >= 2 * self.width + 2 and len(self.od):
+            cumulative = np.concatenate([np.zeros((len(self.od), 1)), np.cumsum(self.od, axis=1)], axis=1)
+            steps = np.arange(self.width - 1, self.n_times - self.width)
+            width = self.width
+            change = ((cumulative[:, steps + 1 + width] - cumulative[:, steps + 1])
+                      - (cumulative[:, steps + 1] - cumulative[:, steps + 1 - width])) / width
+            centre, spread = _robust_scale(change)
+            self.z = np.full((self.n_times, len(self.od)), np.nan)  # times x channels: medians along rows
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.z[steps] = np.where(spread > 0, np.abs(change - centre) / spread, np.nan).T
+        longest = max(1, round(longest_s * sfreq))
+        self.spans = _Spans(self.od, np.unique(np.geomspace(1, longest, num=min(longest, 8)).round().astype(int)),
+                            scales=scales)
+
+    def candidates(self, *, threshold: float, rows=None) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, statistics) where the pooled statistic exceeds ``threshold``: over all channels with spread
+        the median of their robust |z|; over the channels ``rows`` (one optode's) the lower median, exceeded by
+        more than half of them (only steps with a whole window on each side)."""
+        none = (np.zeros(0, dtype=int), np.zeros(0))
+        if self.z is None:
+            return none
+        if rows is not None:
+            rows = self.usable(rows)
+        z = self.z if rows is None else self.z[:, rows]
+        z = z[:, ~np.isnan(z[self.width - 1])]
+        if not z.shape[1] or (rows is not None and len(rows) < MIN_OPTODE_CHANNELS):
+            return none
+        if rows is None:
+            pooled = np.nan_to_num(np.median(z, axis=1))
+            steps = np.flatnonzero(pooled > threshold)
+            return steps, pooled[steps]
+        middle = (z.shape[1] - 1) // 2  # the lower median: as many channels at or below it as above, plus one
+        steps = np.flatnonzero((z > threshold).sum(axis=1) >= z.shape[1] - middle)
+        return steps, np.partition(z[steps], middle, axis=1)[:, middle]
+
+    def usable(self, rows) -> np.ndarray:
+        """Those of the channels ``rows`` with spread (robust z scores); none before a whole window."""
+        rows = np.asarray(rows, dtype=int)
+        return rows[~np.isnan(self.z[self.width - 1, rows])] if self.z is not None else rows[:0]
+
+    def edges(self, *, threshold: float, rows=None, skip: np.ndarray | None = None) -> np.ndarray:
+        """Rows (first, last) of the transitions of the channels ``rows`` (default all): local maxima of
+        their pooled statistic above ``threshold``, at least the separation apart, outside the steps ``skip``
+        (booleans), each placed at the sharpest change within the window, not touching ``skip`` (and, for an
+        optode's channels, only where that change is sharp: a slow rise is not motion)."""
+        steps, values = self.candidates(threshold=threshold, rows=rows)
+        if skip is not None:
+            steps, values = steps[~skip[steps]], values[~skip[steps]]
+        taken = np.zeros(self.n_times, dtype=bool)
+        transitions = set()
+        for step in steps[np.argsort(-values, kind="stable")]:
+            if not taken[max(0, step - self.separation):step + self.separation + 1].any():
+                found = _sharpest(self.spans, low=max(0, step - self.width + 1),
+                                  high=min(self.n_times - 1, step + self.width), rows=rows)
+                clear = skip is None or not skip[found[0]:found[1] + 1].any()
+                if clear and (rows is None or self.sharpness(found, self.usable(rows)) >= LOCAL_SHARPNESS):
+                    transitions.add(found)
+            taken[step] = True
+        return np.array(sorted(transitions), dtype=int).reshape(-1, 2)
+
+    def sharpness(self, transition, rows) -> float:
+        """The lower median over the channels ``rows`` of |change over the transition| / |mean of the window
+        after it - mean of the window before|: about 1 for a step (or more for a spike shorter than the window),
+        about r / (window + r) for a smooth rise such as a haemodynamic response."""
+        first, last = int(transition[0]), int(transition[1])
+        before = self.od[rows, max(0, first - self.width + 1):first + 1].mean(axis=1)
+        after = self.od[rows, last + 1:last + 1 + self.width].mean(axis=1)
+        jump = self.od[rows, min(last + 1, self.n_times - 1)] - self.od[rows, first]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.nan_to_num(np.abs(jump) / np.abs(after - before), nan=0.0, posinf=0.0)
+        return float(np.sort(ratio)[(len(ratio) - 1) // 2])
 
 
 class _Spans:
@@ -66,18 +134,21 @@ class _Spans:
     asked: each channel's centre and spread over the whole recording (once per r, when first needed), the median
     over channels only in the windows around the candidate transitions (the same values as over all steps)."""
 
-    def __init__(self, od: np.ndarray, lengths):
+    def __init__(self, od: np.ndarray, lengths, *, scales: dict | None = None):
         self.od, self.lengths = od, [int(r) for r in lengths]
-        self._scales: dict[int, tuple] = {}
+        self._scales = {} if scales is None else scales
 
-    def window(self, r: int, low: int, high: int) -> np.ndarray:
-        """The statistic of steps low .. high - 1 (changes from sample i to i + r)."""
+    def window(self, r: int, low: int, high: int, rows=None) -> np.ndarray:
+        """The statistic of steps low .. high - 1 (changes from sample i to i + r) over the channels ``rows``
+        (default all)."""
         if r not in self._scales:
-            changes = self.od[:, r:] - self.od[:, :-r]
-            centre = np.median(changes, axis=1, keepdims=True)
-            spread = MAD_TO_SD * np.median(np.abs(changes - centre), axis=1, keepdims=True)
-            self._scales[r] = (centre, spread, spread[:, 0] > 0)
-        centre, spread, usable = self._scales[r]
+            self._scales[r] = _robust_scale(self.od[:, r:] - self.od[:, :-r])
+        centre, spread = self._scales[r]
+        usable = spread[:, 0] > 0
+        if rows is not None:
+            chosen = np.zeros(len(usable), dtype=bool)
+            chosen[rows] = True
+            usable = usable & chosen
         if high <= low:
             return np.zeros(0)
         if not usable.any():
@@ -87,12 +158,12 @@ class _Spans:
         return np.median(np.ascontiguousarray(z.T), axis=1)
 
 
-def _sharpest(spans: _Spans, *, low: int, high: int) -> tuple[int, int]:
+def _sharpest(spans: _Spans, *, low: int, high: int, rows=None) -> tuple[int, int]:
     """(first, last) step of the change over r steps, r one of ``spans``' lengths (pooled robust |z| of
     x[i + r] - x[i]), with the largest statistic among those inside steps low .. high - 1."""
     best, found = -np.inf, (low, low)
     for r in spans.lengths:
-        window = spans.window(r, low, max(low, high - r + 1))
+        window = spans.window(r, low, max(low, high - r + 1), rows)
         if len(window) and window.max() > best:
             best = float(window.max())
             first = low + int(np.argmax(window))
@@ -100,15 +171,10 @@ def _sharpest(spans: _Spans, *, low: int, high: int) -> tuple[int, int]:
     return found
 
 
-def _pooled_robust_z(values: np.ndarray) -> np.ndarray:
-    """Median over channels of each channel's robust |z| (channels without spread left out; zeros if none)."""
+def _robust_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each channel's (row's) median and 1.4826 x median absolute deviation, as columns."""
     centre = np.median(values, axis=1, keepdims=True)
-    spread = MAD_TO_SD * np.median(np.abs(values - centre), axis=1, keepdims=True)
-    usable = spread[:, 0] > 0
-    if not usable.any():
-        return np.zeros(values.shape[1])
-    z = np.abs(values[usable] - centre[usable]) / spread[usable]
-    return np.median(np.ascontiguousarray(z.T), axis=1)  # the median over channels along contiguous memory
+    return centre, MAD_TO_SD * np.median(np.abs(values - centre), axis=1, keepdims=True)
 
 
 def remove_level_shifts(od: np.ndarray, *, sfreq: float, transitions: np.ndarray,
@@ -141,32 +207,107 @@ def remove_level_shifts(od: np.ndarray, *, sfreq: float, transitions: np.ndarray
     return od
 
 
-def correct(od: np.ndarray, *, sfreq: float, threshold: float = THRESHOLD,
-            passes: int = 3) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Transitions:
+    """What ``correct`` found: rows (first, last sample step) of the transitions of every channel (``cap``:
+    most channels changed level at once) and of the channels of one optode (``local``: optode -> rows)."""
+
+    cap: np.ndarray
+    local: dict = field(default_factory=dict)
+
+    def of(self, optodes) -> np.ndarray:
+        """The transitions of a channel whose source and detector are ``optodes``: the cap-wide ones and
+        those of its optodes, rows that touch united."""
+        rows = [self.local[optode] for optode in optodes if optode in self.local]
+        return _united(np.concatenate([self.cap, *rows])) if rows else self.cap
+
+    @property
+    def n_local(self) -> int:
+        return sum(len(rows) for rows in self.local.values())
+
+    def same(self, other: "Transitions") -> bool:
+        return (np.array_equal(self.cap, other.cap) and self.local.keys() == other.local.keys()
+                and all(np.array_equal(rows, other.local[optode]) for optode, rows in self.local.items()))
+
+
+NONE_FOUND = Transitions(cap=np.zeros((0, 2), dtype=int))
+
+
+def remove_transitions(od: np.ndarray, *, sfreq: float, transitions: Transitions,
+                       channel_optodes: list) -> np.ndarray:
+    """``od`` (channels x times) without each channel's level changes over its transitions (the cap-wide
+    ones and those of its optodes, ``channel_optodes``: per channel, its source and detector)."""
+    od = np.array(od, dtype=float)
+    by_rows: dict[tuple, list[int]] = {}
+    for channel, optodes in enumerate(channel_optodes):
+        by_rows.setdefault(tuple(map(tuple, transitions.of(optodes).tolist())), []).append(channel)
+    for rows, channels in by_rows.items():
+        if rows:
+            od[channels] = remove_level_shifts(od[channels], sfreq=sfreq, transitions=np.array(rows, dtype=int))
+    return od
+
+
+def correct(od: np.ndarray, *, sfreq: float, threshold: float = THRESHOLD, channel_optodes: list | None = None,
+            local_threshold: float = LOCAL_THRESHOLD, passes: int = 3) -> tuple[np.ndarray, Transitions]:
     """(corrected od, transitions): detection and removal, repeated on the corrected signal up to ``passes``
     times so that edges beside larger ones are found (a detection touching a known transition widens it);
-    the removal is always of the original signal. With fewer than MIN_CHANNELS channels with spread nothing
-    is detected (a UserWarning says so)."""
+    the removal is always of the original signal. ``channel_optodes`` (per channel, its source and detector
+    names): also the transitions of each optode's channels (at least MIN_OPTODE_CHANNELS with spread) where
+    the lower median over them (more than half of them above it) exceeds ``local_threshold`` away from the
+    cap-wide transitions, removed from that optode's channels only. The robust scales that place a transition
+    are those of ``od``, kept for the later passes. With fewer than MIN_CHANNELS channels with spread nothing is detected (a
+    UserWarning says so)."""
     import warnings
 
     od = np.asarray(od, dtype=float)
-    found = np.zeros((0, 2), dtype=int)
-    n_channels = int((np.ptp(od, axis=1) > 0).sum()) if od.size else 0
-    if n_channels < MIN_CHANNELS:
-        warnings.warn(f"--motion-correction level-shifts: {n_channels} good channels, fewer than the "
+    spread = np.ptp(od, axis=1) > 0 if od.size else np.zeros(len(od), dtype=bool)
+    if int(spread.sum()) < MIN_CHANNELS:
+        warnings.warn(f"--motion-correction level-shifts: {int(spread.sum())} good channels, fewer than the "
                       f"{MIN_CHANNELS} needed to detect motion across channels; no level shift was removed",
                       UserWarning, stacklevel=2)
-        return od.copy(), found
-    corrected = od
+        return od.copy(), NONE_FOUND
+    channel_optodes = channel_optodes or [()] * len(od)
+    optodes: dict[str, list[int]] = {}
+    for channel, names in enumerate(channel_optodes):
+        for name in names:
+            optodes.setdefault(name, []).append(channel)
+    optodes = {name: rows for name, rows in optodes.items() if spread[rows].sum() >= MIN_OPTODE_CHANNELS}
+    found, corrected, scales = NONE_FOUND, od, {}
     for _ in range(passes):
-        merged = found
-        for row in detect_edges(corrected, sfreq=sfreq, threshold=threshold):
-            merged = _merged(merged, row)
-        if np.array_equal(merged, found):
+        detector = _Detector(corrected, sfreq=sfreq, scales=scales)
+        cap = found.cap
+        for row in detector.edges(threshold=threshold):
+            cap = _merged(cap, row)
+        near = np.zeros(od.shape[1], dtype=bool)
+        for first, last in cap:
+            near[max(0, first - detector.width):last + detector.width + 1] = True
+        local = {}
+        for name, rows in optodes.items():
+            merged = found.local.get(name, np.zeros((0, 2), dtype=int))
+            # a row that a cap-wide transition has reached since is the cap's
+            merged = merged[[not near[first:last + 1].any() for first, last in merged]]
+            for row in detector.edges(threshold=local_threshold, rows=rows, skip=near):
+                merged = _merged(merged, row)
+            if len(merged):
+                local[name] = merged
+        now = Transitions(cap=cap, local=local)
+        if now.same(found):
             break
-        found = merged
-        corrected = remove_level_shifts(od, sfreq=sfreq, transitions=found)
-    return (corrected if len(found) else od.copy()), found
+        found = now
+        corrected = remove_transitions(od, sfreq=sfreq, transitions=found, channel_optodes=channel_optodes)
+    return (corrected if len(found.cap) or found.local else od.copy()), found
+
+
+def _united(rows: np.ndarray) -> np.ndarray:
+    """``rows`` (first, last) sorted, those that touch or overlap (within one step) united."""
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    united = []
+    for first, last in rows.tolist():
+        if united and first <= united[-1][1] + 1:
+            united[-1][1] = max(united[-1][1], last)
+        else:
+            united.append([first, last])
+    return np.array(united, dtype=int).reshape(-1, 2)
 
 
 def _merged(found: np.ndarray, row) -> np.ndarray:

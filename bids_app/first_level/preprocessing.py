@@ -41,6 +41,7 @@ class Haemoglobin:
     x_position: np.ndarray  # channel midpoint x (m, head frame; left < 0)
     raw: object = None  # mne Raw: every channel's haemoglobin (mol/l) at ``sfreq``, for the recording figures
     motion_transitions: int | None = None  # level-shift transitions removed (--motion-correction level-shifts)
+    motion_local: dict[str, int] | None = None  # level-shifts: optode -> transitions of its channels alone
     resample_method: str = "polyphase"  # how the data were resampled (--resample-method)
     bad: np.ndarray | None = None  # (n_times, n_channels): samples left out of each channel's fit; None: none
 
@@ -171,11 +172,11 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
     short signals in micromolar."""
     from mne.preprocessing.nirs import beer_lambert_law, temporal_derivative_distribution_repair
 
-    transitions = None
+    transitions = local = None
     if options.motion_correction == "tddr":
         od = temporal_derivative_distribution_repair(od, verbose="error")
     elif options.motion_correction == "level-shifts":
-        od, transitions = _remove_level_shifts(od, qc)
+        od, transitions, local = _remove_level_shifts(od, qc)
     haemo = beer_lambert_law(od, ppf=options.ppf)
     native_sfreq, native_times = float(haemo.info["sfreq"]), haemo.times.copy()
     haemo = resample_raw(haemo, sfreq=options.resample_hz, method=options.resample_method)
@@ -200,24 +201,28 @@ def to_haemoglobin(od, qc: pd.DataFrame, *, options: FirstLevelOptions) -> Haemo
         x_position=np.array([haemo.info["chs"][i]["loc"][0] for i in keep]),
         raw=haemo,
         motion_transitions=transitions,
+        motion_local=local,
         resample_method=options.resample_method,
         bad=bad,
     )
 
 
 def _remove_level_shifts(od, qc: pd.DataFrame):
-    """(od without level shifts, number of transitions): transitions found on the good channels that are
-    used (long and short), removed from every channel."""
-    from bids_app.first_level.level_shifts import correct, remove_level_shifts
+    """(od without level shifts, number of cap-wide transitions, optode -> number of its own transitions):
+    transitions found on the good channels that are used (long and short), removed from every channel (an
+    optode's from the channels of its pairs)."""
+    from bids_app.first_level.level_shifts import correct, remove_transitions
 
     status, role = dict(zip(qc["name"], qc["status"])), dict(zip(qc["name"], qc["role"]))
     used = np.array([status[name] == "good" and role[name] != "unused" for name in od.ch_names])
+    optodes = np.array([tuple(channel_pair(name).split("_")) for name in od.ch_names], dtype=object)
     sfreq, data = float(od.info["sfreq"]), od.get_data()
-    data[used], transitions = correct(data[used], sfreq=sfreq)
-    data[~used] = remove_level_shifts(data[~used], sfreq=sfreq, transitions=transitions)
+    data[used], transitions = correct(data[used], sfreq=sfreq, channel_optodes=list(optodes[used]))
+    data[~used] = remove_transitions(data[~used], sfreq=sfreq, transitions=transitions,
+                                     channel_optodes=list(optodes[~used]))
     od = od.copy()
     od._data[:] = data
-    return od, len(transitions)
+    return od, len(transitions.cap), {optode: len(rows) for optode, rows in sorted(transitions.local.items())}
 
 
 def _midpoint(loc) -> dict[str, float]:

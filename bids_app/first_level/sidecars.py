@@ -172,6 +172,7 @@ def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | N
 def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: float, options: dict,
                    noise_model, short_regressors: list[str], condition_vif: dict[str, float],
                    motion_transitions: int | None, generated_by: dict, outputs: list[str],
+                   motion_local: dict[str, int] | None = None,
                    anatomy: dict | None = None, bad_segment_pairs: int = 0) -> dict:
     """``options``: the recorded participant-level options; ``noise_model``: the NoiseModel fitted;
     ``generated_by``: Provenance.record()."""
@@ -204,7 +205,11 @@ def design_sidecar(*, design_columns: list[str], conditions: list[str], sfreq: f
         "MotionCorrection": options["motion_correction"],
         "MotionTransitions": motion_transitions if motion_transitions is not None else "n/a",
         "MotionTransitionsDescription": "level-shifts: number of transitions (motion edges shared by most "
-        "channels) whose level changes were removed from the optical density",
+        "channels) whose level changes were removed from the optical density of every channel",
+        "MotionLocalTransitions": motion_local if motion_local is not None else "n/a",
+        "MotionLocalTransitionsDescription": "level-shifts: per optode (source or detector), the number of "
+        "transitions of its channels alone (one optode moved) whose level changes were removed from the optical "
+        "density of the channels of its pairs",
         "Anatomy": anatomy or "n/a",
         "AnatomyDescription": "the registration of the optodes to MNI152, which fiducials it used, and the atlas of "
         "the channel labels (desc-anatomy_channels.json); n/a: no 3-D head positions",

@@ -107,6 +107,7 @@ def recording_files(result: FirstLevelResult, *, outputs: RecordingOutputs,
         design_columns=list(result.design.columns), conditions=result.conditions, sfreq=result.sfreq,
         options=options, noise_model=result.noise_model, short_regressors=result.short_regressors,
         condition_vif=result.condition_vif, motion_transitions=result.motion_transitions,
+        motion_local=result.motion_local,
         anatomy=None if result.anatomy is None else result.anatomy.record(),
         bad_segment_pairs=int(result.qc.loc[(result.qc["status"] == "good") & (result.qc["role"] == "long")
                                             & (result.qc["bad_share"] > 0), "name"].map(channel_pair).nunique()),

@@ -235,18 +235,27 @@ def _bias_correction(designs: list[dict]) -> str:
 def _level_shifts(designs: list[dict]) -> str:
     """The level-shift correction, with the numbers of transitions the design sidecars recorded."""
     counts = [d.get("MotionTransitions") for d in designs]
-    counts = [c for c in counts if isinstance(c, int)]
-    found = ""
-    if counts:
-        low, high = min(counts), max(counts)
-        found = (" (none was found)" if high == 0 else
-                 f" ({low} transition{'s' if low != 1 else ''} per recording)" if low == high else
-                 f" ({low}-{high} transitions per recording)")
+    local = [sum(d["MotionLocalTransitions"].values()) for d in designs
+             if isinstance(d.get("MotionLocalTransitions"), dict)]
+    optodes = ("; transitions of the channels of one source or detector alone (one optode moved: more than half "
+               "of its channels changed level at once, away from the cap-wide transitions) were detected per optode"
+               f"{_per_recording(local)} and removed from that optode's channels" if local else "")
     return ("Motion artefacts were corrected in optical density, before the Beer-Lambert law, by removing level "
             "shifts: transitions where most channels changed level at once were detected across channels"
-            f"{found}, and each channel's level change at each transition was estimated by generalised least "
-            "squares under an autoregressive model of its sample-to-sample changes and removed, the samples "
-            "inside a transition interpolated by that model.")
+            f"{_per_recording([c for c in counts if isinstance(c, int)])}{optodes}, and each channel's level change "
+            "at each of its transitions was estimated by generalised least squares under an autoregressive model "
+            "of its sample-to-sample changes and removed, the samples inside a transition interpolated by that "
+            "model.")
+
+
+def _per_recording(counts: list[int]) -> str:
+    """" (3-5 transitions per recording)" of the counts the sidecars recorded; "" without any."""
+    if not counts:
+        return ""
+    low, high = min(counts), max(counts)
+    return (" (none was found)" if high == 0 else
+            f" ({low} transition{'s' if low != 1 else ''} per recording)" if low == high else
+            f" ({low}-{high} transitions per recording)")
 
 
 def _exclusion(o: dict) -> str:

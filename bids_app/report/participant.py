@@ -289,7 +289,15 @@ def _bad_segments(design_info: dict) -> str:
 
 
 def _motion_correction(design_info: dict) -> str:
-    """The motion correction recorded, with the number of transitions removed by level-shifts."""
+    """The motion correction recorded, with the numbers of transitions removed by level-shifts (cap-wide, and
+    of single optodes where the sidecar records them)."""
     method = design_info.get("MotionCorrection", "none")
     transitions = design_info.get("MotionTransitions")
-    return f"{method} ({transitions} transitions removed)" if isinstance(transitions, int) else method
+    if not isinstance(transitions, int):
+        return method
+    local = design_info.get("MotionLocalTransitions")
+    if not isinstance(local, dict):
+        return f"{method} ({transitions} transitions removed)"
+    optodes = ", ".join(f"{optode} {count}" for optode, count in local.items())
+    return (f"{method} ({transitions} cap-wide transitions removed; {sum(local.values())} of single optodes"
+            + (f": {optodes})" if local else ")"))

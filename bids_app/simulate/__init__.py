@@ -13,9 +13,12 @@ a negative fraction of HbO. Amplitudes vary between participants and channels. O
 signal (cardiac, respiratory, Mayer waves, slow fluctuations) shared with larger weight by the short
 channels, slow drifts, autoregressive noise per channel, and optionally motion artefacts (spikes that
 return to baseline and baseline shifts that persist, at random times or locked to the tapping trials, as
-when a participant moves while tapping) and bad channels. Haemoglobin is turned into optical density
-with the inverse of MNE's modified Beer-Lambert law (same extinction coefficients, distances and ppf),
-then into intensity, written to SNIRF with MNE-NIRS and into BIDS with MNE-BIDS. The ground truth goes to ``sourcedata/ground_truth/``.
+when a participant moves while tapping; each moves the whole cap, every channel its own way, or with
+``--motion-scope optode`` one source or detector, only its channels, by 3-10 times their own SD by default) and bad
+channels. Haemoglobin is turned into optical density with the inverse of MNE's modified Beer-Lambert
+law (same extinction coefficients, distances and ppf), then into intensity, written to SNIRF with
+MNE-NIRS and into BIDS with MNE-BIDS. The ground truth goes to ``sourcedata/ground_truth/`` (each motion
+artefact with the optode it moved and the pairs it hit, or "all").
 
 Optionally two groups of participants (alternating) whose response amplitudes differ by a known factor.
 

@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
     from bids_app import __version__
     from bids_app.cli import SuggestingParser
     from bids_app.simulate.dataset import simulate_dataset
-    from bids_app.simulate.options import SimulationOptions
+    from bids_app.simulate.options import MOTION_SCOPES, SimulationOptions
 
     parser = SuggestingParser(prog="fnirs-glm-simulate", description="Simulated finger-tapping studies with known "
                               "responses: BIDS NIRS datasets of raw CW intensity.",
@@ -34,6 +34,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of Tapping trials followed by a motion artefact within 10 s")
     parser.add_argument("--baseline-shift-fraction", type=float, default=defaults.baseline_shift_fraction,
                         help="share of the motion artefacts that are baseline shifts rather than spikes")
+    parser.add_argument("--motion-scope", choices=MOTION_SCOPES, default=defaults.motion_scope,
+                        help="what each artefact of --motion-per-minute and --task-locked-motion moves: the whole "
+                        "cap (every channel, each its own size and sign) or one optode (a source or detector at "
+                        "random: only its channels, all the same way, by --optode-motion-sds x 0.5-1 times each "
+                        "channel's SD)")
+    parser.add_argument("--optode-motion-sds", type=float, nargs=2, default=defaults.optode_motion_sds,
+                        metavar=("LOW", "HIGH"), help="with --motion-scope optode: each artefact's size in SDs of each "
+                        "hit channel's optical density, drawn between LOW and HIGH per artefact, then x 0.5-1 per "
+                        "channel")
     parser.add_argument("--bad-channels", type=int, default=defaults.bad_channels,
                         help="flat or noisy long pairs per recording")
     parser.add_argument("--lost-signal", type=float, default=defaults.lost_signal, metavar="SHARE",

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 CONDITIONS = ("Control", "Tapping/Left", "Tapping/Right")
+MOTION_SCOPES = ("cap", "optode")  # what one motion artefact moves: the whole cap or one optode
 GROUP_OPTIONS = ("groups", "group_effect")  # recorded only when groups are simulated
+OPTODE_OPTIONS = ("motion_scope", "optode_motion_sds")  # recorded only with --motion-scope optode
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +31,10 @@ class SimulationOptions:
     motion_per_minute: float = 0.0  # artefacts at random times, per minute (spikes or baseline shifts)
     task_locked_motion: float = 0.0  # share of Tapping trials with an artefact starting 0-10 s after onset
     baseline_shift_fraction: float = 0.5  # share of the two kinds above that are baseline shifts
+    motion_scope: str = "cap"  # those two kinds hit every channel (cap) or one optode's channels (optode)
+    # an optode-local artefact's size in SDs of each hit channel's optical density (before motion), drawn per
+    # artefact, then x 0.5-1 per channel
+    optode_motion_sds: tuple[float, float] = (3.0, 10.0)
     bad_channels: int = 0  # per recording: half flat, half very noisy (not marked in channels.tsv)
     lost_signal: float = 0.0  # share of pairs whose intensity collapses (lost contact) for one stretch
     saturated: float = 0.0  # share of pairs whose intensity is clipped at a constant for one stretch
@@ -47,6 +53,12 @@ class SimulationOptions:
         for name in ("task_locked_motion", "baseline_shift_fraction", "lost_signal", "saturated"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)}: give a share between 0 and 1")
+        if self.motion_scope not in MOTION_SCOPES:
+            raise ValueError(f"--motion-scope {self.motion_scope}: give {' or '.join(MOTION_SCOPES)}")
+        low, high = self.optode_motion_sds
+        if not 0 < low <= high:
+            raise ValueError(f"--optode-motion-sds {low:g} {high:g}: give 0 < LOW <= HIGH")
+        object.__setattr__(self, "optode_motion_sds", (float(low), float(high)))
         if self.bad_stretch_s <= 0:
             raise ValueError(f"--bad-stretch {self.bad_stretch_s:g}: give a length in seconds > 0")
         if self.duration_s is not None and self.duration_s < 60:
@@ -76,9 +88,11 @@ class SimulationOptions:
 
     def recorded(self) -> dict:
         """The options as written to simulation.json and dataset_description.json: the group options only
-        when groups are simulated, so a study without groups is described as before they existed."""
+        when groups are simulated, the optode-motion options only with --motion-scope optode, so a study without
+        them is described as before they existed."""
         values = asdict(self)
-        if not self.groups:
-            for name in GROUP_OPTIONS:
-                del values[name]
+        for names, used in ((GROUP_OPTIONS, self.groups), (OPTODE_OPTIONS, self.motion_scope == "optode")):
+            if not used:
+                for name in names:
+                    del values[name]
         return values

@@ -51,11 +51,13 @@ def write_recording(out_dir: Path, *, template, timing, gains, options, rng, ent
         add_physiology_and_noise(hb, pairs=pairs, short=short, times=times, sfreq=sfreq,
                                          options=options, rng=rng)
     od = haemoglobin_to_od(raw, hb, ppf=options.ppf)
-    motion = []  # every motion artefact (onset, duration, kind), for the truth
+    motion = []  # every motion artefact (onset, duration, kind, optode, channels), for the truth
     if options.noise:
         od += 5e-5 * rng.standard_normal(od.shape)  # measurement noise
+        sd = od.std(axis=1)  # each channel's, before any motion: the scale of optode-local artefacts
         motion += add_motion_spikes(od, count=options.motion_spikes, sfreq=sfreq, rng=rng)
-        motion += add_motion(od, events=events, sfreq=sfreq, options=options, rng=rng)
+        motion += add_motion(od, names=raw.ch_names, channel_sd=sd, events=events, sfreq=sfreq, options=options,
+                             rng=rng)
     bad = add_bad_channels(od, raw.ch_names, count=options.bad_channels, rng=rng)
     raw._data[:] = 0.05 * np.exp(-od)
     flat = [raw.ch_names.index(label.rsplit(" ", 1)[0]) for label in bad if label.endswith(" flat")]

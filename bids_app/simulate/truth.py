@@ -35,8 +35,10 @@ def mean_amplitude(pair: str, condition: str, *, options: SimulationOptions) -> 
 
 def write_recording_truth(out_dir, bids_path, *, pairs, gains, bad, hbr_fraction, conditions, short,
                           motion, stretches=()) -> None:
-    """Per recording: the true effect of every channel (``*_truth.tsv``), the bad channels, the motion and the
-    lost or saturated stretches (``*_badsegments.tsv``: pair, onset, duration, kind)."""
+    """Per recording: the true effect of every channel (``*_truth.tsv``), the bad channels, the motion
+    (``*_motion.tsv``: onset, duration, kind, optode ("n/a" when cap-wide), channels (the hit pairs, comma-
+    separated, or "all")) and the lost or saturated stretches (``*_badsegments.tsv``: pair, onset, duration,
+    kind)."""
     import pandas as pd
 
     rows = []
@@ -51,7 +53,7 @@ def write_recording_truth(out_dir, bids_path, *, pairs, gains, bad, hbr_fraction
     stem = bids_path.copy().update(datatype=None, root=None).basename
     pd.DataFrame(rows).to_csv(folder / f"{stem}_truth.tsv", sep="\t", index=False, float_format="%.10g")
     (folder / f"{stem}_bad_channels.json").write_text(json.dumps(bad, indent=1) + "\n")
-    pd.DataFrame(motion, columns=["onset", "duration", "kind"]).to_csv(
+    pd.DataFrame(motion, columns=["onset", "duration", "kind", "optode", "channels"]).to_csv(
         folder / f"{stem}_motion.tsv", sep="\t", index=False, float_format="%.6g")
     pd.DataFrame(list(stretches), columns=["pair", "onset", "duration", "kind"]).to_csv(
         folder / f"{stem}_badsegments.tsv", sep="\t", index=False, float_format="%.6g")
