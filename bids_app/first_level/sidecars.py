@@ -15,21 +15,21 @@ _STAT_COLUMNS = {
     "ar_order": {"Description": "Order of the autoregressive noise model of this signal (0: none); with the "
                  "ar-irls noise model chosen per signal by BIC"},
 }
-_CHANNEL_COLUMNS = {
+CHANNEL_COLUMNS = {
     "ch_name": {"Description": "Haemoglobin channel: source-detector pair and chroma, e.g. 'S1_D1 hbo'"},
     "source": {"Description": "Source optode, as in optodes.tsv"},
     "detector": {"Description": "Detector optode, as in optodes.tsv"},
     "chroma": {"Description": "Haemoglobin species",
                "Levels": {"hbo": "oxygenated haemoglobin", "hbr": "deoxygenated haemoglobin"}},
 }
-_CONDITION = {"condition": {"Description": "Condition: a trial_type of events.tsv, verbatim"}}
+CONDITION_COLUMN = {"condition": {"Description": "Condition: a trial_type of events.tsv, verbatim"}}
 
 
 def channel_stats_sidecar(*, noise_model: str) -> dict:
     return {
         "Description": "First-level GLM estimates per long channel, chroma and condition "
         f"(noise model {noise_model}); bad channels are left out.",
-        **_CHANNEL_COLUMNS, **_CONDITION, **_STAT_COLUMNS,
+        **CHANNEL_COLUMNS, **CONDITION_COLUMN, **_STAT_COLUMNS,
     }
 
 
@@ -42,7 +42,7 @@ def roi_stats_sidecar(*, rois: dict[str, list[str]], noise_model: str, definitio
         f"noise model ({noise_model}), so the standard error reflects the correlation between channels.",
         "roi": {"Description": "Region of interest", "Levels": {name: ", ".join(pairs) or "no good channel"
                                                                 for name, pairs in rois.items()}},
-        "chroma": _CHANNEL_COLUMNS["chroma"], **_CONDITION, **_STAT_COLUMNS,
+        "chroma": CHANNEL_COLUMNS["chroma"], **CONDITION_COLUMN, **_STAT_COLUMNS,
         "n_channels": {"Description": "Number of good long channels averaged in the ROI for this chroma"},
         **({"AnatomicalROIs": anatomical,
             "AnatomicalROIsDescription": "regions defined by atlas labels: their members are the long pairs whose "
@@ -57,7 +57,7 @@ def contrast_stats_sidecar(*, contrasts: dict[str, dict[str, float]], noise_mode
         "Description": f"First-level contrasts of conditions per long channel (noise model {noise_model}).",
         "contrast": {"Description": "Contrast expression",
                      "Levels": {name: {"Weights": weights} for name, weights in contrasts.items()}},
-        **_CHANNEL_COLUMNS, **_STAT_COLUMNS,
+        **CHANNEL_COLUMNS, **_STAT_COLUMNS,
         "effect": {"Description": "Weighted sum of condition effects given by the contrast", "Units": "uM"},
     }
 
@@ -65,9 +65,9 @@ def contrast_stats_sidecar(*, contrasts: dict[str, dict[str, float]], noise_mode
 _SIGNAL_COLUMNS = {  # the waveform and block-average tables: one signal per row, an ROI or a channel
     "roi": {"Description": "Region of interest of the row (n/a on a channel row); ROIs without a good "
             "channel have no rows"},
-    "ch_name": {"Description": _CHANNEL_COLUMNS["ch_name"]["Description"] + " (n/a on an ROI row)"},
-    "chroma": _CHANNEL_COLUMNS["chroma"],
-    **_CONDITION,
+    "ch_name": {"Description": CHANNEL_COLUMNS["ch_name"]["Description"] + " (n/a on an ROI row)"},
+    "chroma": CHANNEL_COLUMNS["chroma"],
+    **CONDITION_COLUMN,
 }
 
 
@@ -122,8 +122,8 @@ def qc_channels_sidecar(*, sci_threshold: float | None, psp_threshold: float | N
         "name": {"Description": "Channel name, as in channels.tsv"},
         "type": {"Description": "Channel type, as in channels.tsv"},
         "units": {"Description": "Units of the raw channel data, as in channels.tsv"},
-        "source": _CHANNEL_COLUMNS["source"],
-        "detector": _CHANNEL_COLUMNS["detector"],
+        "source": CHANNEL_COLUMNS["source"],
+        "detector": CHANNEL_COLUMNS["detector"],
         "wavelength_nominal": {"Description": "Nominal wavelength", "Units": "nm"},
         "distance_mm": {"Description": "Source-detector distance", "Units": "mm"},
         **{axis: {"Description": f"{axis} of the channel position (midpoint of source and detector) in "

@@ -4,14 +4,14 @@ sidecar)."""
 
 from __future__ import annotations
 
-from bids_app.first_level.sidecars import _CHANNEL_COLUMNS, _CONDITION
+from bids_app.first_level.sidecars import CHANNEL_COLUMNS, CONDITION_COLUMN
 from bids_app.group_level.models import TableSpec, table_columns
 
 _GROUP_COLUMNS = {
     "roi": {"Description": "Region of interest (as in the participant-level ROI tables)"},
-    "ch_name": _CHANNEL_COLUMNS["ch_name"],
-    "chroma": _CHANNEL_COLUMNS["chroma"],
-    "condition": _CONDITION["condition"],
+    "ch_name": CHANNEL_COLUMNS["ch_name"],
+    "chroma": CHANNEL_COLUMNS["chroma"],
+    "condition": CONDITION_COLUMN["condition"],
     "contrast": {"Description": "Contrast expression (as in the participant-level contrast tables)"},
     "time": {"Description": "Centre of the FIR bin, from the onset of the events (as in the participant-level "
              "waveform tables)", "Units": "s"},

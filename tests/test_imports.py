@@ -1,0 +1,26 @@
+"""The package's modules keep each other's private names private: no module imports a name that starts with an
+underscore from a module of another package (a subpackage such as first_level or group_level)."""
+
+import ast
+
+from tests.helpers import REPO
+
+
+def _package(module: str, *, is_init: bool) -> str:
+    return module if is_init else module.rsplit(".", 1)[0]
+
+
+def test_no_private_name_is_imported_across_packages():
+    crossings = []
+    for path in sorted((REPO / "bids_app").rglob("*.py")):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        own = _package(".".join(parts), is_init=path.name == "__init__.py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bids_app")):
+                continue
+            source = node.module.rsplit(".", 1)[0] if node.module != "bids_app" else "bids_app"
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__") and source != own:
+                    crossings.append(f"{path.relative_to(REPO)}: {alias.name} from {node.module}")
+    assert not crossings, crossings
+    assert len(list((REPO / "bids_app").rglob("*.py"))) > 50  # the walk saw the package
