@@ -173,9 +173,13 @@ def test_a_slow_rise_of_one_optode_is_not_taken_for_motion():
 
 def test_a_detection_touching_a_transition_widens_it():
     found = np.array([[10, 12], [40, 40]])
-    np.testing.assert_array_equal(level_shifts._merged(found, (13, 15)), [[10, 15], [40, 40]])
-    np.testing.assert_array_equal(level_shifts._merged(found, (20, 20)), [[10, 12], [20, 20], [40, 40]])
-    np.testing.assert_array_equal(level_shifts._merged(found, (12, 39)), [[10, 40]])
+
+    def merged(row):
+        return level_shifts._united(np.concatenate([found, [row]]))
+
+    np.testing.assert_array_equal(merged((13, 15)), [[10, 15], [40, 40]])
+    np.testing.assert_array_equal(merged((20, 20)), [[10, 12], [20, 20], [40, 40]])
+    np.testing.assert_array_equal(merged((12, 39)), [[10, 40]])
 
 
 def test_removes_the_motion_to_within_the_noise():

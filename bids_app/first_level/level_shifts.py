@@ -7,11 +7,11 @@ at that edge is estimated by generalised least squares under an autoregressive m
 changes and removed; the few samples of each transition are replaced by the model's interpolation. All
 transitions of a channel are estimated jointly, so nearby edges (a spike's two) do not bias each other.
 
-1. Detection (``_Detector``): per channel, the mean of the ``window_s`` seconds after each sample step
-   minus the mean of the ``window_s`` seconds before, as a robust z score (median, 1.4826 x median absolute
+1. Detection (``_Detector``): per channel, the mean of the ``WINDOW_S`` seconds after each sample step
+   minus the mean of the ``WINDOW_S`` seconds before, as a robust z score (median, 1.4826 x median absolute
    deviation). Cap-wide: pooled over channels as the median |z|; local maxima above ``threshold``, at least
-   ``separation_s`` apart, are transitions, each placed where the change over r samples (r from 1 up to
-   ``longest_s``, so that a ramp is one transition) has the largest pooled robust |z| within ``window_s``.
+   ``TRANSITION_S`` apart, are transitions, each placed where the change over r samples (r from 1 up to
+   ``TRANSITION_S``, so that a ramp is one transition) has the largest pooled robust |z| within ``WINDOW_S``.
    Per optode (``correct`` with ``channel_optodes``): the lower median over its channels (more than half of
    them above it) against ``local_threshold``, away from the cap-wide transitions, placed the same way on its
    channels, and kept only when sharp (``LOCAL_SHARPNESS``: a haemodynamic response rises too slowly).
@@ -42,18 +42,16 @@ LOCAL_SHARPNESS = 0.7  # an optode's transition: its change is most of the windo
 
 class _Detector:
     """The edge statistics of one signal ``od`` (channels x times): each channel's robust |z| of the mean of
-    the ``window_s`` seconds after each sample step minus the mean of those before, pooled as a median over
+    the ``WINDOW_S`` seconds after each sample step minus the mean of those before, pooled as a median over
     a set of channels (all of them, or one optode's), and the sharpest change near each peak."""
 
-    def __init__(self, od: np.ndarray, *, sfreq: float, window_s: float = WINDOW_S,
-                 separation_s: float = TRANSITION_S, longest_s: float = TRANSITION_S, scales: dict | None = None):
+    def __init__(self, od: np.ndarray, *, sfreq: float, scales: dict | None = None):
         """``scales``: each channel's centre and spread of its changes over r samples, by r, kept between the
         passes of ``correct`` (those of the first signal: they only place a transition found with the scales of
         this signal)."""
         self.od = np.asarray(od, dtype=float)
-        scales = {} if scales is None else scales
-        self.width = max(1, round(window_s * sfreq))
-        self.separation = max(1, round(separation_s * sfreq))
+        self.width = max(1, round(WINDOW_S * sfreq))
+        self.separation = max(1, round(TRANSITION_S * sfreq))
         self.n_times = self.od.shape[1]
         self.z = None
         if self.n_times >= 2 * self.width + 2 and len(self.od):
@@ -66,27 +64,26 @@ class _Detector:
             self.z = np.full((self.n_times, len(self.od)), np.nan)  # times x channels: medians along rows
             with np.errstate(divide="ignore", invalid="ignore"):
                 self.z[steps] = np.where(spread > 0, np.abs(change - centre) / spread, np.nan).T
-        longest = max(1, round(longest_s * sfreq))
+        longest = max(1, round(TRANSITION_S * sfreq))
         self.spans = _Spans(self.od, np.unique(np.geomspace(1, longest, num=min(longest, 8)).round().astype(int)),
                             scales=scales)
 
-    def candidates(self, *, threshold: float, rows=None) -> tuple[np.ndarray, np.ndarray]:
+    def candidates(self, *, threshold: float, usable=None) -> tuple[np.ndarray, np.ndarray]:
         """(steps, statistics) where the pooled statistic exceeds ``threshold``: over all channels with spread
-        the median of their robust |z|; over the channels ``rows`` (one optode's) the lower median, exceeded by
-        more than half of them (only steps with a whole window on each side)."""
+        the median of their robust |z|; over the channels ``usable`` (one optode's with spread, at least
+        MIN_OPTODE_CHANNELS) the lower median, exceeded by more than half of them (only steps with a whole
+        window on each side)."""
         none = (np.zeros(0, dtype=int), np.zeros(0))
-        if self.z is None:
-            return none
-        if rows is not None:
-            rows = self.usable(rows)
-        z = self.z if rows is None else self.z[:, rows]
-        z = z[:, ~np.isnan(z[self.width - 1])]
-        if not z.shape[1] or (rows is not None and len(rows) < MIN_OPTODE_CHANNELS):
-            return none
-        if rows is None:
-            pooled = np.nan_to_num(np.median(z, axis=1))
+        if usable is None:
+            usable = self.usable(np.arange(len(self.od)))
+            if not len(usable):
+                return none
+            pooled = np.nan_to_num(np.median(self.z[:, usable], axis=1))
             steps = np.flatnonzero(pooled > threshold)
             return steps, pooled[steps]
+        if len(usable) < MIN_OPTODE_CHANNELS:
+            return none
+        z = self.z[:, usable]
         middle = (z.shape[1] - 1) // 2  # the lower median: as many channels at or below it as above, plus one
         steps = np.flatnonzero((z > threshold).sum(axis=1) >= z.shape[1] - middle)
         return steps, np.partition(z[steps], middle, axis=1)[:, middle]
@@ -101,7 +98,8 @@ class _Detector:
         their pooled statistic above ``threshold``, at least the separation apart, outside the steps ``skip``
         (booleans), each placed at the sharpest change within the window, not touching ``skip`` (and, for an
         optode's channels, only where that change is sharp: a slow rise is not motion)."""
-        steps, values = self.candidates(threshold=threshold, rows=rows)
+        usable = None if rows is None else self.usable(rows)
+        steps, values = self.candidates(threshold=threshold, usable=usable)
         if skip is not None:
             steps, values = steps[~skip[steps]], values[~skip[steps]]
         taken = np.zeros(self.n_times, dtype=bool)
@@ -111,7 +109,7 @@ class _Detector:
                 found = _sharpest(self.spans, low=max(0, step - self.width + 1),
                                   high=min(self.n_times - 1, step + self.width), rows=rows)
                 clear = skip is None or not skip[found[0]:found[1] + 1].any()
-                if clear and (rows is None or self.sharpness(found, self.usable(rows)) >= LOCAL_SHARPNESS):
+                if clear and (rows is None or self.sharpness(found, usable) >= LOCAL_SHARPNESS):
                     transitions.add(found)
             taken[step] = True
         return np.array(sorted(transitions), dtype=int).reshape(-1, 2)
@@ -255,8 +253,8 @@ def correct(od: np.ndarray, *, sfreq: float, threshold: float = THRESHOLD, chann
     names): also the transitions of each optode's channels (at least MIN_OPTODE_CHANNELS with spread) where
     the lower median over them (more than half of them above it) exceeds ``local_threshold`` away from the
     cap-wide transitions, removed from that optode's channels only. The robust scales that place a transition
-    are those of ``od``, kept for the later passes. With fewer than MIN_CHANNELS channels with spread nothing is detected (a
-    UserWarning says so)."""
+    are those of ``od``, kept for the later passes. With fewer than MIN_CHANNELS channels with spread nothing
+    is detected (a UserWarning says so)."""
     import warnings
 
     od = np.asarray(od, dtype=float)
@@ -271,13 +269,10 @@ def correct(od: np.ndarray, *, sfreq: float, threshold: float = THRESHOLD, chann
     for channel, names in enumerate(channel_optodes):
         for name in names:
             optodes.setdefault(name, []).append(channel)
-    optodes = {name: rows for name, rows in optodes.items() if spread[rows].sum() >= MIN_OPTODE_CHANNELS}
     found, corrected, scales = NONE_FOUND, od, {}
     for _ in range(passes):
         detector = _Detector(corrected, sfreq=sfreq, scales=scales)
-        cap = found.cap
-        for row in detector.edges(threshold=threshold):
-            cap = _merged(cap, row)
+        cap = _united(np.concatenate([found.cap, detector.edges(threshold=threshold)]))
         near = np.zeros(od.shape[1], dtype=bool)
         for first, last in cap:
             near[max(0, first - detector.width):last + detector.width + 1] = True
@@ -286,8 +281,7 @@ def correct(od: np.ndarray, *, sfreq: float, threshold: float = THRESHOLD, chann
             merged = found.local.get(name, np.zeros((0, 2), dtype=int))
             # a row that a cap-wide transition has reached since is the cap's
             merged = merged[[not near[first:last + 1].any() for first, last in merged]]
-            for row in detector.edges(threshold=local_threshold, rows=rows, skip=near):
-                merged = _merged(merged, row)
+            merged = _united(np.concatenate([merged, detector.edges(threshold=local_threshold, rows=rows, skip=near)]))
             if len(merged):
                 local[name] = merged
         now = Transitions(cap=cap, local=local)
@@ -308,14 +302,6 @@ def _united(rows: np.ndarray) -> np.ndarray:
         else:
             united.append([first, last])
     return np.array(united, dtype=int).reshape(-1, 2)
-
-
-def _merged(found: np.ndarray, row) -> np.ndarray:
-    """``found`` (rows first, last, sorted) with ``row`` added, or united with the rows it touches."""
-    touching = (found[:, 0] <= row[1] + 1) & (found[:, 1] >= row[0] - 1)
-    united = [min([int(row[0]), *found[touching, 0].tolist()]), max([int(row[1]), *found[touching, 1].tolist()])]
-    rows = np.concatenate([found[~touching], np.array([united], dtype=int)])
-    return rows[np.argsort(rows[:, 0], kind="stable")]
 
 
 def _difference_columns(level: np.ndarray, transition: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
